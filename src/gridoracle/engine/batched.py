@@ -1,0 +1,353 @@
+"""The batched engine: lightsim2grid, one topology over many states in one call.
+
+For each action, the states of an episode are grouped by what decides the action's effect (the
+topology before the action and the cooldowns). Per group, grid2op's rules say whether the action
+is legal, the resulting topology is computed in arrays, and a copy of the lightsim2grid grid model
+with that topology solves every state of the group in one warm-started time-series call (C++,
+GIL released). What ``obs.simulate`` does beyond one power flow is reproduced, not ignored:
+
+- islanding: a load or generator cut off from the main component is a game over, detected on the
+  bus graph before any power flow;
+- divergence: a step that does not converge is a game over (the time series stops at the first
+  diverged step; it is restarted after it);
+- protections: lines above the hard overflow threshold, or above the soft threshold for too long,
+  are disconnected and the power flow re-run until nothing trips (grid2op's
+  ``Backend.next_grid_state``), pair by pair on the grid model, which is rare.
+
+Tests check every status and max rho against :class:`gridoracle.engine.reference.ReferenceEngine`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from lightsim2grid.algorithm import AlgorithmType
+from lightsim2grid.timeSerie import TimeSeriesCPP
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from gridoracle.engine.base import (
+    STATUS_GAME_OVER,
+    STATUS_ILLEGAL,
+    STATUS_OK,
+    ActionLike,
+    EngineResult,
+    empty_result,
+)
+from gridoracle.engine.states import StateBatch
+
+
+@dataclass(frozen=True)
+class _ActionArrays:
+    """A grid2op action reduced to what changes the topology."""
+
+    set_bus: np.ndarray  # (dim_topo,) 0 = untouched
+    set_status: np.ndarray  # (n_line,) 0 = untouched, -1 off, +1 on
+    g2op: Any  # the grid2op action (for grid2op's own topological impact)
+
+
+class BatchedEngine:
+    """Evaluate actions on many states with lightsim2grid's time-series solver.
+
+    Parameters
+    ----------
+    env : grid2op Environment
+        Made with ``LightSimBackend``; its parameters (protection thresholds, rules) are read once.
+        The engine keeps a copy of the grid model and does not touch ``env`` afterwards.
+
+    Examples
+    --------
+    >>> engine = BatchedEngine(env)  # doctest: +SKIP
+    >>> result = engine.evaluate(states, actions)  # doctest: +SKIP
+    >>> result.max_rho.shape  # doctest: +SKIP
+    (575, 100)
+    """
+
+    name = "batched"
+
+    def __init__(self, env: Any) -> None:
+        backend = env.backend
+        if not hasattr(backend, "_grid"):
+            raise TypeError("the batched engine needs an environment made with LightSimBackend")
+        cls = type(env)
+        self.action_space = env.action_space
+        self.n_sub = int(cls.n_sub)
+        self.n_line = int(cls.n_line)
+        self.n_gen = int(cls.n_gen)
+        self.n_load = int(cls.n_load)
+        self.dim_topo = int(cls.dim_topo)
+        self.n_busbar = int(getattr(cls, "n_busbar_per_sub", 2))
+        self.line_or_pos = np.asarray(cls.line_or_pos_topo_vect, dtype=np.int64)
+        self.line_ex_pos = np.asarray(cls.line_ex_pos_topo_vect, dtype=np.int64)
+        self.line_or_sub = np.asarray(cls.line_or_to_subid, dtype=np.int64)
+        self.line_ex_sub = np.asarray(cls.line_ex_to_subid, dtype=np.int64)
+        self.load_pos = np.asarray(cls.load_pos_topo_vect, dtype=np.int64)
+        self.gen_pos = np.asarray(cls.gen_pos_topo_vect, dtype=np.int64)
+        self.load_sub = np.asarray(cls.load_to_subid, dtype=np.int64)
+        self.gen_sub = np.asarray(cls.gen_to_subid, dtype=np.int64)
+        self.storage_pos = np.asarray(getattr(cls, "storage_pos_topo_vect", []), dtype=np.int64)
+        self.storage_sub = np.asarray(getattr(cls, "storage_to_subid", []), dtype=np.int64)
+        self.thermal_limit = np.asarray(env.get_thermal_limit(), dtype=np.float64)
+        self.prod_pu_to_kv = np.asarray(backend.prod_pu_to_kv, dtype=np.float64)
+        params = env.parameters
+        self.no_overflow_disconnection = bool(params.NO_OVERFLOW_DISCONNECTION)
+        self.hard_threshold = float(params.HARD_OVERFLOW_THRESHOLD)
+        self.soft_threshold = float(getattr(params, "SOFT_OVERFLOW_THRESHOLD", 1.0))
+        self.nb_overflow_allowed = np.asarray(
+            getattr(env, "_nb_ts_max_protection_counter", None)
+            if getattr(env, "_nb_ts_max_protection_counter", None) is not None
+            else np.full(self.n_line, params.NB_TIMESTEP_OVERFLOW_ALLOWED),
+            dtype=np.int64,
+        )
+        self.max_sub_changed = int(params.MAX_SUB_CHANGED)
+        self.max_line_changed = int(params.MAX_LINE_STATUS_CHANGED)
+        self.max_it = int(backend.max_it)
+        self.tol = float(backend.tol)
+        self.base_grid = backend._grid.copy()
+        self.v_init = np.asarray(backend.V, dtype=np.complex128).copy()
+        self.algorithm = AlgorithmType.NR_KLU
+        self._converted: dict[str, _ActionArrays] = {}
+
+    # -- actions ----------------------------------------------------------------------------------
+
+    def _action(self, action: ActionLike) -> _ActionArrays:
+        arrays = self._converted.get(action.name)
+        if arrays is None:
+            act = self.action_space(dict(action.grid2op))
+            arrays = _ActionArrays(
+                set_bus=np.asarray(act.set_bus, dtype=np.int64).copy(),
+                set_status=np.asarray(act.line_set_status, dtype=np.int64).copy(),
+                g2op=act,
+            )
+            self._converted[action.name] = arrays
+        return arrays
+
+    def _is_legal(self, act: _ActionArrays, states: StateBatch, row: int) -> bool:
+        """grid2op's default rules (LookParam + PreventReconnection) in state ``row``."""
+        lines, subs = act.g2op.get_topological_impact(states.line_status[row])
+        if lines.sum() > self.max_line_changed or subs.sum() > self.max_sub_changed:
+            return False
+        if (states.cooldown_line[row][lines] > 0).any():
+            return False
+        return not bool((states.cooldown_sub[row][subs] > 0).any())
+
+    def _resulting_topology(self, act: _ActionArrays, topo: np.ndarray, prev: np.ndarray,
+                            status: np.ndarray) -> np.ndarray:  # fmt: skip
+        """The topology vector after applying the action to ``topo`` (grid2op's conventions)."""
+        new = topo.copy()
+        or_pos, ex_pos = self.line_or_pos, self.line_ex_pos
+        off = act.set_status == -1
+        new[or_pos[off]] = -1
+        new[ex_pos[off]] = -1
+        on = (act.set_status == 1) & ~status
+        new[or_pos[on]] = prev[or_pos[on]]
+        new[ex_pos[on]] = prev[ex_pos[on]]
+        touched = act.set_bus != 0
+        new[touched] = act.set_bus[touched]
+        # a line is connected at both ends or at none: an end set to a bus reconnects the other
+        # end at its last bus; an end set to -1 disconnects the line
+        or_bus, ex_bus = new[or_pos], new[ex_pos]
+        set_or, set_ex = touched[or_pos], touched[ex_pos]
+        cut = ((or_bus == -1) & set_or) | ((ex_bus == -1) & set_ex)
+        new[or_pos[cut]] = -1
+        new[ex_pos[cut]] = -1
+        or_bus, ex_bus = new[or_pos], new[ex_pos]
+        reco_ex = (or_bus > 0) & (ex_bus <= 0)
+        reco_or = (ex_bus > 0) & (or_bus <= 0)
+        new[ex_pos[reco_ex]] = prev[ex_pos[reco_ex]]
+        new[or_pos[reco_or]] = prev[or_pos[reco_or]]
+        return new
+
+    # -- topology checks --------------------------------------------------------------------------
+
+    def _bus_index(self, sub: np.ndarray, bus: np.ndarray) -> np.ndarray:
+        return sub + (bus - 1) * self.n_sub
+
+    def _islanded(self, topo: np.ndarray) -> bool:
+        """True if a connected load, generator or storage is cut off from the others."""
+        or_bus, ex_bus = topo[self.line_or_pos], topo[self.line_ex_pos]
+        if (topo[self.load_pos] <= 0).any() or (topo[self.gen_pos] <= 0).any():
+            return True  # detached element: grid2op does not allow it
+        connected = (or_bus > 0) & (ex_bus > 0)
+        n_bus = self.n_sub * self.n_busbar
+        src = self._bus_index(self.line_or_sub[connected], or_bus[connected])
+        dst = self._bus_index(self.line_ex_sub[connected], ex_bus[connected])
+        graph = coo_matrix((np.ones(src.size), (src, dst)), shape=(n_bus, n_bus))
+        _, label = connected_components(graph, directed=False)
+        buses = [self._bus_index(self.load_sub, topo[self.load_pos]),
+                 self._bus_index(self.gen_sub, topo[self.gen_pos])]  # fmt: skip
+        if self.storage_pos.size:
+            sto = topo[self.storage_pos]
+            buses.append(self._bus_index(self.storage_sub[sto > 0], sto[sto > 0]))
+        return np.unique(label[np.concatenate(buses)]).size > 1
+
+    def _grid_with_topology(self, topo: np.ndarray) -> Any:
+        grid = self.base_grid.copy()
+        grid.update_topo(np.ones(self.dim_topo, dtype=bool), topo.astype(np.int32))
+        return grid
+
+    # -- power flows ------------------------------------------------------------------------------
+
+    def _time_series(self, grid: Any, states: StateBatch, rows: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+        """Solve ``rows`` with one topology, warm-started along the episode.
+
+        Returns the flows in A at the origin side (NaN rows where diverged) and a converged mask.
+        """
+        n = rows.size
+        amps = np.full((n, self.n_line), np.nan)
+        converged = np.zeros(n, dtype=bool)
+        start = 0
+        while start < n:
+            part = rows[start:]
+            computer = TimeSeriesCPP(grid)
+            computer.change_algorithm(self.algorithm)
+            computer.modify_gen_p(states.gen_p[part])
+            computer.modify_load_p(states.load_p[part])
+            computer.modify_load_q(states.load_q[part])
+            computer.modify_gen_v(states.gen_v[part] / self.prod_pu_to_kv)
+            computer.compute(self.v_init, self.max_it, self.tol)
+            solved = int(computer.nb_solved())
+            if solved > 0:
+                flows = np.asarray(computer.compute_flows())[:solved, : self.n_line] * 1000.0
+                amps[start : start + solved] = flows
+                converged[start : start + solved] = np.isfinite(flows).all(axis=1)
+            if computer.get_status() == 1 and solved == part.size:
+                break
+            start += solved + 1  # the step after the last solved one diverged
+        return amps, converged
+
+    def _single_power_flow(self, topo: np.ndarray, states: StateBatch, row: int
+                           ) -> np.ndarray | None:  # fmt: skip
+        """One AC power flow of state ``row`` with topology ``topo``; flows in A or None."""
+        if self._islanded(topo):
+            return None
+        grid = self._grid_with_topology(topo)
+        every_gen = np.ones(self.n_gen, dtype=bool)
+        every_load = np.ones(self.n_load, dtype=bool)
+        grid.update_gens_p(every_gen, states.gen_p[row].astype(np.float64))
+        grid.update_gens_v(every_gen, (states.gen_v[row] / self.prod_pu_to_kv).astype(np.float64))
+        grid.update_loads_p(every_load, states.load_p[row].astype(np.float64))
+        grid.update_loads_q(every_load, states.load_q[row].astype(np.float64))
+        voltages = grid.ac_pf(self.v_init.copy(), self.max_it, self.tol)
+        if voltages.shape[0] == 0:
+            return None
+        line_a = np.asarray(grid.get_line_res1_full()[3], dtype=np.float64)
+        trafo_a = np.asarray(grid.get_trafo_res1_full()[3], dtype=np.float64)
+        amps = np.concatenate([line_a, trafo_a]) * 1000.0
+        if not self._injections_connected(grid):
+            return None
+        amps[~np.isfinite(amps)] = 0.0
+        return amps
+
+    @staticmethod
+    def _injections_connected(grid: Any) -> bool:
+        load_v = np.asarray(grid.get_loads_res_full()[2], dtype=np.float64)
+        gen_v = np.asarray(grid.get_gen_res_full()[2], dtype=np.float64)
+        return bool(np.isfinite(load_v).all() and (load_v > 0).all()
+                    and np.isfinite(gen_v).all() and (gen_v > 0).all())  # fmt: skip
+
+    def _to_trip(self, amps: np.ndarray, status: np.ndarray, counter: np.ndarray,
+                 increased: np.ndarray) -> np.ndarray:  # fmt: skip
+        """Lines grid2op's protections disconnect (``Backend.next_grid_state``); updates counters."""
+        trip = (amps > self.hard_threshold * self.thermal_limit) & status
+        inc = (amps > self.soft_threshold * self.thermal_limit) & status & ~increased
+        counter[inc] += 1
+        increased |= inc
+        trip |= (counter > self.nb_overflow_allowed) & status
+        return trip
+
+    def _cascade(self, topo: np.ndarray, states: StateBatch, row: int, amps: np.ndarray
+                 ) -> np.ndarray | None:  # fmt: skip
+        """Play grid2op's protections from the first power flow's flows; None on game over."""
+        topo = topo.copy()
+        status = (topo[self.line_or_pos] > 0) & (topo[self.line_ex_pos] > 0)
+        counter = states.protection[row].copy()
+        increased = np.zeros(self.n_line, dtype=bool)
+        current: np.ndarray | None = amps
+        while current is not None:
+            trip = self._to_trip(current, status, counter, increased)
+            if not trip.any():
+                return current
+            topo[self.line_or_pos[trip]] = -1
+            topo[self.line_ex_pos[trip]] = -1
+            status &= ~trip
+            current = self._single_power_flow(topo, states, row)
+        return None
+
+    # -- public -----------------------------------------------------------------------------------
+
+    def evaluate(
+        self, states: StateBatch, actions: Sequence[ActionLike], *, full: bool = False
+    ) -> EngineResult:
+        """Max rho (and status) of every (state, action) pair; see the module docstring."""
+        n_states = len(states)
+        result = empty_result(n_states, len(actions), self.n_line, full)
+        if n_states == 0:
+            return result
+        groups = _group_states(states)
+        for j, action in enumerate(actions):
+            act = self._action(action)
+            by_topology: dict[bytes, tuple[np.ndarray, list[np.ndarray]]] = {}
+            for rows in groups:
+                first = int(rows[0])
+                if not self._is_legal(act, states, first):
+                    result.status[rows, j] = STATUS_ILLEGAL
+                    continue
+                topo = self._resulting_topology(
+                    act, states.topo_vect[first], states.prev_topo[first],
+                    states.line_status[first],
+                )  # fmt: skip
+                key = topo.tobytes()
+                by_topology.setdefault(key, (topo, []))[1].append(rows)
+            for topo, row_groups in by_topology.values():
+                rows = np.sort(np.concatenate(row_groups))
+                self._evaluate_topology(topo, states, rows, j, result)
+        return result
+
+    def _evaluate_topology(self, topo: np.ndarray, states: StateBatch, rows: np.ndarray,
+                           j: int, result: EngineResult) -> None:  # fmt: skip
+        if self._islanded(topo):
+            result.status[rows, j] = STATUS_GAME_OVER
+            return
+        grid = self._grid_with_topology(topo)
+        amps, converged = self._time_series(grid, states, rows)
+        status = (topo[self.line_or_pos] > 0) & (topo[self.line_ex_pos] > 0)
+        rho = amps / self.thermal_limit
+        for k in np.flatnonzero(converged):
+            row = int(rows[k])
+            line_rho = rho[k]
+            if not self.no_overflow_disconnection:
+                counter = states.protection[row].copy()
+                trips = self._to_trip(amps[k], status, counter, np.zeros(self.n_line, dtype=bool))
+                if trips.any():
+                    result.n_cascade += 1
+                    after = self._cascade(topo, states, row, amps[k])
+                    if after is None:
+                        continue  # stays a game over
+                    line_rho = after / self.thermal_limit
+            result.status[row, j] = STATUS_OK
+            result.max_rho[row, j] = float(line_rho.max())
+            if result.rho is not None:
+                result.rho[row, j] = line_rho
+
+
+def _group_states(states: StateBatch) -> list[np.ndarray]:
+    """Rows of states that share topology, last buses, status and cooldown pattern."""
+    key_arrays = np.concatenate(
+        [
+            states.topo_vect,
+            states.prev_topo,
+            (states.cooldown_line > 0).astype(np.int64),
+            (states.cooldown_sub > 0).astype(np.int64),
+        ],
+        axis=1,
+    )
+    _, inverse = np.unique(key_arrays, axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    order = np.argsort(inverse, kind="stable")
+    bounds = np.flatnonzero(np.diff(inverse[order])) + 1
+    return [np.sort(part) for part in np.split(order, bounds)]
