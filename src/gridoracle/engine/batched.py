@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 from lightsim2grid.algorithm import AlgorithmType
-from lightsim2grid.timeSerie import TimeSeriesCPP
+from lightsim2grid.lightsim2grid_cpp import InjectionSweepCPP, TimeSeriesCPP
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
@@ -90,7 +90,7 @@ class BatchedEngine:
         self.gen_sub = np.asarray(cls.gen_to_subid, dtype=np.int64)
         self.storage_pos = np.asarray(getattr(cls, "storage_pos_topo_vect", []), dtype=np.int64)
         self.storage_sub = np.asarray(getattr(cls, "storage_to_subid", []), dtype=np.int64)
-        self.thermal_limit = np.asarray(env.get_thermal_limit(), dtype=np.float64)
+        self.thermal_limit = np.asarray(backend.get_thermal_limit(), dtype=np.float64)
         self.prod_pu_to_kv = np.asarray(backend.prod_pu_to_kv, dtype=np.float64)
         params = env.parameters
         self.no_overflow_disconnection = bool(params.NO_OVERFLOW_DISCONNECTION)
@@ -110,6 +110,7 @@ class BatchedEngine:
         self.v_init = np.asarray(backend.V, dtype=np.complex128).copy()
         self.algorithm = AlgorithmType.NR_KLU
         self._converted: dict[str, _ActionArrays] = {}
+        self._islanded_cache: dict[bytes, bool] = {}
 
     # -- actions ----------------------------------------------------------------------------------
 
@@ -168,6 +169,13 @@ class BatchedEngine:
 
     def _islanded(self, topo: np.ndarray) -> bool:
         """True if a connected load, generator or storage is cut off from the others."""
+        key = topo.tobytes()
+        known = self._islanded_cache.get(key)
+        if known is None:
+            known = self._islanded_cache[key] = self._compute_islanded(topo)
+        return known
+
+    def _compute_islanded(self, topo: np.ndarray) -> bool:
         or_bus, ex_bus = topo[self.line_or_pos], topo[self.line_ex_pos]
         if (topo[self.load_pos] <= 0).any() or (topo[self.gen_pos] <= 0).any():
             return True  # detached element: grid2op does not allow it
@@ -193,90 +201,59 @@ class BatchedEngine:
 
     def _time_series(self, grid: Any, states: StateBatch, rows: np.ndarray
                      ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-        """Solve ``rows`` with one topology, warm-started along the episode.
+        """Solve ``rows`` with one topology in one call, warm-started along the episode.
 
-        Returns the flows in A at the origin side (NaN rows where diverged) and a converged mask.
+        The time-series solver stops at the first step that diverges; the steps after it are
+        then solved independently in one injection sweep (each from the same initial voltages).
+        Returns the flows in A at the origin side (NaN where diverged) and a converged mask.
         """
-        n = rows.size
-        amps = np.full((n, self.n_line), np.nan)
-        converged = np.zeros(n, dtype=bool)
-        start = 0
-        while start < n:
-            part = rows[start:]
-            computer = TimeSeriesCPP(grid)
-            computer.change_algorithm(self.algorithm)
-            computer.modify_gen_p(states.gen_p[part])
-            computer.modify_load_p(states.load_p[part])
-            computer.modify_load_q(states.load_q[part])
-            computer.modify_gen_v(states.gen_v[part] / self.prod_pu_to_kv)
-            computer.compute(self.v_init, self.max_it, self.tol)
-            solved = int(computer.nb_solved())
-            if solved > 0:
-                flows = np.asarray(computer.compute_flows())[:solved, : self.n_line] * 1000.0
-                amps[start : start + solved] = flows
-                converged[start : start + solved] = np.isfinite(flows).all(axis=1)
-            if computer.get_status() == 1 and solved == part.size:
-                break
-            start += solved + 1  # the step after the last solved one diverged
+        amps = np.full((rows.size, self.n_line), np.nan)
+        converged = np.zeros(rows.size, dtype=bool)
+        computer = self._solve(TimeSeriesCPP(grid), states, rows)
+        failed = np.flatnonzero(~np.asarray(computer.converged_mask(), dtype=bool))
+        solved = int(failed[0]) if failed.size else rows.size
+        self._read_flows(computer, amps, converged, 0, solved)
+        rest = rows[solved + 1 :]  # the step after the last solved one diverged
+        if solved < rows.size and rest.size:
+            sweep = self._solve(InjectionSweepCPP(grid), states, rest)
+            ok = np.asarray(sweep.converged_mask(), dtype=bool)
+            self._read_flows(sweep, amps, converged, solved + 1, rest.size, ok)
         return amps, converged
 
-    def _single_power_flow(self, topo: np.ndarray, states: StateBatch, row: int
-                           ) -> np.ndarray | None:  # fmt: skip
-        """One AC power flow of state ``row`` with topology ``topo``; flows in A or None."""
-        if self._islanded(topo):
-            return None
-        grid = self._grid_with_topology(topo)
-        every_gen = np.ones(self.n_gen, dtype=bool)
-        every_load = np.ones(self.n_load, dtype=bool)
-        grid.update_gens_p(every_gen, states.gen_p[row].astype(np.float64))
-        grid.update_gens_v(every_gen, (states.gen_v[row] / self.prod_pu_to_kv).astype(np.float64))
-        grid.update_loads_p(every_load, states.load_p[row].astype(np.float64))
-        grid.update_loads_q(every_load, states.load_q[row].astype(np.float64))
-        voltages = grid.ac_pf(self.v_init.copy(), self.max_it, self.tol)
-        if voltages.shape[0] == 0:
-            return None
-        line_a = np.asarray(grid.get_line_res1_full()[3], dtype=np.float64)
-        trafo_a = np.asarray(grid.get_trafo_res1_full()[3], dtype=np.float64)
-        amps = np.concatenate([line_a, trafo_a]) * 1000.0
-        if not self._injections_connected(grid):
-            return None
-        amps[~np.isfinite(amps)] = 0.0
-        return amps
+    def _solve(self, computer: Any, states: StateBatch, rows: np.ndarray) -> Any:
+        computer.change_algorithm(self.algorithm)
+        computer.modify_gen_p(states.gen_p[rows])
+        computer.modify_load_p(states.load_p[rows])
+        computer.modify_load_q(states.load_q[rows])
+        computer.modify_gen_v(states.gen_v[rows] / self.prod_pu_to_kv)
+        computer.compute(self.v_init, self.max_it, self.tol)
+        return computer
 
-    @staticmethod
-    def _injections_connected(grid: Any) -> bool:
-        load_v = np.asarray(grid.get_loads_res_full()[2], dtype=np.float64)
-        gen_v = np.asarray(grid.get_gen_res_full()[2], dtype=np.float64)
-        return bool(np.isfinite(load_v).all() and (load_v > 0).all()
-                    and np.isfinite(gen_v).all() and (gen_v > 0).all())  # fmt: skip
+    def _read_flows(self, computer: Any, amps: np.ndarray, converged: np.ndarray, start: int,
+                    count: int, ok: np.ndarray | None = None) -> None:  # fmt: skip
+        if count <= 0:
+            return
+        flows = np.asarray(computer.compute_flows())[:count, : self.n_line] * 1000.0
+        good = np.isfinite(flows).all(axis=1)
+        if ok is not None:
+            good &= ok[:count]
+        flows[~good] = np.nan
+        amps[start : start + count] = flows
+        converged[start : start + count] = good
 
     def _to_trip(self, amps: np.ndarray, status: np.ndarray, counter: np.ndarray,
                  increased: np.ndarray) -> np.ndarray:  # fmt: skip
-        """Lines grid2op's protections disconnect (``Backend.next_grid_state``); updates counters."""
+        """Lines grid2op's protections disconnect (``Backend.next_grid_state``), row by row.
+
+        ``counter`` (protection counters) and ``increased`` (counter already raised during this
+        step) are updated in place, as grid2op does across the iterations of one cascade.
+        """
         trip = (amps > self.hard_threshold * self.thermal_limit) & status
         inc = (amps > self.soft_threshold * self.thermal_limit) & status & ~increased
         counter[inc] += 1
         increased |= inc
         trip |= (counter > self.nb_overflow_allowed) & status
         return trip
-
-    def _cascade(self, topo: np.ndarray, states: StateBatch, row: int, amps: np.ndarray
-                 ) -> np.ndarray | None:  # fmt: skip
-        """Play grid2op's protections from the first power flow's flows; None on game over."""
-        topo = topo.copy()
-        status = (topo[self.line_or_pos] > 0) & (topo[self.line_ex_pos] > 0)
-        counter = states.protection[row].copy()
-        increased = np.zeros(self.n_line, dtype=bool)
-        current: np.ndarray | None = amps
-        while current is not None:
-            trip = self._to_trip(current, status, counter, increased)
-            if not trip.any():
-                return current
-            topo[self.line_or_pos[trip]] = -1
-            topo[self.line_ex_pos[trip]] = -1
-            status &= ~trip
-            current = self._single_power_flow(topo, states, row)
-        return None
 
     # -- public -----------------------------------------------------------------------------------
 
@@ -310,29 +287,49 @@ class BatchedEngine:
 
     def _evaluate_topology(self, topo: np.ndarray, states: StateBatch, rows: np.ndarray,
                            j: int, result: EngineResult) -> None:  # fmt: skip
-        if self._islanded(topo):
-            result.status[rows, j] = STATUS_GAME_OVER
-            return
-        grid = self._grid_with_topology(topo)
-        amps, converged = self._time_series(grid, states, rows)
-        status = (topo[self.line_or_pos] > 0) & (topo[self.line_ex_pos] > 0)
-        rho = amps / self.thermal_limit
-        for k in np.flatnonzero(converged):
-            row = int(rows[k])
-            line_rho = rho[k]
-            if not self.no_overflow_disconnection:
-                counter = states.protection[row].copy()
-                trips = self._to_trip(amps[k], status, counter, np.zeros(self.n_line, dtype=bool))
-                if trips.any():
-                    result.n_cascade += 1
-                    after = self._cascade(topo, states, row, amps[k])
-                    if after is None:
-                        continue  # stays a game over
-                    line_rho = after / self.thermal_limit
-            result.status[row, j] = STATUS_OK
-            result.max_rho[row, j] = float(line_rho.max())
+        """Solve ``rows`` with topology ``topo``, then play the protections level by level.
+
+        Rows whose flows trip lines are grouped by the lines they trip, and each group is solved
+        again with those lines disconnected, in one call, until nothing trips.
+        """
+        protection = self.nb_overflow_allowed
+        pending = [(topo, rows, states.protection[rows].copy(),
+                    np.zeros((rows.size, self.n_line), dtype=bool))]  # fmt: skip
+        first_level = True
+        while pending:
+            topo, rows, counter, increased = pending.pop()
+            if self._islanded(topo):
+                result.status[rows, j] = STATUS_GAME_OVER
+                continue
+            amps, converged = self._time_series(self._grid_with_topology(topo), states, rows)
+            status = (topo[self.line_or_pos] > 0) & (topo[self.line_ex_pos] > 0)
+            if self.no_overflow_disconnection or protection.size == 0:
+                trip = np.zeros_like(converged, shape=amps.shape)
+            else:
+                trip = self._to_trip(np.nan_to_num(amps), status, counter, increased)
+            trip[~converged] = False
+            tripping = trip.any(axis=1)
+            if first_level:
+                result.n_cascade += int(tripping.sum())
+                first_level = False
+            done = converged & ~tripping
+            done_rows = rows[done]
+            rho = amps[done] / self.thermal_limit
+            result.status[done_rows, j] = STATUS_OK
+            result.max_rho[done_rows, j] = rho.max(axis=1)
             if result.rho is not None:
-                result.rho[row, j] = line_rho
+                result.rho[done_rows, j] = rho
+            if not tripping.any():
+                continue
+            idx = np.flatnonzero(tripping)
+            patterns, inverse = np.unique(trip[idx], axis=0, return_inverse=True)
+            inverse = inverse.reshape(-1)
+            for p, pattern in enumerate(patterns):
+                sub = idx[inverse == p]
+                next_topo = topo.copy()
+                next_topo[self.line_or_pos[pattern]] = -1
+                next_topo[self.line_ex_pos[pattern]] = -1
+                pending.append((next_topo, rows[sub], counter[sub], increased[sub]))
 
 
 def _group_states(states: StateBatch) -> list[np.ndarray]:
