@@ -40,11 +40,17 @@ def _actions(env, n_topo: int, seed: int, lines=()):
     rng = np.random.default_rng(seed)
     chosen = rng.choice(len(topo), size=min(n_topo, len(topo)), replace=False)
     acts = [SimpleNamespace(name="donothing", grid2op={})]
-    acts += [SimpleNamespace(name=f"topo-{k}", grid2op=topo[k].as_serializable_dict())
-             for k in sorted(chosen)]  # fmt: skip
+    acts += [
+        SimpleNamespace(name=f"topo-{k}", grid2op=topo[k].as_serializable_dict())
+        for k in sorted(chosen)
+    ]
     for line in lines:
-        acts.append(SimpleNamespace(name=f"line-{line}-off", grid2op={"set_line_status": [[line, -1]]}))
-        acts.append(SimpleNamespace(name=f"line-{line}-on", grid2op={"set_line_status": [[line, 1]]}))
+        acts.append(
+            SimpleNamespace(name=f"line-{line}-off", grid2op={"set_line_status": [[line, -1]]})
+        )
+        acts.append(
+            SimpleNamespace(name=f"line-{line}-on", grid2op={"set_line_status": [[line, 1]]})
+        )
     return acts
 
 

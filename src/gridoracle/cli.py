@@ -7,11 +7,15 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
 
-from gridoracle.errors import GridOracleError
+from gridoracle.errors import GridOracleError, InvalidOption
 
 app = typer.Typer(
     name="gridoracle",
@@ -28,18 +32,312 @@ err_console = Console(stderr=True)
 # --- commands are added below this line (one function per verb) ---------------------------------
 
 
+@app.command("envs")
+def envs_cmd(
+    envs: list[str] | None = typer.Argument(
+        None,
+        help="Environment names or folders to describe; default: every offline environment.",
+        show_default=False,
+        metavar="ENV",
+    ),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print a JSON list (one object per environment) instead of a table."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No status line while loading."),
+) -> None:
+    """List the environments usable offline (grid2op's shipped test data): grid size and chronics.
+
+    Any name listed works as --env of the other commands; so does an environment folder's path.
+
+    Each environment is loaded to read its facts (about half a minute for all of them).
+
+    An environment that fails to load is listed with its error.
+
+    Example: gridoracle envs l2rpn_case14_sandbox rte_case14_realistic --json
+    """
+    import contextlib
+    import json
+    from dataclasses import asdict, fields
+
+    from rich import box
+    from rich.table import Table
+
+    from gridoracle.grid import EnvFacts, load_env_facts, offline_env_names
+
+    targets = list(envs) if envs else offline_env_names()
+    results: list[tuple[str, EnvFacts | None, str | None]] = []
+    show_status = not quiet and err_console.is_terminal
+    status_cm = err_console.status("loading environments") if show_status else None
+    with status_cm if status_cm is not None else contextlib.nullcontext():
+        for done, target in enumerate(targets):
+            if status_cm is not None:
+                status_cm.update(f"loading {target} ({done + 1}/{len(targets)})")
+            try:
+                results.append((target, load_env_facts(target), None))
+            except GridOracleError:
+                if envs:  # a name or folder the user typed: their error, one red line
+                    raise
+                results.append((target, None, "not loadable"))
+            except Exception as exc:  # listed with its error, not a traceback over the table
+                message = (str(exc).strip().splitlines() or [""])[0]
+                results.append((target, None, f"{type(exc).__name__}: {message}"[:200]))
+
+    if as_json:
+        records = []
+        for target, facts, error in results:  # same keys in every record; null when unknown
+            record: dict[str, object] = dict.fromkeys(f.name for f in fields(EnvFacts))
+            if facts is not None:
+                record.update(asdict(facts))
+            record["name"] = target
+            record["error"] = error
+            records.append(record)
+        typer.echo(json.dumps(records, indent=2))
+        return
+
+    any_error = any(error is not None for _, _, error in results)
+    table = Table(
+        title="Offline environments (grid2op test data)",
+        caption="subs: substations, gens: generators, steps: steps per chronic (min–max)",
+        box=box.SIMPLE_HEAD,
+        show_edge=False,
+        pad_edge=False,
+    )
+    table.add_column("name", overflow="fold")
+    for header in ("subs", "lines", "gens", "loads", "chronics", "steps"):
+        table.add_column(header, justify="right", no_wrap=True, min_width=len(header))
+    if any_error:
+        table.add_column("error", style="red", overflow="fold")
+    for target, facts, error in results:
+        if facts is None:
+            cells = [target, *["-"] * 6]
+        else:
+            cells = [
+                target,
+                str(facts.n_sub),
+                str(facts.n_line),
+                str(facts.n_gen),
+                str(facts.n_load),
+                str(facts.n_chronics),
+                facts.steps_summary(),
+            ]
+        if any_error:
+            cells.append(error or "")
+        table.add_row(*cells)
+    console.print(table)
+
+
+@app.command("split")
+def split_cmd(
+    data: str = typer.Option(
+        ..., "--data", help="Dataset folder (or an output folder holding exactly one dataset)."
+    ),
+    test_chronics: str | None = typer.Option(
+        None,
+        "--test-chronics",
+        help="Chronics of the test set, comma-separated (e.g. 2,3 or 0-3); "
+        "default: drawn with --test-fraction and --seed.",
+    ),
+    test_fraction: float = typer.Option(
+        0.25, "--test-fraction", help="Share of chronics drawn for the test set, in (0, 1)."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed of the test chronics draw."),
+) -> None:
+    """Split a dataset into train and test by chronic and print the counts of each side.
+
+    No chronic is on both sides (rows of one episode are correlated).
+
+    Example: gridoracle split --data data/ --test-chronics 2
+    """
+    from pathlib import Path
+
+    from rich.table import Table
+
+    from gridoracle.dataset import load, split
+    from gridoracle.dataset.split import format_chronics, parse_chronic_list, split_summary
+
+    chosen = parse_chronic_list(test_chronics) if test_chronics is not None else None
+    ds = load(Path(data))
+    train, test = split(
+        ds, by="chronic", test_chronics=chosen, test_fraction=test_fraction, seed=seed
+    )
+    how = (
+        f"test chronics {format_chronics(chosen)}"
+        if chosen is not None
+        else f"test fraction {test_fraction:g}, seed {seed}"
+    )
+    table = Table(
+        title=f"{ds.path.name}: split by chronic ({how})",
+        caption="targets: (state, action) pairs with a finite max rho; share > 1.0 of those",
+    )
+    table.add_column("set")
+    table.add_column("chronics")
+    table.add_column("rows", justify="right")
+    table.add_column("targets", justify="right")
+    table.add_column("share > 1.0", justify="right")
+    for rec in split_summary(train, test):
+        share = rec["share_above_1"]
+        table.add_row(
+            rec["set"],
+            format_chronics(rec["chronics"]),
+            f"{rec['rows']:,}",
+            f"{rec['targets']:,}",
+            "n/a" if share != share else f"{share:.2%}",
+        )
+    console.print(table)
+
+
+@app.command("generate")
+def generate_cmd(
+    env: str = typer.Option(
+        "l2rpn_case14_sandbox", "--env", help="Environment name (see `gridoracle envs`) or folder."
+    ),
+    chronics: str = typer.Option(
+        "all", "--chronics", help="Chronics to play: 0,1,2 or 0-2 or all, or chronic names."
+    ),
+    max_steps: int = typer.Option(575, "--max-steps", help="States per chronic at most."),
+    actions: int | None = typer.Option(
+        None, "--actions", help="Sample this many actions (do nothing included) [default: 100]."
+    ),
+    actions_file: Path | None = typer.Option(
+        None, "--actions-file", help="Use the catalogue written by `gridoracle actions`."
+    ),
+    horizon: int = typer.Option(
+        0, "--horizon", help="0: same injections (simulate time_step=0); 1: next-step forecast."
+    ),
+    targets: str = typer.Option("max", "--targets", help="max: max rho; full: also every rho."),
+    engine: str = typer.Option(
+        "batched", "--engine", help="batched (lightsim2grid) or reference (grid2op simulate)."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed of episode resets and action sampling."),
+    out: Path = typer.Option(Path("data"), "--out", help="Root folder of datasets."),
+    force: bool = typer.Option(False, "--force", help="Regenerate even if cached."),
+    workers: int | None = typer.Option(
+        None, "--workers", help="Local worker processes [default: number of cores]."
+    ),
+    chunk_actions: int = typer.Option(
+        50, "--chunk-actions", help="Actions per chunk (unit of work and of resumption)."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Build the dataset: grid state features -> max rho after each candidate action.
+
+    For every state visited by a do-nothing agent and every action, the target is the max line
+    loading after applying the action to the state. Cached by configuration; an interrupted run
+    resumes from its finished chunks.
+
+    Example: gridoracle generate --env l2rpn_case14_sandbox --chronics 0,1,2 --max-steps 575
+    --actions 100 --horizon 0 --out data/
+    """
+    from gridoracle.dataset.generate import generate
+
+    if actions is not None and actions_file is not None:
+        raise InvalidOption("--actions and --actions-file: give one or the other, not both")
+    n_actions = 100 if actions is None and actions_file is None else actions
+    with _progress(quiet, "simulating") as advance:
+        report = generate(
+            env,
+            chronics=chronics,
+            max_steps=max_steps,
+            horizon=horizon,
+            n_actions=n_actions,
+            actions_file=actions_file,
+            seed=seed,
+            targets=targets,
+            engine=engine,
+            out=out,
+            force=force,
+            workers=workers,
+            chunk_actions=chunk_actions,
+            progress=advance,
+        )
+    _print_generate_report(report)
+
+
+@contextmanager
+def _progress(quiet: bool, label: str) -> Iterator[Callable[[int, int], None]]:
+    """A Rich progress bar on a terminal (none with --quiet or when output is not a TTY)."""
+    if quiet or not err_console.is_terminal:
+        yield lambda done, total: None
+        return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("pairs"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=err_console, transient=True) as bar:
+        task = bar.add_task(label, total=None)
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield advance
+
+
+def _print_generate_report(report: Any) -> None:
+    from rich.table import Table
+
+    s = report.summary
+    console.print(f"dataset: {report.path}", soft_wrap=True, highlight=False)
+    table = Table(show_header=False)
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    table.add_row(
+        "cache",
+        "hit (nothing simulated)"
+        if report.cache_hit
+        else f"{report.units_run} chunks computed, {report.units_reused} reused",
+    )
+    table.add_row("rows (states)", f"{s.get('rows', 0):,}")
+    table.add_row("actions", f"{s.get('actions', 0):,}")
+    table.add_row("pairs", f"{s.get('pairs', 0):,}")
+    table.add_row("share of targets > 1.0", f"{s.get('share_above_1', 0.0):.2%}")
+    table.add_row("diverged / game over", f"{s.get('game_over', 0):,}")
+    table.add_row("illegal", f"{s.get('illegal', 0):,}")
+    table.add_row("wall time", f"{report.wall_seconds:.1f} s")
+    if report.pairs_computed:
+        table.add_row("pairs per second", f"{report.pairs_per_second:,.0f}")
+    console.print(table)
+
+
+INTERRUPTED = 130
+
+
+def _interrupted() -> None:
+    err_console.print(
+        "[yellow]interrupted[/yellow]: finished work is kept; run the same command again to resume",
+        highlight=False,
+    )
+    sys.exit(INTERRUPTED)
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of the ``gridoracle`` script: run the app, turn user errors into one line."""
+    """Entry point of the ``gridoracle`` script: run the app, turn user errors into one line.
+
+    User errors exit 2 with one red line, Ctrl-C exits 130 saying that finished work is kept,
+    usage errors keep click's message and code.
+    """
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        app(args=argv, standalone_mode=False)
+        # standalone_mode=False: errors come back to us, and an exit code comes back as a
+        # return value (Typer turns Ctrl-C into Exit(130), returned here)
+        code = app(args=argv, standalone_mode=False)
     except GridOracleError as exc:
         err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
-        err_console.print("[yellow]interrupted[/yellow]: finished work is kept; run the same "
-                          "command again to resume", highlight=False)
-        sys.exit(130)
+        _interrupted()
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:
@@ -51,6 +349,10 @@ def main(argv: list[str] | None = None) -> None:
             exc.show()
             sys.exit(exc.exit_code)
         raise
+    if code == INTERRUPTED:
+        _interrupted()
+    if isinstance(code, int) and code != 0:
+        sys.exit(code)
 
 
 if __name__ == "__main__":

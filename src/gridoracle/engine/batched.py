@@ -135,8 +135,9 @@ class BatchedEngine:
             return False
         return not bool((states.cooldown_sub[row][subs] > 0).any())
 
-    def _resulting_topology(self, act: _ActionArrays, topo: np.ndarray, prev: np.ndarray,
-                            status: np.ndarray) -> np.ndarray:  # fmt: skip
+    def _resulting_topology(
+        self, act: _ActionArrays, topo: np.ndarray, prev: np.ndarray, status: np.ndarray
+    ) -> np.ndarray:
         """The topology vector after applying the action to ``topo`` (grid2op's conventions)."""
         new = topo.copy()
         or_pos, ex_pos = self.line_or_pos, self.line_ex_pos
@@ -185,8 +186,10 @@ class BatchedEngine:
         dst = self._bus_index(self.line_ex_sub[connected], ex_bus[connected])
         graph = coo_matrix((np.ones(src.size), (src, dst)), shape=(n_bus, n_bus))
         _, label = connected_components(graph, directed=False)
-        buses = [self._bus_index(self.load_sub, topo[self.load_pos]),
-                 self._bus_index(self.gen_sub, topo[self.gen_pos])]  # fmt: skip
+        buses = [
+            self._bus_index(self.load_sub, topo[self.load_pos]),
+            self._bus_index(self.gen_sub, topo[self.gen_pos]),
+        ]
         if self.storage_pos.size:
             sto = topo[self.storage_pos]
             buses.append(self._bus_index(self.storage_sub[sto > 0], sto[sto > 0]))
@@ -199,8 +202,9 @@ class BatchedEngine:
 
     # -- power flows ------------------------------------------------------------------------------
 
-    def _time_series(self, grid: Any, states: StateBatch, rows: np.ndarray
-                     ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    def _time_series(
+        self, grid: Any, states: StateBatch, rows: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Solve ``rows`` with one topology in one call, warm-started along the episode.
 
         The time-series solver stops at the first step that diverges; the steps after it are
@@ -229,8 +233,15 @@ class BatchedEngine:
         computer.compute(self.v_init, self.max_it, self.tol)
         return computer
 
-    def _read_flows(self, computer: Any, amps: np.ndarray, converged: np.ndarray, start: int,
-                    count: int, ok: np.ndarray | None = None) -> None:  # fmt: skip
+    def _read_flows(
+        self,
+        computer: Any,
+        amps: np.ndarray,
+        converged: np.ndarray,
+        start: int,
+        count: int,
+        ok: np.ndarray | None = None,
+    ) -> None:
         if count <= 0:
             return
         flows = np.asarray(computer.compute_flows())[:count, : self.n_line] * 1000.0
@@ -241,8 +252,9 @@ class BatchedEngine:
         amps[start : start + count] = flows
         converged[start : start + count] = good
 
-    def _to_trip(self, amps: np.ndarray, status: np.ndarray, counter: np.ndarray,
-                 increased: np.ndarray) -> np.ndarray:  # fmt: skip
+    def _to_trip(
+        self, amps: np.ndarray, status: np.ndarray, counter: np.ndarray, increased: np.ndarray
+    ) -> np.ndarray:
         """Lines grid2op's protections disconnect (``Backend.next_grid_state``), row by row.
 
         ``counter`` (protection counters) and ``increased`` (counter already raised during this
@@ -275,9 +287,11 @@ class BatchedEngine:
                     result.status[rows, j] = STATUS_ILLEGAL
                     continue
                 topo = self._resulting_topology(
-                    act, states.topo_vect[first], states.prev_topo[first],
+                    act,
+                    states.topo_vect[first],
+                    states.prev_topo[first],
                     states.line_status[first],
-                )  # fmt: skip
+                )
                 key = topo.tobytes()
                 by_topology.setdefault(key, (topo, []))[1].append(rows)
             for topo, row_groups in by_topology.values():
@@ -285,16 +299,23 @@ class BatchedEngine:
                 self._evaluate_topology(topo, states, rows, j, result)
         return result
 
-    def _evaluate_topology(self, topo: np.ndarray, states: StateBatch, rows: np.ndarray,
-                           j: int, result: EngineResult) -> None:  # fmt: skip
+    def _evaluate_topology(
+        self, topo: np.ndarray, states: StateBatch, rows: np.ndarray, j: int, result: EngineResult
+    ) -> None:
         """Solve ``rows`` with topology ``topo``, then play the protections level by level.
 
         Rows whose flows trip lines are grouped by the lines they trip, and each group is solved
         again with those lines disconnected, in one call, until nothing trips.
         """
         protection = self.nb_overflow_allowed
-        pending = [(topo, rows, states.protection[rows].copy(),
-                    np.zeros((rows.size, self.n_line), dtype=bool))]  # fmt: skip
+        pending = [
+            (
+                topo,
+                rows,
+                states.protection[rows].copy(),
+                np.zeros((rows.size, self.n_line), dtype=bool),
+            )
+        ]
         first_level = True
         while pending:
             topo, rows, counter, increased = pending.pop()

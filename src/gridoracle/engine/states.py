@@ -82,10 +82,19 @@ class StateBatch:
         arrays = {
             name: getattr(self, name)[idx]
             for name in (
-                "steps", "gen_p", "gen_v", "load_p", "load_q", "topo_vect", "prev_topo",
-                "line_status", "cooldown_line", "cooldown_sub", "protection",
+                "steps",
+                "gen_p",
+                "gen_v",
+                "load_p",
+                "load_q",
+                "topo_vect",
+                "prev_topo",
+                "line_status",
+                "cooldown_line",
+                "cooldown_sub",
+                "protection",
             )
-        }  # fmt: skip
+        }
         obs = None if self.observations is None else [self.observations[i] for i in idx]
         return StateBatch(horizon=self.horizon, observations=obs, **arrays)
 
@@ -130,8 +139,12 @@ def states_from_observations(
     if horizon == 1:
         for i, o in enumerate(observations):
             f_gen_p, f_gen_v, f_load_p, f_load_q = o.get_forecasted_inj(1)
-            for arr, fc in ((gen_p, f_gen_p), (gen_v, f_gen_v), (load_p, f_load_p),
-                            (load_q, f_load_q)):  # fmt: skip
+            for arr, fc in (
+                (gen_p, f_gen_p),
+                (gen_v, f_gen_v),
+                (load_p, f_load_p),
+                (load_q, f_load_q),
+            ):
                 fc = np.asarray(fc, dtype=np.float64)
                 ok = np.isfinite(fc)
                 arr[i, ok] = fc[ok]

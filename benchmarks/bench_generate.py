@@ -1,0 +1,182 @@
+"""Benchmark: (state, action) pairs per second, batched engine vs the naive obs.simulate loop.
+
+Run on demand (not part of the test suite)::
+
+    python benchmarks/bench_generate.py            # case14, horizon 0
+    python benchmarks/bench_generate.py --big      # also the 118-bus l2rpn_wcci_2022_dev
+    python benchmarks/bench_generate.py --memory   # also a full 118-bus generate run's peak memory
+
+In one run and on the same states and actions it times:
+- naive: ``obs.simulate(action, time_step=h)`` for every pair, as the seed solution does (on a
+  subset of the states, since it is slow; its rate is per pair so the subset does not bias it);
+- batched: :class:`gridoracle.engine.batched.BatchedEngine` on every state of the chronic;
+and prints pairs per second, the speedup, and the max |Δ max rho| between both on the common
+pairs (with the number of pairs whose status differs, which should be 0).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from gridoracle.actions.enumerate import enumerate_actions, sample_actions
+from gridoracle.dataset.generate import do_nothing_episode
+from gridoracle.engine.base import STATUS_OK
+from gridoracle.engine.batched import BatchedEngine
+from gridoracle.engine.reference import ReferenceEngine
+from gridoracle.engine.states import states_from_observations
+from gridoracle.grid import make_env
+
+
+def bench_env(
+    name: str, steps: int, n_actions: int, naive_states: int, horizon: int, repeats: int
+) -> dict[str, float]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        env = make_env(name)
+    batched = BatchedEngine(env)  # built first: its initial voltages are the env's first state
+    reference = ReferenceEngine(env)
+    actions = sample_actions(enumerate_actions(env, "topology"), n_actions, seed=0)
+    observations, step_ids = do_nothing_episode(env, 0, steps, 0, horizon)
+    states = states_from_observations(observations, step_ids, horizon)
+    # naive loop on evenly spread states
+    pick = np.unique(np.linspace(0, len(states) - 1, min(naive_states, len(states))).astype(int))
+    subset = states.select(pick)
+    tick = time.perf_counter()
+    ref = reference.evaluate(subset, actions)
+    naive_s = time.perf_counter() - tick
+    naive_rate = ref.status.size / naive_s
+    best = float("inf")
+    for _ in range(repeats):
+        tick = time.perf_counter()
+        fast = batched.evaluate(states, actions)
+        best = min(best, time.perf_counter() - tick)
+    fast_rate = fast.status.size / best
+    common = fast.max_rho[pick]
+    both_ok = (ref.status == STATUS_OK) & (fast.status[pick] == STATUS_OK)
+    delta = float(np.abs(common[both_ok] - ref.max_rho[both_ok]).max()) if both_ok.any() else 0.0
+    env.close()
+    return {
+        "env": name,
+        "states": len(states),
+        "actions": len(actions),
+        "naive_pairs": int(ref.status.size),
+        "naive_pairs_per_s": naive_rate,
+        "batched_pairs": int(fast.status.size),
+        "batched_pairs_per_s": fast_rate,
+        "speedup": fast_rate / naive_rate,
+        "max_abs_delta_max_rho": delta,
+        "status_mismatches": int((ref.status != fast.status[pick]).sum()),
+        "cascades_share": fast.n_cascade / fast.status.size,
+    }
+
+
+def peak_memory_run(env: str, steps: int, n_actions: int, workers: int) -> dict[str, float]:
+    """Run ``gridoracle generate`` in a child process; report its peak resident memory."""
+    with tempfile.TemporaryDirectory() as out:
+        cmd = [
+            sys.executable,
+            "-m",
+            "gridoracle.cli",
+            "generate",
+            "--env",
+            env,
+            "--chronics",
+            "0",
+            "--max-steps",
+            str(steps),
+            "--actions",
+            str(n_actions),
+            "--out",
+            out,
+            "--quiet",
+            "--workers",
+            str(workers),
+        ]
+        tick = time.perf_counter()
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        wall = time.perf_counter() - tick
+        size = sum(p.stat().st_size for p in Path(out).rglob("*") if p.is_file())
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {
+        "env": env,
+        "steps": steps,
+        "actions": n_actions,
+        "workers": workers,
+        "wall_s": wall,
+        "peak_rss_gib": usage.ru_maxrss / 2**20,
+        "bytes_on_disk": size,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--big", action="store_true", help="also the 118-bus grid")
+    parser.add_argument(
+        "--memory",
+        action="store_true",
+        help="118-bus generate, 288 steps x 1000 actions: peak memory",
+    )
+    parser.add_argument("--horizon", type=int, default=0)
+    parser.add_argument("--steps", type=int, default=575)
+    parser.add_argument("--actions", type=int, default=100)
+    parser.add_argument("--naive-states", type=int, default=20)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args()
+    results = [
+        bench_env(
+            "l2rpn_case14_sandbox",
+            args.steps,
+            args.actions,
+            args.naive_states,
+            args.horizon,
+            args.repeats,
+        )
+    ]
+    if args.big:
+        results.append(
+            bench_env(
+                "l2rpn_wcci_2022_dev",
+                min(args.steps, 288),
+                args.actions,
+                max(5, args.naive_states // 4),
+                args.horizon,
+                1,
+            )
+        )
+    print(f"horizon {args.horizon}, {os.cpu_count()} cores, one process")
+    header = (
+        f"{'env':24} {'states':>6} {'actions':>7} {'naive pairs/s':>14} "
+        f"{'batched pairs/s':>16} {'speedup':>8} {'max|dmaxrho|':>13} {'status diff':>11}"
+    )
+    print(header)
+    for r in results:
+        print(
+            f"{r['env']:24} {r['states']:>6} {r['actions']:>7} {r['naive_pairs_per_s']:>14,.0f} "
+            f"{r['batched_pairs_per_s']:>16,.0f} {r['speedup']:>7.1f}x "
+            f"{r['max_abs_delta_max_rho']:>13.2e} {r['status_mismatches']:>11}"
+        )
+    if args.memory:
+        mem = peak_memory_run("l2rpn_wcci_2022_dev", 288, 1000, 1)
+        results.append(mem)
+        print(
+            f"118-bus generate 288 steps x 1000 actions, 1 worker: {mem['wall_s']:.0f} s, "
+            f"peak RSS {mem['peak_rss_gib']:.2f} GiB, {mem['bytes_on_disk'] / 2**20:.1f} MiB"
+        )
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

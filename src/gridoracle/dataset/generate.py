@@ -1,0 +1,503 @@
+"""Episodes × actions → features and targets, chunked, cached and resumable.
+
+For every state visited by a do-nothing agent on the chosen chronics, and every action of the
+catalogue, the target is the max line loading (max rho) after applying that action to that state,
+with the injections of the horizon (0: the same injections, what ``obs.simulate(a, time_step=0)``
+computes; 1: the next-step forecast, what ``obs.simulate(a)`` computes). A pair the grid does not
+survive (divergence, islanding, after grid2op's protections) is NaN with status 1; an action the
+rules refuse in that state is NaN with status 2.
+
+Work is cut into units: the states of one chronic, and the targets of one chronic for one chunk of
+consecutive actions. A unit is a pure function of its inputs that writes one Parquet file
+atomically and returns its checksum; the parent registers it in the manifest. A run that stops
+(Ctrl-C, kill) resumes from the registered chunks, and every chunk is byte-identical whatever the
+number of workers or interruptions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import sys
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gridoracle import __version__
+from gridoracle.dataset.features import feature_columns, features_from_observations
+from gridoracle.dataset.store import (
+    RHO_PREFIX,
+    STATUS_PREFIX,
+    ChunkInfo,
+    DatasetStore,
+    canonical_json,
+    states_relpath,
+    targets_relpath,
+    write_chunk_file,
+)
+from gridoracle.engine.base import STATUS_GAME_OVER, STATUS_ILLEGAL, STATUS_OK, EngineResult
+from gridoracle.engine.states import StateBatch, check_horizon, states_from_observations
+from gridoracle.errors import InvalidOption
+
+log = logging.getLogger(__name__)
+
+ENGINES = ("batched", "reference")
+TARGETS = ("max", "full")
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class GenerateConfig:
+    """Everything that decides a dataset's content (its hash names the dataset folder).
+
+    Attributes
+    ----------
+    env : str
+        Environment name (offline test data) or absolute path of an environment folder.
+    chronics : tuple of int
+        Chronic indices, in order.
+    max_steps : int
+        At most this many states per chronic (the episode also ends on game over).
+    horizon : int
+        0 (same injections) or 1 (next-step forecast).
+    targets : str
+        ``"max"`` (max rho per action) or ``"full"`` (also the whole rho vector).
+    engine : str
+        ``"batched"`` (lightsim2grid, default) or ``"reference"`` (grid2op ``obs.simulate``).
+    seed : int
+        Seed of the environment resets and of the action sampling.
+    chunk_actions : int
+        Actions per target chunk.
+    actions : tuple of dict
+        The catalogue: ``{"name", "kind", "grid2op"}`` per action.
+    """
+
+    env: str
+    chronics: tuple[int, ...]
+    max_steps: int
+    horizon: int
+    targets: str
+    engine: str
+    seed: int
+    chunk_actions: int
+    actions: tuple[dict[str, Any], ...] = field(repr=False)
+
+    def hashed(self) -> dict[str, Any]:
+        """The config as recorded in the manifest (the actions by their checksum)."""
+        data = asdict(self)
+        data["chronics"] = list(self.chronics)
+        data["actions"] = hashlib.sha256(canonical_json(list(self.actions))).hexdigest()
+        data["n_actions"] = len(self.actions)
+        data["format"] = FORMAT_VERSION
+        return data
+
+    def chunks(self) -> list[tuple[int, int]]:
+        """``(start, stop)`` catalogue positions of every target chunk."""
+        n = len(self.actions)
+        return [(s, min(s + self.chunk_actions, n)) for s in range(0, n, self.chunk_actions)]
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One piece of work: the states of a chronic (``start == stop == -1``) or a target chunk."""
+
+    config: GenerateConfig
+    folder: str
+    chronic: int
+    start: int = -1
+    stop: int = -1
+
+    @property
+    def relpath(self) -> str:
+        if self.start < 0:
+            return states_relpath(self.chronic)
+        return targets_relpath(self.chronic, self.start, self.stop)
+
+    @property
+    def n_pairs(self) -> int:
+        return 0 if self.start < 0 else self.stop - self.start
+
+
+@dataclass
+class UnitOutcome:
+    """What a unit returns to the parent: the chunk written and its counts."""
+
+    relpath: str
+    info: ChunkInfo
+    rows: int
+    pairs: int = 0
+    ok: int = 0
+    above_one: int = 0
+    game_over: int = 0
+    illegal: int = 0
+    cascades: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
+class GenerateReport:
+    """What a call to :func:`generate` did."""
+
+    path: Path
+    summary: dict[str, Any]
+    cache_hit: bool
+    units_run: int
+    units_reused: int
+    wall_seconds: float
+    pairs_computed: int
+
+    @property
+    def pairs_per_second(self) -> float:
+        return self.pairs_computed / self.wall_seconds if self.wall_seconds > 0 else float("nan")
+
+
+def versions() -> dict[str, str]:
+    """Versions of what produced an artifact."""
+    out = {"gridoracle": __version__, "python": sys.version.split()[0]}
+    for pkg in ("grid2op", "lightsim2grid", "numpy", "pandas", "pyarrow"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:  # pragma: no cover
+            out[pkg] = "not installed"
+    return out
+
+
+# -- episodes -------------------------------------------------------------------------------------
+
+
+def do_nothing_episode(
+    env: Any, chronic: int, max_steps: int, seed: int, horizon: int
+) -> tuple[list[Any], list[int]]:
+    """Observations visited by a do-nothing agent on ``chronic`` (at most ``max_steps``).
+
+    The episode stops at game over; with ``horizon == 1`` it also stops at the first state that
+    has no next-step forecast (the end of the chronic).
+    """
+    from grid2op.Exceptions import NoForecastAvailable
+
+    obs = env.reset(seed=seed, options={"time serie id": int(chronic)})
+    do_nothing = env.action_space()
+    observations: list[Any] = []
+    steps: list[int] = []
+    for step in range(max_steps):
+        if horizon == 1:
+            try:
+                obs.get_forecasted_inj(1)
+            except NoForecastAvailable:
+                break
+        observations.append(obs)
+        steps.append(step)
+        if step == max_steps - 1:
+            break
+        obs, _reward, done, _info = env.step(do_nothing)
+        if done:
+            break
+    return observations, steps
+
+
+class _WorkerContext:
+    """What a process keeps between units: the environment, engines and the last episodes.
+
+    Engines are built right after the environment is made, so that their initial voltages (and
+    therefore every number they produce) do not depend on what the process did before.
+    """
+
+    def __init__(self, env_arg: str, engine: str) -> None:
+        from gridoracle.grid import make_env
+
+        self.env = make_env(env_arg)
+        self.engine = _make_engine(engine, self.env)
+        self.episodes: OrderedDict[tuple[Any, ...], StateBatch] = OrderedDict()
+
+    def states(self, chronic: int, max_steps: int, seed: int, horizon: int) -> StateBatch:
+        key = (chronic, max_steps, seed, horizon)
+        batch = self.episodes.get(key)
+        if batch is None:
+            observations, steps = do_nothing_episode(self.env, chronic, max_steps, seed, horizon)
+            batch = states_from_observations(observations, steps, horizon)
+            self.episodes[key] = batch
+            while len(self.episodes) > 2:
+                self.episodes.popitem(last=False)
+        return batch
+
+
+def _make_engine(name: str, env: Any) -> Any:
+    if name == "batched":
+        from gridoracle.engine.batched import BatchedEngine
+
+        return BatchedEngine(env)
+    if name == "reference":
+        from gridoracle.engine.reference import ReferenceEngine
+
+        return ReferenceEngine(env)
+    raise InvalidOption(f"--engine {name}: must be one of {list(ENGINES)}")
+
+
+_CONTEXTS: dict[tuple[str, str], _WorkerContext] = {}
+
+
+def _context(config: GenerateConfig) -> _WorkerContext:
+    key = (config.env, config.engine)
+    ctx = _CONTEXTS.get(key)
+    if ctx is None:
+        _CONTEXTS.clear()  # one environment per process at a time
+        ctx = _CONTEXTS[key] = _WorkerContext(config.env, config.engine)
+    return ctx
+
+
+# -- units ----------------------------------------------------------------------------------------
+
+
+class _Action:
+    __slots__ = ("grid2op", "name")
+
+    def __init__(self, entry: dict[str, Any]) -> None:
+        self.name = str(entry["name"])
+        self.grid2op = entry["grid2op"]
+
+
+def targets_frame(result: EngineResult, names: Sequence[str], n_line: int) -> pd.DataFrame:
+    """The target chunk of an engine result: max rho, status and (optionally) full rho columns."""
+    columns: dict[str, np.ndarray] = {}
+    for j, name in enumerate(names):
+        columns[name] = result.max_rho[:, j].astype(np.float64)
+    for j, name in enumerate(names):
+        columns[f"{STATUS_PREFIX}{name}"] = result.status[:, j].astype(np.int8)
+    if result.rho is not None:
+        for j, name in enumerate(names):
+            for line in range(n_line):
+                columns[f"{RHO_PREFIX}{name}::{line}"] = result.rho[:, j, line].astype(np.float32)
+    return pd.DataFrame(columns)
+
+
+def run_unit(unit: Unit) -> UnitOutcome:
+    """Compute one unit and write its chunk (pure: same unit → same bytes)."""
+    tick = time.perf_counter()
+    cfg = unit.config
+    ctx = _context(cfg)
+    states = ctx.states(unit.chronic, cfg.max_steps, cfg.seed, cfg.horizon)
+    path = Path(unit.folder) / unit.relpath
+    if unit.start < 0:
+        assert states.observations is not None
+        frame = features_from_observations(states.observations, cfg.horizon)
+        frame["chronic"] = np.full(len(states), unit.chronic, dtype=np.int32)
+        frame["step"] = states.steps.astype(np.int32)
+        info = write_chunk_file(path, frame)
+        return UnitOutcome(unit.relpath, info, rows=len(states), seconds=time.perf_counter() - tick)
+    actions = [_Action(a) for a in cfg.actions[unit.start : unit.stop]]
+    result = ctx.engine.evaluate(states, actions, full=cfg.targets == "full")
+    names = [a.name for a in actions]
+    info = write_chunk_file(path, targets_frame(result, names, int(ctx.env.n_line)))
+    ok = result.status == STATUS_OK
+    return UnitOutcome(
+        unit.relpath,
+        info,
+        rows=len(states),
+        pairs=int(result.status.size),
+        ok=int(ok.sum()),
+        above_one=int((ok & (np.nan_to_num(result.max_rho) > 1.0)).sum()),
+        game_over=int((result.status == STATUS_GAME_OVER).sum()),
+        illegal=int((result.status == STATUS_ILLEGAL).sum()),
+        cascades=int(result.n_cascade),
+        seconds=time.perf_counter() - tick,
+    )
+
+
+# -- the pipeline ---------------------------------------------------------------------------------
+
+
+def _summary_from_chunks(store: DatasetStore, config: GenerateConfig) -> dict[str, Any]:
+    """Deterministic summary, read back from the target chunks (same whatever was resumed)."""
+    import pyarrow.parquet as pq
+
+    rows = pairs = ok = above = game_over = illegal = 0
+    per_chronic: dict[str, int] = {}
+    for chronic in config.chronics:
+        n = pq.ParquetFile(store.chunk_path(states_relpath(chronic))).metadata.num_rows
+        per_chronic[str(chronic)] = int(n)
+        rows += n
+        for start, stop in config.chunks():
+            table = pq.read_table(store.chunk_path(targets_relpath(chronic, start, stop)))
+            names = [a["name"] for a in config.actions[start:stop]]
+            rho = np.column_stack([table.column(n).to_numpy() for n in names])
+            status = np.column_stack(
+                [table.column(f"{STATUS_PREFIX}{n}").to_numpy() for n in names]
+            )
+            pairs += status.size
+            good = status == STATUS_OK
+            ok += int(good.sum())
+            above += int((good & (np.nan_to_num(rho) > 1.0)).sum())
+            game_over += int((status == STATUS_GAME_OVER).sum())
+            illegal += int((status == STATUS_ILLEGAL).sum())
+    return {
+        "rows": rows,
+        "rows_per_chronic": per_chronic,
+        "actions": len(config.actions),
+        "pairs": pairs,
+        "ok": ok,
+        "share_above_1": round(above / ok, 6) if ok else 0.0,
+        "game_over": game_over,
+        "illegal": illegal,
+    }
+
+
+def generate(
+    env: str,
+    *,
+    chronics: str | Sequence[int | str] | None = None,
+    max_steps: int = 575,
+    horizon: int = 0,
+    n_actions: int | None = 100,
+    actions_file: Path | None = None,
+    seed: int = 0,
+    targets: str = "max",
+    engine: str = "batched",
+    out: Path = Path("data"),
+    force: bool = False,
+    workers: int | None = None,
+    chunk_actions: int = 50,
+    progress: Callable[[int, int], None] | None = None,
+) -> GenerateReport:
+    """Generate (or reuse) the dataset of this configuration under ``out``.
+
+    Parameters
+    ----------
+    env : str
+        Environment name (see ``gridoracle envs``) or folder.
+    chronics : str or sequence, optional
+        ``"0,1,2"``, ``"0-2"``, ``"all"`` (default) or a list.
+    max_steps : int
+        States per chronic at most.
+    horizon : {0, 1}
+        0: same injections (``obs.simulate(a, time_step=0)``); 1: next-step forecast.
+    n_actions, actions_file
+        Sample this many actions of the catalogue, or read them from a catalogue file.
+    seed : int
+        Seed of resets and sampling.
+    targets : {"max", "full"}
+        Also store every line's rho with ``"full"``.
+    engine : {"batched", "reference"}
+        The fast lightsim2grid engine or grid2op's ``obs.simulate``.
+    out : Path
+        Root folder; the dataset goes to ``out/<env>-h<horizon>-<config hash>``.
+    force : bool
+        Regenerate even if a complete dataset exists.
+    workers : int, optional
+        Local processes (default: the number of cores).
+    chunk_actions : int
+        Actions per target chunk (the unit of work and of resumption).
+    progress : callable, optional
+        Called as ``progress(pairs_done_now, pairs_total)`` after every finished unit.
+
+    Returns
+    -------
+    GenerateReport
+
+    Examples
+    --------
+    >>> report = generate("l2rpn_case14_sandbox", chronics="0", max_steps=10,
+    ...                   n_actions=5, out=Path("data"))  # doctest: +SKIP
+    >>> report.summary["rows"]  # doctest: +SKIP
+    10
+    """
+    from gridoracle.actions.catalogue import resolve_actions
+    from gridoracle.grid import env_label, make_env, resolve_chronics
+    from gridoracle.parallel import check_workers, map_units
+
+    tick = time.perf_counter()
+    horizon = check_horizon(horizon)
+    if targets not in TARGETS:
+        raise InvalidOption(f"--targets {targets}: must be one of {list(TARGETS)}")
+    if engine not in ENGINES:
+        raise InvalidOption(f"--engine {engine}: must be one of {list(ENGINES)}")
+    if max_steps < 1:
+        raise InvalidOption(f"--max-steps {max_steps}: must be at least 1")
+    if chunk_actions < 1:
+        raise InvalidOption(f"--chunk-actions {chunk_actions}: must be at least 1")
+    n_workers = check_workers(workers)
+    env_arg = str(env)
+    if Path(env_arg).exists():
+        env_arg = str(Path(env_arg).resolve())
+    grid_env = make_env(env_arg)
+    try:
+        chronic_ids = resolve_chronics(grid_env, chronics)
+        catalogue = resolve_actions(
+            grid_env,
+            n_actions=n_actions if actions_file is None else None,
+            actions_file=actions_file,
+            seed=seed,
+        )
+        obs_cls = type(grid_env.reset(seed=seed, options={"time serie id": chronic_ids[0]}))
+        columns = feature_columns(obs_cls, horizon)
+    finally:
+        grid_env.close()
+    config = GenerateConfig(
+        env=env_arg,
+        chronics=tuple(chronic_ids),
+        max_steps=int(max_steps),
+        horizon=horizon,
+        targets=targets,
+        engine=engine,
+        seed=int(seed),
+        chunk_actions=int(chunk_actions),
+        actions=tuple(json.loads(json.dumps(a.to_json())) for a in catalogue),
+    )
+    units = [Unit(config, "", c) for c in config.chronics]
+    units += [Unit(config, "", c, s, e) for c in config.chronics for s, e in config.chunks()]
+    store = DatasetStore.open(
+        Path(out),
+        f"{env_label(env)}-h{horizon}",
+        config.hashed(),
+        versions(),
+        actions=list(config.actions),
+        feature_columns=columns,
+        expected_chunks=[u.relpath for u in units],
+        force=force,
+    )
+    folder = str(store.path)
+    if store.is_complete():
+        summary = dict(store.manifest.get("summary", {}))
+        wall = time.perf_counter() - tick
+        store.append_run_log({"event": "cache_hit", "wall_seconds": wall})
+        return GenerateReport(store.path, summary, True, 0, len(units), wall, 0)
+    todo = [
+        Unit(config, folder, u.chronic, u.start, u.stop)
+        for u in units
+        if not store.chunk_done(u.relpath)
+    ]
+    total_pairs = sum(u.n_pairs for u in todo)
+    pairs_done = 0
+    computed_pairs = 0
+    cascades = 0
+    for unit, outcome in map_units(run_unit, todo, n_workers):
+        store.register_chunk(unit.relpath, outcome.info)
+        computed_pairs += outcome.pairs
+        cascades += outcome.cascades
+        pairs_done += unit.n_pairs
+        if progress is not None:
+            progress(pairs_done, total_pairs)
+    summary = _summary_from_chunks(store, config)
+    store.finalize(summary)
+    wall = time.perf_counter() - tick
+    store.append_run_log(
+        {
+            "event": "generate",
+            "units_run": len(todo),
+            "units_reused": len(units) - len(todo),
+            "pairs_computed": computed_pairs,
+            "cascades": cascades,
+            "wall_seconds": wall,
+            "workers": n_workers,
+        }
+    )
+    return GenerateReport(
+        store.path, summary, False, len(todo), len(units) - len(todo), wall, computed_pairs
+    )

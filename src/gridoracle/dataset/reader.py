@@ -1,0 +1,381 @@
+"""Read a finished dataset folder into memory: :func:`load` and :class:`Dataset`.
+
+The folder layout is described in :mod:`gridoracle.dataset.store`. Loading checks that the dataset
+is complete and that every chunk matches the size and SHA-256 recorded in its manifest, so a model
+is never trained on half-written or corrupted data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from gridoracle.dataset.store import FORMAT, MANIFEST_NAME, RHO_PREFIX, STATUS_PREFIX
+from gridoracle.errors import DatasetError
+
+if TYPE_CHECKING:
+    import numpy.typing as npt
+
+__all__ = ["META_COLUMNS", "RHO_PREFIX", "STATUS_PREFIX", "Dataset", "find_dataset", "load"]
+
+META_COLUMNS = ("chronic", "step")
+
+_STATES_RE = re.compile(r"^states/chronic_(\d+)\.parquet$")
+_TARGETS_RE = re.compile(r"^targets/chronic_(\d+)/[^/]+\.parquet$")
+_RERUN = "rerun the same `gridoracle generate` command to regenerate it"
+
+
+@dataclass
+class Dataset:
+    """A loaded dataset: features, targets and metadata of every visited state, row-aligned.
+
+    Attributes
+    ----------
+    X : pandas.DataFrame
+        Feature columns only (names from the manifest), index a RangeIndex over all rows; rows are
+        ordered by chronic, then step.
+    Y : pandas.DataFrame
+        Max rho after each action, one float64 column per action name in catalogue order; NaN where
+        it could not be computed (see ``status``).
+    status : pandas.DataFrame
+        int8, same shape and columns as ``Y``: 0 ok, 1 diverged / game over, 2 illegal.
+    rho : dict of str to numpy.ndarray or None
+        Full rho vector after each action, shape ``(rows, n_line)``, float32; only when the dataset
+        was generated with full targets.
+    meta : pandas.DataFrame
+        Columns ``chronic`` and ``step`` (int32) of each row.
+    actions : list of dict
+        The action catalogue (``name``, ``kind``, ``grid2op``), in column order of ``Y``.
+    manifest : dict
+        The dataset's manifest (config, versions, checksums, summary).
+    path : Path
+        The dataset folder.
+    rho_lines : list of str or None
+        Line identifiers of the columns of each ``rho`` array.
+
+    Examples
+    --------
+    >>> ds = load("data/l2rpn_case14_sandbox-0123456789ab")  # doctest: +SKIP
+    >>> train, test = ds.split(by="chronic", test_fraction=0.25, seed=0)  # doctest: +SKIP
+    """
+
+    X: pd.DataFrame
+    Y: pd.DataFrame
+    status: pd.DataFrame
+    rho: dict[str, np.ndarray] | None
+    meta: pd.DataFrame
+    actions: list[dict[str, Any]]
+    manifest: dict[str, Any]
+    path: Path
+    rho_lines: list[str] | None = field(default=None)
+
+    def __len__(self) -> int:
+        return len(self.X)
+
+    @property
+    def action_names(self) -> list[str]:
+        """Names of the actions, in the column order of ``Y``."""
+        return [str(c) for c in self.Y.columns]
+
+    @property
+    def chronics(self) -> list[int]:
+        """Sorted chronic indices present in this dataset."""
+        return sorted(int(c) for c in pd.unique(self.meta["chronic"]))
+
+    def select(self, mask_or_index: Any) -> Dataset:
+        """Return the subset of rows given by a boolean mask, integer positions or a slice.
+
+        Parameters
+        ----------
+        mask_or_index : array-like of bool, array-like of int or slice
+            A boolean mask of length ``len(self)``, or row positions (0-based, in the order wanted).
+
+        Returns
+        -------
+        Dataset
+            The selected rows, re-indexed from 0; actions, manifest and path are shared.
+        """
+        n = len(self)
+        if isinstance(mask_or_index, slice):
+            positions = np.arange(n)[mask_or_index]
+        else:
+            arr = np.asarray(mask_or_index)
+            if arr.dtype == bool:
+                if arr.shape != (n,):
+                    raise ValueError(f"boolean mask of shape {arr.shape} for {n} rows")
+                positions = np.flatnonzero(arr)
+            elif arr.size == 0:
+                positions = np.zeros(0, dtype=np.intp)
+            elif np.issubdtype(arr.dtype, np.integer):
+                positions = arr.astype(np.intp).ravel()
+                if positions.min() < 0 or positions.max() >= n:
+                    raise IndexError(f"row positions out of range for {n} rows")
+            else:
+                raise TypeError(f"cannot select rows with an array of dtype {arr.dtype}")
+
+        def take(frame: pd.DataFrame) -> pd.DataFrame:
+            return frame.iloc[positions].reset_index(drop=True)
+
+        rho = None if self.rho is None else {k: v[positions] for k, v in self.rho.items()}
+        return Dataset(
+            X=take(self.X),
+            Y=take(self.Y),
+            status=take(self.status),
+            rho=rho,
+            meta=take(self.meta),
+            actions=self.actions,
+            manifest=self.manifest,
+            path=self.path,
+            rho_lines=self.rho_lines,
+        )
+
+    def split(
+        self,
+        by: str = "chronic",
+        test_chronics: Sequence[int] | None = None,
+        test_fraction: float = 0.25,
+        seed: int = 0,
+    ) -> tuple[Dataset, Dataset]:
+        """Split into (train, test) by chronic; see :func:`gridoracle.dataset.split`."""
+        from gridoracle.dataset.split import split as _split
+
+        return _split(
+            self, by=by, test_chronics=test_chronics, test_fraction=test_fraction, seed=seed
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"Dataset({len(self)} rows, {self.X.shape[1]} features, {self.Y.shape[1]} actions, "
+            f"chronics {self.chronics}, path={str(self.path)!r})"
+        )
+
+
+# --------------------------------------------------------------------------------------------------
+
+
+def find_dataset(path: str | Path) -> Path:
+    """Resolve ``path`` to a dataset folder (the one holding ``manifest.json``).
+
+    Accepts the dataset folder itself, its ``manifest.json``, or an output folder holding exactly
+    one dataset folder.
+
+    Raises
+    ------
+    DatasetError
+        If ``path`` does not exist, holds no dataset, or holds several.
+    """
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise DatasetError(f"dataset path {p} does not exist")
+    if p.is_file():
+        if p.name == MANIFEST_NAME:
+            return p.parent
+        raise DatasetError(f"{p} is not a dataset: expected a folder holding {MANIFEST_NAME}")
+    if (p / MANIFEST_NAME).is_file():
+        return p
+    try:
+        found = sorted(c for c in p.iterdir() if c.is_dir() and (c / MANIFEST_NAME).is_file())
+    except OSError as exc:
+        raise DatasetError(f"cannot read dataset folder {p}: {exc.strerror}") from exc
+    if not found:
+        raise DatasetError(f"{p} is not a dataset: no {MANIFEST_NAME} in it or in its sub-folders")
+    if len(found) > 1:
+        names = ", ".join(c.name for c in found)
+        raise DatasetError(f"{p} holds {len(found)} datasets ({names}): pass one of their folders")
+    return found[0]
+
+
+def _read_manifest(folder: Path) -> dict[str, Any]:
+    mpath = folder / MANIFEST_NAME
+    try:
+        manifest = json.loads(mpath.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise DatasetError(f"cannot read dataset manifest {mpath}: {exc}") from exc
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        found = manifest.get("format") if isinstance(manifest, dict) else type(manifest).__name__
+        raise DatasetError(f"{mpath} is not a gridoracle dataset manifest (format {found!r})")
+    required = ("actions", "feature_columns", "chunks", "expected_chunks", "complete")
+    missing = [k for k in required if k not in manifest]
+    if missing:
+        raise DatasetError(f"dataset manifest {mpath} lacks field(s) {', '.join(missing)}")
+    return manifest
+
+
+def _read_chunk(folder: Path, relpath: str, entry: dict[str, Any] | None) -> pa.Table:
+    """Read one chunk after checking its size and SHA-256 against the manifest."""
+    fpath = folder / relpath
+    if entry is None:
+        raise DatasetError(f"chunk {fpath} is not registered in the manifest; {_RERUN}")
+    try:
+        data = fpath.read_bytes()
+    except FileNotFoundError:
+        raise DatasetError(f"chunk {fpath} is missing; {_RERUN}") from None
+    except OSError as exc:
+        raise DatasetError(f"cannot read chunk {fpath}: {exc.strerror}") from exc
+    if len(data) != entry.get("bytes") or hashlib.sha256(data).hexdigest() != entry.get("sha256"):
+        raise DatasetError(f"chunk {fpath} is corrupted (checksum mismatch); {_RERUN}")
+    table = pq.read_table(pa.BufferReader(data))
+    if table.num_rows != entry.get("rows"):
+        raise DatasetError(
+            f"chunk {fpath} has {table.num_rows} rows, manifest says {entry['rows']}"
+        )
+    return table
+
+
+def _column(table: pa.Table, name: str, dtype: npt.DTypeLike) -> np.ndarray:
+    return np.asarray(table.column(name).to_numpy(), dtype=dtype)
+
+
+def load(path: str | Path) -> Dataset:
+    """Load a complete dataset folder, checking every chunk against its checksum.
+
+    Parameters
+    ----------
+    path : str or Path
+        The dataset folder (holding ``manifest.json``), the manifest itself, or an output folder
+        holding exactly one dataset.
+
+    Returns
+    -------
+    Dataset
+        Rows of every chronic in increasing chronic order (steps in stored order).
+
+    Raises
+    ------
+    DatasetError
+        If the path is not a dataset, the dataset is incomplete, or a chunk is missing, corrupted
+        or inconsistent; the message names the file.
+
+    Examples
+    --------
+    >>> ds = load("data/")  # doctest: +SKIP
+    >>> ds.X.shape, ds.Y.shape  # doctest: +SKIP
+    ((1725, 177), (1725, 100))
+    """
+    folder = find_dataset(path)
+    manifest = _read_manifest(folder)
+    if not manifest["complete"]:
+        raise DatasetError(
+            f"dataset {folder} is incomplete (generation interrupted?): rerun the same "
+            "`gridoracle generate` command to finish it"
+        )
+    actions = list(manifest["actions"])
+    names = [str(a["name"]) for a in actions]
+    if len(set(names)) != len(names):
+        raise DatasetError(f"dataset manifest {folder / MANIFEST_NAME} has duplicate action names")
+    features = [str(c) for c in manifest["feature_columns"]]
+    chunks = manifest["chunks"]
+
+    states: dict[int, str] = {}
+    targets: dict[int, list[str]] = {}
+    for rel in manifest["expected_chunks"]:
+        if m := _STATES_RE.match(rel):
+            states[int(m.group(1))] = rel
+        elif m := _TARGETS_RE.match(rel):
+            targets.setdefault(int(m.group(1)), []).append(rel)
+    orphans = sorted(set(targets) - set(states))
+    if orphans:
+        raise DatasetError(f"dataset {folder} has targets but no states for chronic(s) {orphans}")
+    if not states:
+        raise DatasetError(f"dataset {folder} holds no states file")
+
+    xs, metas, ys, sts = [], [], [], []
+    rho_parts: dict[str, list[np.ndarray]] = {}
+    rho_lines: list[str] | None = None
+    seen_rho: bool | None = None
+    for chronic in sorted(states):
+        srel = states[chronic]
+        table = _read_chunk(folder, srel, chunks.get(srel))
+        absent = [c for c in (*features, *META_COLUMNS) if c not in table.column_names]
+        if absent:
+            raise DatasetError(f"states file {folder / srel} lacks column(s) {absent[:5]}")
+        n = table.num_rows
+        chronic_col = _column(table, "chronic", np.int32)
+        if n and not np.all(chronic_col == chronic):
+            raise DatasetError(f"states file {folder / srel} holds rows of another chronic")
+        xs.append(table.select(features).to_pandas())
+        metas.append(
+            pd.DataFrame({"chronic": chronic_col, "step": _column(table, "step", np.int32)})
+        )
+
+        y: dict[str, np.ndarray] = {}
+        st: dict[str, np.ndarray] = {}
+        rho: dict[str, dict[str, np.ndarray]] = {}
+        for trel in sorted(targets.get(chronic, [])):
+            ttable = _read_chunk(folder, trel, chunks.get(trel))
+            if ttable.num_rows != n:
+                raise DatasetError(
+                    f"targets file {folder / trel} has {ttable.num_rows} rows, its states file {n}"
+                )
+            for col in ttable.column_names:
+                if col.startswith(STATUS_PREFIX):
+                    st[col[len(STATUS_PREFIX) :]] = _column(ttable, col, np.int8)
+                elif col.startswith(RHO_PREFIX):
+                    action, sep, line = col[len(RHO_PREFIX) :].rpartition("::")
+                    if not sep:
+                        raise DatasetError(f"bad column {col!r} in {folder / trel}")
+                    rho.setdefault(action, {})[line] = _column(ttable, col, np.float32)
+                else:
+                    y[col] = _column(ttable, col, np.float64)
+        for what, got in (("max rho", y), ("status", st)):
+            lacking = [a for a in names if a not in got]
+            if lacking:
+                raise DatasetError(
+                    f"dataset {folder}: chronic {chronic} has no {what} for action(s) {lacking[:5]}"
+                    f"{'…' if len(lacking) > 5 else ''}; {_RERUN}"
+                )
+        ys.append(np.column_stack([y[a] for a in names]) if names else np.zeros((n, 0)))
+        sts.append(np.column_stack([st[a] for a in names]) if names else np.zeros((n, 0), np.int8))
+        has_rho = bool(rho)
+        if seen_rho is not None and has_rho != seen_rho:
+            raise DatasetError(
+                f"dataset {folder}: chronic {chronic} {'has' if has_rho else 'lacks'} full rho "
+                f"columns, unlike the chronics before it; {_RERUN}"
+            )
+        seen_rho = has_rho
+        if has_rho:
+            for a in names:
+                lines = list(rho.get(a, {}))
+                if rho_lines is None:
+                    rho_lines = lines
+                if not lines or lines != rho_lines:
+                    raise DatasetError(
+                        f"dataset {folder}: chronic {chronic}, action {a}: full rho columns differ "
+                        f"from the other actions; {_RERUN}"
+                    )
+                rho_parts.setdefault(a, []).append(np.column_stack([rho[a][ln] for ln in lines]))
+
+    nrows = sum(len(m) for m in metas)
+    index = pd.RangeIndex(nrows)
+    X = pd.concat(xs, ignore_index=True)
+    X.index = index
+    Y = pd.DataFrame(np.concatenate(ys).astype(np.float64), columns=names, index=index)
+    status = pd.DataFrame(np.concatenate(sts).astype(np.int8), columns=names, index=index)
+    meta = pd.concat(metas, ignore_index=True).astype({"chronic": np.int32, "step": np.int32})
+    meta.index = index
+    rho_full = (
+        {a: np.concatenate(rho_parts[a]).astype(np.float32, copy=False) for a in names}
+        if seen_rho and names
+        else None
+    )
+    return Dataset(
+        X=X,
+        Y=Y,
+        status=status,
+        rho=rho_full,
+        meta=meta,
+        actions=actions,
+        manifest=manifest,
+        path=folder,
+        rho_lines=rho_lines if rho_full is not None else None,
+    )

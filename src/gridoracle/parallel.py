@@ -1,0 +1,82 @@
+"""One way to map work units: serially, or over local processes.
+
+Work units are pure: a function of explicit, picklable inputs that returns a value (and may write
+its own output file atomically). The same function runs in this process or in a worker; the
+caller merges the results, in any completion order.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from typing import TypeVar
+
+from gridoracle.errors import InvalidOption
+
+U = TypeVar("U")
+R = TypeVar("R")
+
+
+def default_workers() -> int:
+    """The number of cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def check_workers(workers: int | None) -> int:
+    """Validate ``--workers`` (None → number of cores)."""
+    if workers is None:
+        return default_workers()
+    if workers < 1:
+        raise InvalidOption(f"--workers {workers}: must be at least 1")
+    return int(workers)
+
+
+def _context() -> mp.context.BaseContext:
+    # fork avoids re-importing grid2op (seconds) in every worker; spawn where fork is missing
+    methods = mp.get_all_start_methods()
+    return mp.get_context("fork" if "fork" in methods else "spawn")
+
+
+def map_units(
+    fn: Callable[[U], R],
+    units: Sequence[U],
+    workers: int = 1,
+    initializer: Callable[[], None] | None = None,
+) -> Iterator[tuple[U, R]]:
+    """Yield ``(unit, fn(unit))`` for every unit, as they complete.
+
+    With ``workers == 1`` (or a single unit) everything runs in this process, in order. Otherwise
+    a pool of local processes runs them, at most ``2 * workers`` submitted at a time so that an
+    interrupted run leaves little in flight. On any exception (including Ctrl-C) pending units
+    are cancelled and the pool is shut down before the exception propagates.
+    """
+    if workers <= 1 or len(units) <= 1:
+        if initializer is not None:
+            initializer()
+        for unit in units:
+            yield unit, fn(unit)
+        return
+    pool = ProcessPoolExecutor(
+        max_workers=min(workers, len(units)), mp_context=_context(), initializer=initializer
+    )
+    pending: dict[Future[R], U] = {}
+    todo = list(units)
+    todo.reverse()
+    try:
+        while todo or pending:
+            while todo and len(pending) < 2 * workers:
+                unit = todo.pop()
+                pending[pool.submit(fn, unit)] = unit
+            done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
+            for future in sorted(done, key=lambda f: list(pending).index(f)):
+                unit = pending.pop(future)
+                yield unit, future.result()
+    finally:
+        for future in pending:
+            future.cancel()
+        pool.shutdown(wait=True, cancel_futures=True)
