@@ -14,6 +14,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from gridoracle.errors import GridOracleError, InvalidOption
 
@@ -30,6 +31,102 @@ err_console = Console(stderr=True)
 
 
 # --- commands are added below this line (one function per verb) ---------------------------------
+
+# `gridoracle actions` is a group: its callback writes the catalogue when no subcommand is given,
+# so that subcommands (e.g. `gridoracle actions show`) can be added to it.
+actions_app = typer.Typer(
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(actions_app, name="actions")
+
+
+@actions_app.callback(invoke_without_command=True)
+def actions_cmd(
+    ctx: typer.Context,
+    env: str | None = typer.Option(
+        None,
+        "--env",
+        help="Environment name (see `gridoracle envs`) or folder.",
+        show_default=False,
+    ),
+    kind: str = typer.Option(
+        "topology",
+        "--kind",
+        help="topology: every unitary substation topology; line: disconnection and "
+        "reconnection of every line; all: both. donothing is always first.",
+    ),
+    limit: int | None = typer.Option(
+        None,
+        "--limit",
+        help="Keep this many actions, donothing included, drawn with --seed "
+        "(default: all of them).",
+        show_default=False,
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed of the --limit draw."),
+    out: Path | None = typer.Option(
+        None,
+        "--out",
+        help="Catalogue file to write (JSON, replaced atomically); its folder must exist.",
+        show_default=False,
+    ),
+) -> None:
+    """Write the action catalogue of an environment: candidate actions with stable names.
+
+    Names: donothing, sub-<sub id>-<k>, line-<line id>-off, line-<line id>-on.
+
+    k numbers the unitary topologies of a substation in grid2op's enumeration order.
+
+    Each action comes with the grid2op dict that plays it. Same options, same file, byte for byte.
+
+    Use the file with `gridoracle generate --actions-file`.
+
+    Example: gridoracle actions --env l2rpn_case14_sandbox --limit 50 --seed 0 --out actions.json
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from gridoracle.actions import (
+        ACTION_SETS,
+        check_output_file,
+        count_kinds,
+        enumerate_actions,
+        sample_actions,
+        save_catalogue,
+    )
+    from gridoracle.grid import env_label, make_env
+
+    if env is None:
+        raise InvalidOption("missing --env: the environment to list actions of (see envs)")
+    if out is None:
+        raise InvalidOption("missing --out: the catalogue file to write (e.g. actions.json)")
+    if kind not in ACTION_SETS:
+        raise InvalidOption(f"--kind {kind!r} is not one of {', '.join(ACTION_SETS)}")
+    if limit is not None and limit < 1:
+        raise InvalidOption(f"--limit must be at least 1, got {limit}")
+    if seed < 0:
+        raise InvalidOption(f"--seed must be a non-negative integer, got {seed}")
+    check_output_file(out)  # fail before the environment is loaded
+
+    environment = make_env(env)
+    try:
+        catalogue = enumerate_actions(environment, kind)  # type: ignore[arg-type]
+        chosen = catalogue if limit is None else sample_actions(catalogue, limit, seed)
+        extra = {
+            "kind": kind,
+            "limit": limit,
+            "seed": seed if limit is not None else None,
+            "available": len(catalogue),
+        }
+        save_catalogue(out, chosen, env_name=env_label(env), grid=environment, extra=extra)
+    finally:
+        environment.close()
+    counts = ", ".join(f"{n} {k}" for k, n in count_kinds(chosen).items())
+    of_total = f" of {len(catalogue)}" if len(chosen) < len(catalogue) else ""
+    console.print(
+        f"wrote {len(chosen)}{of_total} actions ({counts}) for {env_label(env)} to {out}",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 @app.command("envs")
@@ -61,6 +158,7 @@ def envs_cmd(
 
     from rich import box
     from rich.table import Table
+    from rich.text import Text
 
     from gridoracle.grid import EnvFacts, load_env_facts, offline_env_names
 
@@ -74,10 +172,10 @@ def envs_cmd(
                 status_cm.update(f"loading {target} ({done + 1}/{len(targets)})")
             try:
                 results.append((target, load_env_facts(target), None))
-            except GridOracleError:
+            except GridOracleError as exc:
                 if envs:  # a name or folder the user typed: their error, one red line
                     raise
-                results.append((target, None, "not loadable"))
+                results.append((target, None, str(exc)))
             except Exception as exc:  # listed with its error, not a traceback over the table
                 message = (str(exc).strip().splitlines() or [""])[0]
                 results.append((target, None, f"{type(exc).__name__}: {message}"[:200]))
@@ -96,7 +194,7 @@ def envs_cmd(
 
     any_error = any(error is not None for _, _, error in results)
     table = Table(
-        title="Offline environments (grid2op test data)",
+        title="Environments" if envs else "Offline environments (grid2op test data)",
         caption="subs: substations, gens: generators, steps: steps per chronic (min–max)",
         box=box.SIMPLE_HEAD,
         show_edge=False,
@@ -108,11 +206,12 @@ def envs_cmd(
     if any_error:
         table.add_column("error", style="red", overflow="fold")
     for target, facts, error in results:
+        cells: list[str | Text]
         if facts is None:
-            cells = [target, *["-"] * 6]
+            cells = [Text(target), *["-"] * 6]
         else:
             cells = [
-                target,
+                Text(target),
                 str(facts.n_sub),
                 str(facts.n_line),
                 str(facts.n_gen),
@@ -121,7 +220,7 @@ def envs_cmd(
                 facts.steps_summary(),
             ]
         if any_error:
-            cells.append(error or "")
+            cells.append(Text(error or ""))
         table.add_row(*cells)
     console.print(table)
 
@@ -314,6 +413,24 @@ def _print_generate_report(report: Any) -> None:
 INTERRUPTED = 130
 
 
+def _click_exceptions() -> tuple[type[Exception], ...]:
+    """Usage-error classes: click's, and the copy of click that recent Typer versions vendor."""
+    classes: list[type[Exception]] = []
+    try:
+        import click
+
+        classes.append(click.ClickException)
+    except ImportError:  # pragma: no cover - Typer without click
+        pass
+    try:
+        from typer._click.exceptions import ClickException as VendoredClickException
+
+        classes.append(VendoredClickException)
+    except ImportError:  # pragma: no cover - Typer that uses click itself
+        pass
+    return tuple(classes)
+
+
 def _interrupted() -> None:
     err_console.print(
         "[yellow]interrupted[/yellow]: finished work is kept; run the same command again to resume",
@@ -334,7 +451,7 @@ def main(argv: list[str] | None = None) -> None:
         # return value (Typer turns Ctrl-C into Exit(130), returned here)
         code = app(args=argv, standalone_mode=False)
     except GridOracleError as exc:
-        err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
         _interrupted()
@@ -342,13 +459,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except typer.Abort:
         sys.exit(1)
-    except Exception as exc:  # click usage errors carry their own exit code
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
+    except _click_exceptions() as exc:  # usage errors: click's message and exit code (2)
+        exc.show()  # type: ignore[attr-defined]
+        sys.exit(exc.exit_code)  # type: ignore[attr-defined]
     if code == INTERRUPTED:
         _interrupted()
     if isinstance(code, int) and code != 0:

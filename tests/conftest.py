@@ -1,0 +1,38 @@
+"""Shared pytest fixtures: environments are made once per session (making one costs ~1 s)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+# gridoracle.grid is imported before anything else imports grid2op: it keeps grid2op's import-time
+# warning about numba out of the test output.
+from gridoracle.grid import make_env
+
+if TYPE_CHECKING:
+    from grid2op.Environment import Environment
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    """The repository root (the folder holding pyproject.toml)."""
+    return Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def env_case14() -> Iterator[Environment]:
+    """``l2rpn_case14_sandbox`` on lightsim2grid, seeded 0; shared: set_id + reset before use."""
+    env = make_env("l2rpn_case14_sandbox", seed=0)
+    yield env
+    env.close()
+
+
+@pytest.fixture(scope="session")
+def env_rte14() -> Iterator[Environment]:
+    """``rte_case14_realistic`` on lightsim2grid, seeded 0; shared: set_id + reset before use."""
+    env = make_env("rte_case14_realistic", seed=0)
+    yield env
+    env.close()
