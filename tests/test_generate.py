@@ -310,3 +310,12 @@ def test_interrupted_run_resumes_to_identical_bytes(tmp_path, sig):
     assert "computed" in done.stdout
     assert _files(folder) == _files(reference)
     assert not [p for p in folder.rglob("*") if p.name.endswith(".tmp")]
+
+
+def test_non_tty_output_has_no_progress_bar(capsys, tmp_path):
+    """Without a terminal the progress bar stays off (clean logs), even without --quiet."""
+    main(["generate", "--chronics", "0", "--max-steps", "3", "--actions", "3", "--out",
+          str(tmp_path), "--workers", "1"])  # fmt: skip
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    assert "pairs" in captured.out

@@ -270,9 +270,29 @@ class BatchedEngine:
     # -- public -----------------------------------------------------------------------------------
 
     def evaluate(
-        self, states: StateBatch, actions: Sequence[ActionLike], *, full: bool = False
+        self,
+        states: StateBatch,
+        actions: Sequence[ActionLike],
+        *,
+        full: bool = False,
+        kept: bool = False,
     ) -> EngineResult:
-        """Max rho (and status) of every (state, action) pair; see the module docstring."""
+        """Max rho (and status) of every (state, action) pair; see the module docstring.
+
+        Parameters
+        ----------
+        states : StateBatch
+            States of one episode.
+        actions : sequence
+            Objects with ``name`` and ``grid2op`` (a dict ``env.action_space`` accepts).
+        full : bool
+            Also return every line's rho.
+        kept : bool
+            The action was applied at the start of the episode and kept since (the Oracle's
+            reward table): its buses hold in every state, but lines the environment disconnected
+            in a state (maintenance) stay disconnected there, and the game rules are not checked
+            per state.
+        """
         n_states = len(states)
         result = empty_result(n_states, len(actions), self.n_line, full)
         if n_states == 0:
@@ -283,7 +303,7 @@ class BatchedEngine:
             by_topology: dict[bytes, tuple[np.ndarray, list[np.ndarray]]] = {}
             for rows in groups:
                 first = int(rows[0])
-                if not self._is_legal(act, states, first):
+                if not kept and not self._is_legal(act, states, first):
                     result.status[rows, j] = STATUS_ILLEGAL
                     continue
                 topo = self._resulting_topology(
@@ -292,6 +312,10 @@ class BatchedEngine:
                     states.prev_topo[first],
                     states.line_status[first],
                 )
+                if kept:
+                    off = ~states.line_status[first] & (act.set_status != 1)
+                    topo[self.line_or_pos[off]] = -1
+                    topo[self.line_ex_pos[off]] = -1
                 key = topo.tobytes()
                 by_topology.setdefault(key, (topo, []))[1].append(rows)
             for topo, row_groups in by_topology.values():

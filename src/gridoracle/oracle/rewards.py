@@ -1,0 +1,242 @@
+"""Step 2 of the Oracle: the reward table, every combined action held over the episode.
+
+Oracle4Grid plays each combined action with a grid2op ``Runner``: an agent applies it at the first
+step then only reconnects lines, overflow disconnection is off and every action is legal. The
+reward of step k+1 goes to timestep k; a run that fails ends there (reward 0, overload flag -1).
+
+Here one do-nothing run of the same environment (reconnecting lines like the agent) gives the
+injections and the line statuses of every step; with overflow disconnection off, the topology of
+a combined action at step k is then the action's buses on that state, so the batched engine solves
+each action over the whole episode in one call. :func:`reference_reward_table` is Oracle4Grid's
+way (one Runner per action), kept as the ground truth the tests compare against.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gridoracle.engine.base import STATUS_OK, ActionLike
+from gridoracle.engine.states import states_from_observations
+from gridoracle.errors import InvalidOption
+from gridoracle.oracle.agents import (
+    OneChangeThenOnlyReconnect,
+    OracleL2RPNReward,
+    OracleOverloadReward,
+    margin_reward,
+    overload_flag,
+    reconnect_action,
+)
+
+log = logging.getLogger(__name__)
+
+REWARDS = ("oracle", "l2rpn")
+
+
+@dataclass
+class RewardTable:
+    """Rewards of every combined action at every timestep (Oracle4Grid's ``reward_df``).
+
+    Attributes
+    ----------
+    names : list of str
+        Combined action names, N of them.
+    rewards : ndarray of float64, shape (T, N)
+        Reward of the (k+1)-th step at timestep k; NaN after a run ended.
+    overload : ndarray of float64, shape (T, N)
+        1 no overload, 0 overload, -1 error; NaN after a run ended.
+    played : ndarray of int, shape (N,)
+        Steps each run lasted (T when it reached the end).
+    """
+
+    names: list[str]
+    rewards: np.ndarray
+    overload: np.ndarray
+    played: np.ndarray
+
+    @property
+    def n_steps(self) -> int:
+        return int(self.rewards.shape[0])
+
+    @property
+    def complete(self) -> np.ndarray:
+        """Actions whose run reached the last timestep without error."""
+        return (self.played == self.n_steps) & (self.overload != -1).all(axis=0)
+
+    def select(self, index: Sequence[int] | np.ndarray) -> RewardTable:
+        idx = np.asarray(index, dtype=np.int64)
+        return RewardTable(
+            [self.names[i] for i in idx],
+            self.rewards[:, idx],
+            self.overload[:, idx],
+            self.played[idx],
+        )
+
+    def to_frame(self) -> pd.DataFrame:
+        """Long format as Oracle4Grid's reward_df: one row per (action, timestep) played."""
+        rows = []
+        for j, name in enumerate(self.names):
+            for t in range(int(self.played[j])):
+                rows.append((name, t, self.rewards[t, j], self.overload[t, j], f"{name}_t{t}"))
+        return pd.DataFrame(
+            rows, columns=["name", "timestep", "reward", "overload_reward", "node_name"]
+        )
+
+
+def simulation_parameters() -> Any:
+    """Oracle4Grid's parameters of the reward simulation (no overflow disconnection)."""
+    from grid2op.Parameters import Parameters
+
+    param = Parameters()
+    param.NO_OVERFLOW_DISCONNECTION = True
+    param.MAX_LINE_STATUS_CHANGED = 999
+    param.MAX_SUB_CHANGED = 2999
+    return param
+
+
+def make_simulation_env(env: str, reward: str = "oracle") -> Any:
+    """The environment Oracle4Grid simulates rewards in: always-legal rules, no protections."""
+    from grid2op.Reward import L2RPNReward
+    from grid2op.Rules import AlwaysLegal
+
+    from gridoracle.grid import make_env
+
+    if reward not in REWARDS:
+        raise InvalidOption(f"reward {reward!r}: must be one of {list(REWARDS)}")
+    return make_env(
+        env,
+        param=simulation_parameters(),
+        gamerules_class=AlwaysLegal,
+        reward_class=OracleL2RPNReward if reward == "oracle" else L2RPNReward,
+        other_rewards={"overload_reward": OracleOverloadReward},
+    )
+
+
+def base_run(env: Any, chronic: int, max_iter: int, seed: int | None) -> list[Any]:
+    """Observations after steps 1..T of a run that only reconnects lines (as the Runner seeds)."""
+    env.set_id(int(chronic))
+    if seed is not None:
+        env.seed(int(seed))
+    obs = env.reset()
+    observations = []
+    for _ in range(max_iter):
+        obs, _reward, done, _info = env.step(reconnect_action(env.action_space, obs))
+        if done:
+            break
+        observations.append(obs)
+    return observations
+
+
+def _finish_runs(
+    status_ok: np.ndarray, rewards: np.ndarray, flags: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A run ends at its first failed step: reward 0 and flag -1 there, NaN after."""
+    n_steps, n_actions = status_ok.shape
+    rewards = rewards.astype(np.float64).copy()
+    overload = flags.astype(np.float64).copy()
+    played = np.full(n_actions, n_steps, dtype=np.int64)
+    failed = ~status_ok
+    for j in np.flatnonzero(failed.any(axis=0)):
+        d = int(np.argmax(failed[:, j]))
+        rewards[d, j], overload[d, j] = 0.0, -1.0
+        rewards[d + 1 :, j] = np.nan
+        overload[d + 1 :, j] = np.nan
+        played[j] = d + 1
+    return rewards, overload, played
+
+
+def reward_table(
+    env: Any,
+    engine: Any,
+    actions: Sequence[ActionLike],
+    chronic: int,
+    max_iter: int,
+    seed: int | None = 0,
+    *,
+    chunk: int = 16,
+    progress: Callable[[int, int], None] | None = None,
+) -> RewardTable:
+    """The reward table with the batched engine (see the module docstring).
+
+    Parameters
+    ----------
+    env : grid2op Environment
+        Made by :func:`make_simulation_env`.
+    engine : BatchedEngine
+        Built on ``env`` right after it was made.
+    actions : sequence
+        Combined actions (``name``, ``grid2op`` dict).
+    chronic, max_iter, seed
+        The episode: chronic index, number of steps, environment seed.
+    chunk : int
+        Actions solved per engine call (bounds the memory of the rho arrays).
+    progress : callable, optional
+        ``progress(done, total)`` after each chunk.
+    """
+    observations = base_run(env, chronic, max_iter, seed)
+    if len(observations) < max_iter:
+        log.warning(
+            "the reconnect-only run of chronic %s ends after %d of %d steps: every action's "
+            "table stops there",
+            chronic,
+            len(observations),
+            max_iter,
+        )
+    n_steps = len(observations)
+    names = [a.name for a in actions]
+    rewards = np.full((n_steps, len(actions)), np.nan)
+    flags = np.zeros((n_steps, len(actions)), dtype=np.int8)
+    status_ok = np.zeros((n_steps, len(actions)), dtype=bool)
+    if n_steps:
+        states = states_from_observations(observations, range(1, n_steps + 1), horizon=0)
+        limit = np.asarray(engine.thermal_limit, dtype=np.float64)
+        for start in range(0, len(actions), chunk):
+            part = list(actions[start : start + chunk])
+            result = engine.evaluate(states, part, full=True, kept=True)
+            assert result.rho is not None
+            amps = np.nan_to_num(result.rho.astype(np.float64)) * limit
+            cols = slice(start, start + len(part))
+            rewards[:, cols] = margin_reward(amps, limit)
+            flags[:, cols] = overload_flag(amps, limit)
+            status_ok[:, cols] = result.status == STATUS_OK
+            if progress is not None:
+                progress(start + len(part), len(actions))
+    rewards, overload, played = _finish_runs(status_ok, rewards, flags)
+    if n_steps < max_iter:  # the episode itself ended early: nobody reached the end
+        played = np.minimum(played, n_steps)
+    return RewardTable(names, rewards, overload, played)
+
+
+def reference_reward_table(
+    env: Any, actions: Sequence[ActionLike], chronic: int, max_iter: int, seed: int | None = 0
+) -> RewardTable:
+    """Oracle4Grid's way: one grid2op Runner per combined action (slow; the ground truth)."""
+    from grid2op.Runner import Runner
+
+    names = [a.name for a in actions]
+    rewards = np.full((max_iter, len(actions)), np.nan)
+    overload = np.full((max_iter, len(actions)), np.nan)
+    played = np.zeros(len(actions), dtype=np.int64)
+    params = env.get_params_for_runner()
+    for j, action in enumerate(actions):
+        agent = OneChangeThenOnlyReconnect(env.action_space, dict(action.grid2op))
+        runner = Runner(**params, agentClass=None, agentInstance=agent)
+        res = runner.run(
+            nb_episode=1,
+            nb_process=1,
+            max_iter=max_iter,
+            episode_id=[int(chronic)],
+            env_seeds=None if seed is None else [int(seed)],
+            add_detailed_output=True,
+        )
+        *_, n_played, _max_ts, episode = res[0]
+        played[j] = int(n_played)
+        for t in range(int(n_played)):
+            rewards[t, j] = float(episode.rewards[t])
+            overload[t, j] = float(episode.other_rewards[t]["overload_reward"])
+    return RewardTable(names, rewards, overload, played)
