@@ -1,0 +1,236 @@
+"""Step 6 of the Oracle: replay a best path under real rules.
+
+The reward table was computed with overflow disconnection off and every action legal; the real
+game has protections and allows one substation and one line change per step. A grid2op agent plays
+the path's transitions in a ``Runner`` under those rules: at each step it sets the path's combined
+action, puts back on their initial buses the elements the previous action moved and the current
+one does not, and reconnects lines whose cooldown is over (Oracle4Grid's ``OracleAgent``). When the
+whole move is illegal it falls back on smaller ones, as Oracle4Grid does. The replay warns on game
+over (with the steps survived) and on a reward that misses the expected one beyond a relative
+tolerance.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from grid2op.Agent import BaseAgent
+
+from gridoracle.oracle.agents import OracleL2RPNReward, OracleOverloadReward, reconnect_action
+
+log = logging.getLogger(__name__)
+
+
+def replay_parameters() -> Any:
+    """Oracle4Grid's replay parameters: protections on, one substation and one line per step."""
+    from grid2op.Parameters import Parameters
+
+    param = Parameters()
+    param.NO_OVERFLOW_DISCONNECTION = False
+    param.MAX_LINE_STATUS_CHANGED = 1
+    param.MAX_SUB_CHANGED = 1
+    return param
+
+
+def make_replay_env(env: str) -> Any:
+    """The environment of the replay: the environment's own rules with the replay parameters."""
+    from gridoracle.grid import make_env
+
+    return make_env(
+        env,
+        param=replay_parameters(),
+        reward_class=OracleL2RPNReward,
+        other_rewards={"overload_reward": OracleOverloadReward},
+    )
+
+
+def is_legal(action: Any, obs: Any, max_sub: int, max_line: int) -> bool:
+    """grid2op's default rules (LookParam + PreventReconnection) for ``action`` in ``obs``."""
+    lines, subs = action.get_topological_impact(obs.line_status)
+    if lines.sum() > max_line or subs.sum() > max_sub:
+        return False
+    if (np.asarray(obs.time_before_cooldown_line)[lines] > 0).any():
+        return False
+    return not bool((np.asarray(obs.time_before_cooldown_sub)[subs] > 0).any())
+
+
+class OracleReplayAgent(BaseAgent):
+    """Plays a path of combined actions (one grid2op dict per timestep) under real rules.
+
+    Parameters
+    ----------
+    action_space : grid2op ActionSpace
+    path : sequence of dict
+        The grid2op dict of the path's combined action at each timestep.
+    init_topo, init_status : ndarray
+        Topology vector and line status of the reference topology (after reset).
+    max_sub, max_line : int
+        The rules' limits of substations and lines changed per step.
+    """
+
+    def __init__(
+        self,
+        action_space: Any,
+        path: Sequence[Mapping[str, Any]],
+        init_topo: np.ndarray,
+        init_status: np.ndarray,
+        max_sub: int = 1,
+        max_line: int = 1,
+    ) -> None:
+        super().__init__(action_space)
+        self.path = [action_space(dict(d)) for d in path]
+        self.init_topo = np.asarray(init_topo, dtype=np.int64)
+        self.init_status = np.asarray(init_status, dtype=bool)
+        self.max_sub = max_sub
+        self.max_line = max_line
+        self.step = 0
+        self.previous: Any = None
+        self.fallbacks = 0
+
+    def reset(self, obs: Any) -> None:
+        self.step = 0
+        self.previous = None
+        self.fallbacks = 0
+
+    def _cancel(self, current: Any) -> Any:
+        """Put back what the previous action changed and this one does not (initial state)."""
+        if self.previous is None:
+            return self.action_space({})
+        prev_bus = np.asarray(self.previous.set_bus)
+        cur_bus = np.asarray(current.set_bus)
+        moved_back = (prev_bus != 0) & (cur_bus == 0) & (self.init_topo > 0)
+        prev_status = np.asarray(self.previous.line_set_status)
+        cur_status = np.asarray(current.line_set_status)
+        reconnect = (prev_status == -1) & (cur_status != -1) & self.init_status
+        content: dict[str, Any] = {}
+        if moved_back.any():
+            content["set_bus"] = [
+                (int(i), int(self.init_topo[i])) for i in np.flatnonzero(moved_back)
+            ]
+        if reconnect.any():
+            content["set_line_status"] = [(int(i), 1) for i in np.flatnonzero(reconnect)]
+        return self.action_space(content)
+
+    def act(self, observation: Any, reward: float, done: bool = False) -> Any:
+        if self.step < len(self.path):
+            current = self.path[self.step]
+        else:
+            current = self.action_space({})
+        self.step += 1
+        cancel = self._cancel(current)
+        untouchable = np.flatnonzero(np.asarray(current.line_set_status) == -1)
+        reco = reconnect_action(self.action_space, observation, untouchable)
+        candidates = [reco + current + cancel, current + cancel, current]
+        chosen = candidates[-1]
+        for k, candidate in enumerate(candidates):
+            if is_legal(candidate, observation, self.max_sub, self.max_line):
+                chosen = candidate
+                self.fallbacks += int(k > 0)
+                break
+        self.previous = current
+        return chosen
+
+
+@dataclass
+class ReplayResult:
+    """What the replay of a path gave."""
+
+    label: str
+    steps_planned: int
+    steps_survived: int
+    expected_reward: float
+    reward: float
+    rewards: list[float] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def game_over(self) -> bool:
+        return self.steps_survived < self.steps_planned
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "steps_planned": self.steps_planned,
+            "steps_survived": self.steps_survived,
+            "game_over": self.game_over,
+            "expected_reward": self.expected_reward,
+            "reward": self.reward,
+            "warnings": list(self.warnings),
+        }
+
+
+def replay(
+    env: Any,
+    path: Sequence[Mapping[str, Any]],
+    expected_reward: float,
+    chronic: int,
+    *,
+    seed: int | None = 0,
+    rel_tolerance: float = 0.1,
+    label: str = "best path",
+    logs: Path | None = None,
+) -> ReplayResult:
+    """Play ``path`` in ``env`` (made by :func:`make_replay_env`) with a grid2op Runner.
+
+    Warns (logging, and in the result) on game over with the steps survived, and when the total
+    reward differs from ``expected_reward`` by more than ``rel_tolerance`` (relative).
+    """
+    from grid2op.Runner import Runner
+
+    steps = len(path)
+    result = ReplayResult(label, steps, 0, float(expected_reward), 0.0)
+    if steps == 0:
+        result.warnings.append(f"{label}: empty path, nothing to replay")
+        return result
+    env.set_id(int(chronic))
+    if seed is not None:
+        env.seed(int(seed))
+    obs = env.reset()
+    params = env.parameters
+    agent = OracleReplayAgent(
+        env.action_space,
+        path,
+        obs.topo_vect,
+        obs.line_status,
+        int(params.MAX_SUB_CHANGED),
+        int(params.MAX_LINE_STATUS_CHANGED),
+    )
+    runner = Runner(**env.get_params_for_runner(), agentClass=None, agentInstance=agent)
+    kwargs: dict[str, Any] = {}
+    if logs is not None:
+        logs.mkdir(parents=True, exist_ok=True)
+        kwargs["path_save"] = str(logs)
+    res = runner.run(
+        nb_episode=1,
+        nb_process=1,
+        max_iter=steps,
+        episode_id=[int(chronic)],
+        env_seeds=None if seed is None else [int(seed)],
+        add_detailed_output=True,
+        **kwargs,
+    )
+    *_, n_played, _max_ts, episode = res[0]
+    rewards = [float(r) for r in np.asarray(episode.rewards)[: int(n_played)]]
+    result.steps_survived = int(n_played)
+    result.rewards = rewards
+    result.reward = float(np.sum(rewards, dtype=np.float64))
+    if result.game_over:
+        result.warnings.append(
+            f"{label}: game over during the replay under real rules after {n_played} of "
+            f"{steps} steps"
+        )
+    denominator = abs(expected_reward) if expected_reward else 1.0
+    if abs(result.reward - expected_reward) / denominator > rel_tolerance:
+        result.warnings.append(
+            f"{label}: the replay does not get the expected reward (expected "
+            f"{expected_reward:.4f}, obtained {result.reward:.4f}, relative tolerance "
+            f"{rel_tolerance}): some transitions break the real game rules or overload lines"
+        )
+    for message in result.warnings:
+        log.warning(message)
+    return result
