@@ -30,3 +30,7 @@ class DatasetError(GridOracleError):
 
 class OutputError(GridOracleError):
     """An output location that cannot be written."""
+
+
+class OracleOrderError(GridOracleError):
+    """Oracle KPIs out of their necessary order (e.g. do nothing above the best path)."""

@@ -1,0 +1,310 @@
+"""Oracle4Grid's networkx graph: the reference the dynamic programming is tested against, and
+the ``--export-graph`` files (GraphML and ``edge_list.csv``).
+
+:func:`build_graph` builds the graph exactly as Oracle4Grid's ``build_transition_graph`` does,
+edge for edge and in the same insertion order (which decides networkx's ties):
+
+1. ``init -> X_t0`` for each action X reachable from the reference topology, weight w(0, X);
+2. for each action Y, for t = 1 .. T-1, for each X with X -> Y allowed, in action order:
+   ``X_t(t-1) -> Y_tt``, weight w(t, Y);
+3. ``X_t(T-1) -> end`` for each action X, weight 0.1.
+
+Edges with a NaN weight are dropped; with ``significant_digits=d`` every weight becomes
+``int64(w * 10**d)``; nodes get the ``overload_reward`` attribute (the overload flag). Node names
+are ``<action name>_t<k>``, ``init`` and ``end``. :func:`without_overload` removes the nodes
+flagged 0 and :func:`reference_best_path` runs Oracle4Grid's search on it.
+
+The graph has about T x (allowed transitions) edges: build it for tests and for a user who asks
+for the files, never to compute the path.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+from numpy.typing import ArrayLike
+
+from gridoracle.errors import OutputError
+from gridoracle.oracle.best_path import END_NODE_REWARD, LONGEST, check_kind
+from gridoracle.oracle.transitions import ActionLike, TransitionRules, allowed_transitions
+
+INIT_NODE = "init"
+END_NODE = "end"
+#: node attribute holding the overload flag (Oracle4Grid's name)
+OVERLOAD_ATTRIBUTE = "overload_reward"
+GRAPHML_FILE = "graph.graphml"
+EDGE_LIST_FILE = "edge_list.csv"
+
+
+def node_name(name: str, t: int) -> str:
+    """Oracle4Grid's node name of action ``name`` at timestep ``t``.
+
+    Examples
+    --------
+    >>> node_name("sub-1-0_line-4-3", 5)
+    'sub-1-0_line-4-3_t5'
+    """
+    return f"{name}_t{t}"
+
+
+def split_node_name(node: str) -> tuple[str, int]:
+    """``(action name, timestep)`` of a node name (inverse of :func:`node_name`).
+
+    Examples
+    --------
+    >>> split_node_name("sub-1-0_line-4-3_t12")
+    ('sub-1-0_line-4-3', 12)
+    """
+    name, _, t = node.rpartition("_t")
+    return name, int(t)
+
+
+def _weights(values: np.ndarray, significant_digits: int | None) -> list[float] | list[int]:
+    # Oracle4Grid: edge_df.weight = (edge_df.weight * 10**d).astype('int64'), after dropna
+    if significant_digits is None:
+        return [float(v) for v in values]
+    return [int(v) for v in (values * 10 ** int(significant_digits)).astype(np.int64)]
+
+
+def build_graph(
+    rewards: ArrayLike,
+    names: Sequence[str],
+    rules: TransitionRules | Sequence[ActionLike],
+    *,
+    overload: ArrayLike | None = None,
+    significant_digits: int | None = None,
+    end_weight: float = END_NODE_REWARD,
+) -> nx.DiGraph:
+    """Oracle4Grid's transition graph over (action, timestep).
+
+    Parameters
+    ----------
+    rewards : array-like of float, shape (T, N)
+        The reward table.
+    names : sequence of str
+        The N action names (the node name prefixes).
+    rules : TransitionRules or sequence of actions
+        The allowed transitions, or the actions to build them from with Oracle4Grid's rules
+        (one substation and one line per step).
+    overload : array-like of int, shape (T, N), optional
+        Overload flags, stored on the nodes as ``overload_reward``.
+    significant_digits : int, optional
+        Truncate the weights to ``int64(w * 10**d)``.
+    end_weight : float, default 0.1
+        Weight of the edges into ``end``.
+
+    Returns
+    -------
+    networkx.DiGraph
+        Edge attribute ``weight`` (int or float), node attribute ``overload_reward``.
+
+    Examples
+    --------
+    >>> graph = build_graph([[1.0, 2.0]], ["donothing-0", "sub-1-0"], ["donothing-0", "sub-1-0"])
+    >>> sorted(graph.edges(data="weight"))
+    [('donothing-0_t0', 'end', 0.1), ('init', 'donothing-0_t0', 1.0), ('init', 'sub-1-0_t0', 2.0), ('sub-1-0_t0', 'end', 0.1)]
+    """  # noqa: E501
+    table = np.asarray(rewards, dtype=np.float64)
+    if table.ndim != 2 or table.shape[1] != len(names):
+        raise ValueError(f"rewards has shape {table.shape}, expected (T, {len(names)})")
+    if not isinstance(rules, TransitionRules):
+        rules = allowed_transitions(rules)
+    n_steps, n_actions = table.shape
+    allowed = rules.dense()
+    from_init = np.asarray(rules.from_init, dtype=bool)
+
+    sources: list[str] = []
+    targets: list[str] = []
+    raw: list[float] = []
+    for y in np.flatnonzero(from_init).tolist():
+        sources.append(INIT_NODE)
+        targets.append(node_name(names[y], 0))
+        raw.append(table[0, y])
+    for y in range(n_actions):
+        predecessors = np.flatnonzero(allowed[:, y]).tolist()
+        for t in range(1, n_steps):
+            target = node_name(names[y], t)
+            for x in predecessors:
+                sources.append(node_name(names[x], t - 1))
+                targets.append(target)
+                raw.append(table[t, y])
+    for x in range(n_actions):
+        sources.append(node_name(names[x], n_steps - 1))
+        targets.append(END_NODE)
+        raw.append(end_weight)
+
+    values = np.asarray(raw, dtype=np.float64)
+    keep = ~np.isnan(values)
+    weights = _weights(values[keep], significant_digits)
+    graph = nx.DiGraph()
+    graph.add_edges_from(
+        (u, v, {"weight": w})
+        for u, v, w in zip(
+            (s for s, k in zip(sources, keep, strict=True) if k),
+            (s for s, k in zip(targets, keep, strict=True) if k),
+            weights,
+            strict=True,
+        )
+    )
+    if overload is not None:
+        flags = np.asarray(overload)
+        if flags.shape != table.shape:
+            raise ValueError(f"overload has shape {flags.shape}, rewards {table.shape}")
+        for t in range(n_steps):
+            for y in range(n_actions):
+                node = node_name(names[y], t)
+                if node in graph:
+                    graph.nodes[node][OVERLOAD_ATTRIBUTE] = int(flags[t, y])
+    return graph
+
+
+def without_overload(graph: nx.DiGraph) -> nx.DiGraph:
+    """A copy of the graph without the nodes whose ``overload_reward`` is 0.
+
+    As Oracle4Grid's ``best_path_no_overload``: ``init``, ``end``, and nodes flagged 1 or -1
+    (error) or without the attribute stay.
+    """
+    out = graph.copy()
+    out.remove_nodes_from(
+        [
+            node
+            for node, flag in graph.nodes(data=OVERLOAD_ATTRIBUTE)
+            if node not in (INIT_NODE, END_NODE) and flag is not None and flag == 0
+        ]
+    )
+    return out
+
+
+@dataclass(frozen=True)
+class ReferencePath:
+    """A path found by networkx on the graph.
+
+    Attributes
+    ----------
+    nodes : list of str
+        The path as networkx returned it, ``init`` and ``end`` included when on it.
+    value : float
+        Sum of the weights along ``nodes`` (networkx's ``path_weight``); NaN when no path.
+    """
+
+    nodes: list[str]
+    value: float
+
+    @property
+    def action_nodes(self) -> list[str]:
+        """The nodes without ``init`` and ``end`` (Oracle4Grid's raw path)."""
+        return [node for node in self.nodes if node not in (INIT_NODE, END_NODE)]
+
+    @property
+    def complete(self) -> bool:
+        """Whether the path runs from ``init`` to ``end``."""
+        return bool(self.nodes) and self.nodes[0] == INIT_NODE and self.nodes[-1] == END_NODE
+
+    def indices(self, names: Sequence[str]) -> list[int]:
+        """The action index of each node of the path (``init`` and ``end`` left out)."""
+        position = {name: i for i, name in enumerate(names)}
+        return [position[split_node_name(node)[0]] for node in self.action_nodes]
+
+
+def reference_best_path(
+    graph: nx.DiGraph, kind: str = LONGEST, *, strict: bool = False
+) -> ReferencePath:
+    """Oracle4Grid's best path search with networkx.
+
+    Parameters
+    ----------
+    graph : networkx.DiGraph
+        A graph from :func:`build_graph` (or :func:`without_overload`).
+    kind : {"longest", "shortest"}
+        ``longest``: ``nx.dag_longest_path(graph)``; ``shortest``:
+        ``nx.bellman_ford_path(graph, "init", "end")``; both only when ``nx.has_path`` from
+        ``init`` to ``end``, else no path, as in Oracle4Grid's ``compute_trajectory.best_path``.
+    strict : bool, default False
+        For ``longest``, search only the nodes on some ``init -> end`` path. Oracle4Grid runs
+        ``dag_longest_path`` on the whole graph, which may return a path starting at an action
+        not reachable from the reference topology (a source at t0, or after removed nodes) or
+        ending at a dead end, when that is longer; ``strict=True`` gives the ``init -> end``
+        optimum that :func:`gridoracle.oracle.best_path.best_path` computes.
+
+    Returns
+    -------
+    ReferencePath
+    """
+    check_kind(kind)
+    if (
+        INIT_NODE not in graph
+        or END_NODE not in graph
+        or not nx.has_path(graph, INIT_NODE, END_NODE)
+    ):
+        return ReferencePath([], float("nan"))
+    if kind == LONGEST:
+        searched = graph
+        if strict:
+            on_paths = ({INIT_NODE} | nx.descendants(graph, INIT_NODE)) & (
+                {END_NODE} | nx.ancestors(graph, END_NODE)
+            )
+            searched = graph.subgraph(on_paths)
+        nodes = nx.dag_longest_path(searched, weight="weight")
+    else:
+        nodes = nx.bellman_ford_path(graph, INIT_NODE, END_NODE, weight="weight")
+    return ReferencePath(list(nodes), float(nx.path_weight(graph, nodes, weight="weight")))
+
+
+@contextmanager
+def _atomic_path(target: Path) -> Iterator[Path]:
+    handle, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    os.close(handle)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def export_graph(
+    graph: nx.DiGraph, folder: str | os.PathLike[str], *, sep: str = ";"
+) -> list[Path]:
+    """Write the graph as ``graph.graphml`` and ``edge_list.csv`` into a folder, atomically.
+
+    Parameters
+    ----------
+    graph : networkx.DiGraph
+        A graph from :func:`build_graph`.
+    folder : path
+        Output folder (created if missing).
+    sep : str, default ";"
+        Separator of ``edge_list.csv`` (columns ``source``, ``target``, ``weight``), ``;`` as
+        Oracle4Grid writes it.
+
+    Returns
+    -------
+    list of Path
+        The two files written.
+
+    Raises
+    ------
+    OutputError
+        If the folder or a file cannot be written.
+    """
+    out = Path(folder)
+    graphml, edge_list = out / GRAPHML_FILE, out / EDGE_LIST_FILE
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with _atomic_path(graphml) as tmp:
+            nx.write_graphml(graph, tmp)
+        with _atomic_path(edge_list) as tmp, tmp.open("w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f, delimiter=sep)
+            writer.writerow(["source", "target", "weight"])
+            writer.writerows(graph.edges(data="weight"))
+    except OSError as exc:
+        raise OutputError(f"{out}: cannot write the graph export ({exc.strerror or exc})") from exc
+    return [graphml, edge_list]
