@@ -314,8 +314,21 @@ def test_interrupted_run_resumes_to_identical_bytes(tmp_path, sig):
 
 def test_non_tty_output_has_no_progress_bar(capsys, tmp_path):
     """Without a terminal the progress bar stays off (clean logs), even without --quiet."""
-    main(["generate", "--chronics", "0", "--max-steps", "3", "--actions", "3", "--out",
-          str(tmp_path), "--workers", "1"])  # fmt: skip
+    main(
+        [
+            "generate",
+            "--chronics",
+            "0",
+            "--max-steps",
+            "3",
+            "--actions",
+            "3",
+            "--out",
+            str(tmp_path),
+            "--workers",
+            "1",
+        ]
+    )
     captured = capsys.readouterr()
     assert captured.err == ""
     assert "pairs" in captured.out

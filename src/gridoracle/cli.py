@@ -352,6 +352,135 @@ def generate_cmd(
     _print_generate_report(report)
 
 
+@app.command("oracle")
+def oracle_cmd(
+    env: str = typer.Option(..., "--env", help="Environment name or folder."),
+    chronic: str = typer.Option(..., "--chronic", help="Chronic index or name (one)."),
+    actions: Path = typer.Option(
+        ..., "--actions", help="Unitary actions (Oracle4Grid reference, parser1 or parser2 JSON)."
+    ),
+    config: Path | None = typer.Option(
+        None, "--config", help="Settings: Oracle4Grid's config.ini as is, or a .toml file."
+    ),
+    max_depth: int | None = typer.Option(
+        None, "--max-depth", help="Most unitary actions combined."
+    ),
+    max_iter: int | None = typer.Option(None, "--max-iter", help="Timesteps of the episode."),
+    nb_process: int | None = typer.Option(None, "--nb-process", help="Processes (parallel work)."),
+    best_path_type: str | None = typer.Option(
+        None, "--best-path-type", help="longest (maximise the reward) or shortest."
+    ),
+    n_best_topos: int | None = typer.Option(
+        None, "--n-best-topos", help="Most played topologies of the best path given a KPI."
+    ),
+    reward_significant_digit: int | None = typer.Option(
+        None, "--reward-significant-digit", help="Decimals kept of the rewards in the graph."
+    ),
+    replay_reward_rel_tolerance: float | None = typer.Option(
+        None, "--replay-reward-rel-tolerance", help="Relative tolerance of the replayed reward."
+    ),
+    output: Path | None = typer.Option(
+        None, "--output", help="Root of the outputs [default: output_path, else results/oracle]."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Environment seed."),
+    reward: str = typer.Option("oracle", "--reward", help="oracle (OracleL2RPNReward) or l2rpn."),
+    export_graph: bool = typer.Option(
+        False, "--export-graph", help="Also write the graph as GraphML and edge_list.csv."
+    ),
+    no_replay: bool = typer.Option(False, "--no-replay", help="Skip step 6 (replay)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No step messages."),
+) -> None:
+    """The Oracle: the best achievable trajectory of combined topology actions on one episode.
+
+    Reads Oracle4Grid's inputs as they are (action files in its three formats, config.ini) and
+    writes <output>/scenario_<chronic>/<actions file stem>/: reward_df.csv, kpis.csv,
+    best_path.json, best_path_no_overload.json, graph.png, topology counts, replay_logs/ and
+    summary.json.
+
+    Example: gridoracle oracle --env rte_case14_realistic --chronic 0
+    --actions examples/actions/rte_case14_realistic/reference.json --config examples/config.ini
+    """
+    from gridoracle.oracle.config import read_config
+    from gridoracle.oracle.pipeline import run_oracle
+
+    settings, config_warnings = read_config(config)
+    settings = settings.merge(
+        {
+            "max_depth": max_depth,
+            "max_iter": max_iter,
+            "nb_process": nb_process,
+            "best_path_type": best_path_type,
+            "n_best_topos": n_best_topos,
+            "reward_significant_digit": reward_significant_digit,
+            "replay_reward_rel_tolerance": replay_reward_rel_tolerance,
+            "output_path": None if output is None else str(output),
+        }
+    )
+    for message in config_warnings:
+        err_console.print(f"[yellow]warning:[/yellow] {escape(message)}", highlight=False)
+    say = (
+        (lambda text: None)
+        if quiet or not err_console.is_terminal
+        else (lambda text: err_console.print(f"[dim]{escape(text)}[/dim]", highlight=False))
+    )
+    report = run_oracle(
+        env,
+        chronic,
+        actions,
+        settings,
+        out=output,
+        seed=seed,
+        reward=reward,
+        export_graph=export_graph,
+        do_replay=not no_replay,
+        progress=say,
+    )
+    _print_oracle_report(report)
+
+
+def _print_oracle_report(report: Any) -> None:
+    from rich.table import Table
+
+    kpis = Table(title="KPIs", title_justify="left")
+    kpis.add_column("indicator")
+    kpis.add_column("reward", justify="right")
+    for name, value in report.kpis.itertuples(index=False):
+        kpis.add_row(str(name), "n/a" if value != value else f"{value:,.4f}")
+    console.print(kpis)
+    for label, found in (
+        ("best path", report.best),
+        ("best path without overload", report.best_no_overload),
+    ):
+        names = report.path_names(found)
+        if not names:
+            console.print(f"{label}: none", highlight=False)
+            continue
+        runs: list[tuple[str, int, int]] = []
+        for t, name in enumerate(names):
+            if runs and runs[-1][0] == name:
+                runs[-1] = (name, runs[-1][1], t)
+            else:
+                runs.append((name, t, t))
+        steps = ", ".join(f"{n} (t{a}-t{b})" if a != b else f"{n} (t{a})" for n, a, b in runs)
+        console.print(f"{label} ({found.reward:,.4f}): {steps}", highlight=False, soft_wrap=True)
+    for result in report.replays:
+        state = "game over" if result.game_over else "survived"
+        console.print(
+            f"replay of the {result.label}: {state} {result.steps_survived}/"
+            f"{result.steps_planned} steps, reward {result.reward:,.4f} (expected "
+            f"{result.expected_reward:,.4f})",
+            highlight=False,
+            soft_wrap=True,
+        )
+    for message in report.warnings:
+        err_console.print(
+            f"[yellow]warning:[/yellow] {escape(message)}", highlight=False, soft_wrap=True
+        )
+    timings = ", ".join(f"{k} {v:.2f} s" for k, v in report.timings.items())
+    console.print(f"time: {timings}", highlight=False, soft_wrap=True)
+    console.print(f"outputs: {report.folder}", highlight=False, soft_wrap=True)
+
+
 @contextmanager
 def _progress(quiet: bool, label: str) -> Iterator[Callable[[int, int], None]]:
     """A Rich progress bar on a terminal (none with --quiet or when output is not a TTY)."""

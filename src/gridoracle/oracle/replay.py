@@ -2,16 +2,18 @@
 
 The reward table was computed with overflow disconnection off and every action legal; the real
 game has protections and allows one substation and one line change per step. A grid2op agent plays
-the path's transitions in a ``Runner`` under those rules: at each step it sets the path's combined
+the path's transitions under those rules: at each step it sets the path's combined
 action, puts back on their initial buses the elements the previous action moved and the current
 one does not, and reconnects lines whose cooldown is over (Oracle4Grid's ``OracleAgent``). When the
-whole move is illegal it falls back on smaller ones, as Oracle4Grid does. The replay warns on game
-over (with the steps survived) and on a reward that misses the expected one beyond a relative
+whole move is illegal it falls back on smaller ones, as Oracle4Grid does. It is played with
+``env.step`` (as grid2op's Runner does, without its per-episode set-up), and warns on game over
+(with the steps survived) and on a reward that misses the expected one beyond a relative
 tolerance.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -173,14 +175,20 @@ def replay(
     seed: int | None = 0,
     rel_tolerance: float = 0.1,
     label: str = "best path",
+    names: Sequence[str] | None = None,
     logs: Path | None = None,
 ) -> ReplayResult:
-    """Play ``path`` in ``env`` (made by :func:`make_replay_env`) with a grid2op Runner.
+    """Play ``path`` in ``env`` (made by :func:`make_replay_env`), step by step with grid2op.
 
-    Warns (logging, and in the result) on game over with the steps survived, and when the total
-    reward differs from ``expected_reward`` by more than ``rel_tolerance`` (relative).
+    The episode is reset like grid2op's Runner does (``set_id``, ``seed``, ``reset``) and played
+    with ``env.step``. Warns (logging, and in the result) on game over with the steps survived,
+    and when the total reward differs from ``expected_reward`` by more than ``rel_tolerance``
+    (relative). With ``logs``, writes ``steps.csv`` there: per step the path's action, what the
+    agent played (grid2op dict), the reward, the max rho and whether the game ended.
     """
-    from grid2op.Runner import Runner
+    import pandas as pd
+
+    from gridoracle.oracle.outputs import write_csv
 
     steps = len(path)
     result = ReplayResult(label, steps, 0, float(expected_reward), 0.0)
@@ -200,29 +208,36 @@ def replay(
         int(params.MAX_SUB_CHANGED),
         int(params.MAX_LINE_STATUS_CHANGED),
     )
-    runner = Runner(**env.get_params_for_runner(), agentClass=None, agentInstance=agent)
-    kwargs: dict[str, Any] = {}
+    agent.reset(obs)
+    reward, done = 0.0, False
+    rows = []
+    for t in range(steps):
+        act = agent.act(obs, reward, done)
+        obs, reward, done, info = env.step(act)
+        reward = float(reward)
+        result.rewards.append(reward)
+        rows.append(
+            {
+                "timestep": t,
+                "path_action": names[t] if names is not None else "",
+                "played": json.dumps(act.as_serializable_dict(), sort_keys=True),
+                "reward": reward,
+                "max_rho": float(np.max(obs.rho)) if not done else float("nan"),
+                "game_over": bool(done),
+                "exception": "; ".join(str(e) for e in info.get("exception", []) or []),
+            }
+        )
+        if done:
+            break
+        result.steps_survived = t + 1
+    result.reward = float(np.sum(result.rewards, dtype=np.float64))
     if logs is not None:
         logs.mkdir(parents=True, exist_ok=True)
-        kwargs["path_save"] = str(logs)
-    res = runner.run(
-        nb_episode=1,
-        nb_process=1,
-        max_iter=steps,
-        episode_id=[int(chronic)],
-        env_seeds=None if seed is None else [int(seed)],
-        add_detailed_output=True,
-        **kwargs,
-    )
-    *_, n_played, _max_ts, episode = res[0]
-    rewards = [float(r) for r in np.asarray(episode.rewards)[: int(n_played)]]
-    result.steps_survived = int(n_played)
-    result.rewards = rewards
-    result.reward = float(np.sum(rewards, dtype=np.float64))
+        write_csv(pd.DataFrame(rows), logs / "steps.csv")
     if result.game_over:
         result.warnings.append(
-            f"{label}: game over during the replay under real rules after {n_played} of "
-            f"{steps} steps"
+            f"{label}: game over during the replay under real rules after "
+            f"{result.steps_survived} of {steps} steps"
         )
     denominator = abs(expected_reward) if expected_reward else 1.0
     if abs(result.reward - expected_reward) / denominator > rel_tolerance:

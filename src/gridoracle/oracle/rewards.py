@@ -159,6 +159,7 @@ def reward_table(
     seed: int | None = 0,
     *,
     chunk: int = 16,
+    reward: str = "oracle",
     progress: Callable[[int, int], None] | None = None,
 ) -> RewardTable:
     """The reward table with the batched engine (see the module docstring).
@@ -175,6 +176,9 @@ def reward_table(
         The episode: chronic index, number of steps, environment seed.
     chunk : int
         Actions solved per engine call (bounds the memory of the rho arrays).
+    reward : {"oracle", "l2rpn"}
+        The reward ``env`` was made with. grid2op's L2RPNReward gives its minimum (0) on the
+        step that ends the episode; OracleL2RPNReward does not.
     progress : callable, optional
         ``progress(done, total)`` after each chunk.
     """
@@ -209,6 +213,9 @@ def reward_table(
     rewards, overload, played = _finish_runs(status_ok, rewards, flags)
     if n_steps < max_iter:  # the episode itself ended early: nobody reached the end
         played = np.minimum(played, n_steps)
+    if reward == "l2rpn" and n_steps:
+        ended = played == n_steps
+        rewards[n_steps - 1, ended] = 0.0
     return RewardTable(names, rewards, overload, played)
 
 

@@ -1,0 +1,167 @@
+"""What the Oracle writes: CSV, JSON and PNG files a person or another program can read.
+
+No pickle: the reward table and KPIs are CSV, paths are JSON (per timestep: the action's name and
+its grid2op dict), figures are PNG. Every file is written atomically.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gridoracle.dataset.store import atomic_write_bytes
+
+#: above this many actions or timesteps, graph.png shows a summary instead of every node
+MAX_ACTIONS_DRAWN = 40
+MAX_STEPS_DRAWN = 400
+
+
+def write_csv(frame: pd.DataFrame, path: Path) -> Path:
+    """A DataFrame as CSV (no index), atomically."""
+    atomic_write_bytes(path, frame.to_csv(index=False).encode())
+    return path
+
+
+def write_json(obj: Any, path: Path) -> Path:
+    """An object as indented JSON, atomically (NaN written as null)."""
+    text = json.dumps(_finite(obj), indent=2, sort_keys=False, default=_default)
+    atomic_write_bytes(path, (text + "\n").encode())
+    return path
+
+
+def _default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def _finite(obj: Any) -> Any:
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    if isinstance(obj, Mapping):
+        return {str(k): _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+def path_document(
+    path: Sequence[int],
+    names: Sequence[str],
+    dicts: Sequence[Mapping[str, Any]],
+    rewards: np.ndarray,
+    value: float,
+    kind: str,
+) -> dict[str, Any]:
+    """best_path.json content: value, kind, and per timestep the action and its grid2op dict."""
+    steps = [
+        {"timestep": t, "action": names[i], "reward": float(rewards[t, i]), "grid2op": dicts[i]}
+        for t, i in enumerate(path)
+    ]
+    return {"kind": kind, "value": value, "found": bool(path), "steps": steps}
+
+
+def _figure(width: float, height: float) -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(figsize=(width, height))
+
+
+def _save(fig: Any, path: Path) -> Path:
+    import matplotlib.pyplot as plt
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    atomic_write_bytes(path, buffer.getvalue())
+    return path
+
+
+def plot_graph(
+    rewards: np.ndarray,
+    names: Sequence[str],
+    best: Sequence[int],
+    best_no_overload: Sequence[int],
+    overload: np.ndarray,
+    path: Path,
+) -> Path:
+    """Action × time: rewards as colours, overloads hatched, both best paths drawn on top.
+
+    With more than :data:`MAX_ACTIONS_DRAWN` actions only those on a best path and the best on
+    average are drawn; with more than :data:`MAX_STEPS_DRAWN` timesteps the time axis is
+    averaged over windows: the title says so.
+    """
+    n_steps, n_actions = rewards.shape
+    keep = list(range(n_actions))
+    note = ""
+    if n_actions > MAX_ACTIONS_DRAWN:
+        on_path = sorted(set(best) | set(best_no_overload))
+        means = np.nanmean(rewards, axis=0)
+        order = [int(i) for i in np.argsort(-np.nan_to_num(means, nan=-np.inf))]
+        extra = [i for i in order if i not in on_path][: max(0, MAX_ACTIONS_DRAWN - len(on_path))]
+        keep = sorted(set(on_path) | set(extra))
+        note = f" ({len(keep)} of {n_actions} actions: those on a path and the best on average)"
+    row_of = {a: r for r, a in enumerate(keep)}
+    window = max(1, int(np.ceil(n_steps / MAX_STEPS_DRAWN)))
+    shown = rewards[:, keep]
+    over = overload[:, keep] == 0
+    if window > 1:
+        cut = (n_steps // window) * window
+        shown = np.nanmean(shown[:cut].reshape(-1, window, len(keep)), axis=1)
+        over = over[:cut].reshape(-1, window, len(keep)).any(axis=1)
+        note += f" (time averaged over windows of {window} steps)"
+    fig, ax = _figure(min(18, 4 + shown.shape[0] * 0.05 + 4), min(14, 2 + 0.3 * len(keep)))
+    image = ax.imshow(shown.T, aspect="auto", interpolation="nearest", cmap="viridis")
+    fig.colorbar(image, ax=ax, label="reward of the step")
+    ys, xs = np.nonzero(over.T)
+    ax.scatter(xs, ys, marker="x", s=8, color="red", linewidths=0.6, label="overload")
+    t = np.arange(len(best)) / window
+    if best:
+        ax.plot(t, [row_of[i] for i in best], color="orange", lw=2, label="best path")
+    if best_no_overload:
+        ax.plot(
+            np.arange(len(best_no_overload)) / window,
+            [row_of[i] for i in best_no_overload],
+            color="yellow",
+            lw=1.5,
+            ls="--",
+            label="best path without overload",
+        )
+    ax.set_yticks(range(len(keep)))
+    ax.set_yticklabels([names[i] for i in keep], fontsize=7)
+    ax.set_xlabel("timestep" if window == 1 else f"timestep / {window}")
+    ax.set_ylabel("combined action")
+    ax.set_title("Oracle: reward of each action over time" + note, fontsize=10)
+    ax.legend(loc="upper left", bbox_to_anchor=(0.0, -0.12), ncol=3, fontsize=7, frameon=False)
+    return _save(fig, path)
+
+
+def plot_topology_count(path_names: Sequence[str], n_best: int, title: str, path: Path) -> Path:
+    """The n most played topologies of a path, as a bar chart."""
+    counts = Counter(path_names).most_common(max(1, n_best))
+    fig, ax = _figure(7, 0.6 + 0.35 * max(1, len(counts)))
+    if counts:
+        labels, values = zip(*counts, strict=True)
+        ax.barh(range(len(values)), values, color="tab:orange")
+        ax.set_yticks(range(len(values)))
+        ax.set_yticklabels(labels, fontsize=8)
+        ax.invert_yaxis()
+    else:
+        ax.text(0.5, 0.5, "no path", ha="center", va="center", transform=ax.transAxes)
+    ax.set_xlabel("timesteps played")
+    ax.set_title(title, fontsize=10)
+    return _save(fig, path)

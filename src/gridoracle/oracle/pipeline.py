@@ -1,0 +1,302 @@
+"""The Oracle, steps 0 to 6, and what it writes.
+
+0. inputs: environment, chronic, unitary actions (three formats), settings;
+1. combinations up to ``max_depth``, filtered at t0 (divergence, no effect);
+2. reward table, every combined action held over the episode (batched engine);
+3. transitions under the game rules;
+4. best paths, with and without overload (dynamic programming);
+5. KPIs with Oracle4Grid's order check;
+6. replay of both paths under real rules.
+
+Outputs go to ``<output>/scenario_<chronic>/<actions file stem>/``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from gridoracle.errors import InvalidOption
+from gridoracle.oracle.best_path import BestPath
+from gridoracle.oracle.config import OracleConfig
+from gridoracle.oracle.replay import ReplayResult
+from gridoracle.oracle.rewards import RewardTable
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class OracleReport:
+    """Everything the Oracle found, and where it wrote it."""
+
+    folder: Path
+    config: OracleConfig
+    chronic: int
+    names: list[str]
+    table: RewardTable
+    best: BestPath
+    best_no_overload: BestPath
+    kpis: pd.DataFrame
+    filtered: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    replays: list[ReplayResult] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def path_names(self, best: BestPath) -> list[str]:
+        return [self.names[i] for i in best.path]
+
+
+class _Timer:
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = {}
+
+    def __call__(self, label: str) -> _Step:
+        return _Step(self, label)
+
+
+class _Step:
+    def __init__(self, timer: _Timer, label: str) -> None:
+        self.timer, self.label = timer, label
+
+    def __enter__(self) -> None:
+        self.tick = time.perf_counter()
+
+    def __exit__(self, *exc: object) -> None:
+        self.timer.timings[self.label] = time.perf_counter() - self.tick
+
+
+def scenario_label(env: Any, chronic: int, given: str | int) -> str:
+    """``scenario_<chronic>``: the index or name the user gave, as Oracle4Grid names it."""
+    return f"scenario_{given}"
+
+
+def run_oracle(
+    env: str,
+    chronic: str | int,
+    actions_file: Path,
+    config: OracleConfig,
+    *,
+    out: Path | None = None,
+    seed: int | None = 0,
+    reward: str = "oracle",
+    export_graph: bool = False,
+    do_replay: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> OracleReport:
+    """Run the Oracle (steps 0-6) and write its outputs.
+
+    Parameters
+    ----------
+    env : str
+        Environment name or folder.
+    chronic : int or str
+        Chronic index or name (one).
+    actions_file : Path
+        Unitary actions in any of Oracle4Grid's three formats.
+    config : OracleConfig
+        Settings (max_depth, max_iter, best_path_type, ...).
+    out : Path, optional
+        Root of the outputs; default ``config.output_path`` or ``results/oracle``.
+    seed : int, optional
+        Environment seed of every run.
+    reward : {"oracle", "l2rpn"}
+        The reward of the table.
+    export_graph : bool
+        Also write Oracle4Grid's graph (GraphML) and edge_list.csv (builds the networkx graph).
+    do_replay : bool
+        Replay both paths under real rules (step 6).
+    progress : callable, optional
+        Called with a short text at each step.
+    """
+    from gridoracle.actions.combine import combinations, filter_at_t0
+    from gridoracle.actions.parse import load_unitary_actions
+    from gridoracle.dataset.generate import versions
+    from gridoracle.engine.batched import BatchedEngine
+    from gridoracle.grid import resolve_chronics
+    from gridoracle.oracle.best_path import best_path, best_path_no_overload, best_unconstrained
+    from gridoracle.oracle.kpis import compute_kpis
+    from gridoracle.oracle.outputs import (
+        path_document,
+        plot_graph,
+        plot_topology_count,
+        write_csv,
+        write_json,
+    )
+    from gridoracle.oracle.replay import make_replay_env, replay
+    from gridoracle.oracle.rewards import make_simulation_env, reward_table
+    from gridoracle.oracle.transitions import allowed_transitions, drop_incomplete
+
+    say = progress or (lambda text: None)
+    timer = _Timer()
+    warnings: list[str] = []
+    # 0 - inputs
+    with timer("0 inputs"):
+        say("0 - environment and unitary actions")
+        sim_env = make_simulation_env(env, reward)
+        engine = BatchedEngine(sim_env)  # built first: its voltages do not depend on later runs
+        chronics = resolve_chronics(sim_env, str(chronic))
+        if len(chronics) != 1:
+            raise InvalidOption(f"--chronic {chronic}: give one chronic, not {len(chronics)}")
+        chronic_id = chronics[0]
+        unitary, parse_warnings = load_unitary_actions(actions_file, sim_env)
+        warnings += parse_warnings
+        if not unitary:
+            raise InvalidOption(f"actions file {str(actions_file)!r}: no unitary action in it")
+        root = Path(out or config.output_path or "results/oracle")
+        folder = root / scenario_label(sim_env, chronic_id, chronic) / Path(actions_file).stem
+    # 1 - combinations
+    with timer("1 combinations"):
+        say("1 - combinations and filters at t0")
+        combos = combinations(unitary, config.max_depth)
+        kept, filtered = filter_at_t0(combos, sim_env, chronic_id, seed)
+        if filtered:
+            warnings.append(f"{len(filtered)} combined action(s) filtered at t0")
+    actions = [SimpleNamespace(name=c.name, grid2op=c.grid2op_dict()) for c in kept]
+    # 2 - rewards
+    with timer("2 rewards"):
+        say(f"2 - rewards of {len(actions)} combined actions over {config.max_iter} steps")
+        full_table = reward_table(
+            sim_env, engine, actions, chronic_id, config.max_iter, seed, reward=reward
+        )
+    names_all = full_table.names
+    keep, drop_warnings = drop_incomplete(full_table.played, names_all)
+    warnings += drop_warnings
+    table = full_table.select(keep)
+    names = table.names
+    dicts = [actions[i].grid2op for i in keep]
+    rewards = table.rewards
+    overload = np.nan_to_num(table.overload, nan=-1).astype(np.int8)
+    # 3 - transitions
+    with timer("3 transitions"):
+        say("3 - transitions under the game rules")
+        rules = allowed_transitions(names, max_sub=1, max_line=1)
+    # 4 - best paths
+    with timer("4 best paths"):
+        say("4 - best paths")
+        digits = config.significant_digit
+        kind = config.best_path_type
+        best = best_path(rewards, rules, kind=kind, significant_digits=digits)
+        best_no = best_path_no_overload(
+            rewards, rules, overload, kind=kind, significant_digits=digits
+        )
+    # 5 - KPIs
+    with timer("5 kpis"):
+        say("5 - indicators")
+        kpis = compute_kpis(
+            rewards,
+            names,
+            best,
+            best_no,
+            config.n_best_topos,
+            digits,
+            best_unconstrained(rewards, kind),
+            kind=kind,
+        )
+    report = OracleReport(
+        folder, config, chronic_id, names, table, best, best_no, kpis, filtered, warnings
+    )
+    # outputs of steps 2-5
+    with timer("outputs"):
+        folder.mkdir(parents=True, exist_ok=True)
+        write_csv(full_table.to_frame(), folder / "reward_df.csv")
+        write_csv(kpis, folder / "kpis.csv")
+        write_json(
+            path_document(best.path, names, dicts, rewards, best.reward, kind),
+            folder / "best_path.json",
+        )
+        write_json(
+            path_document(best_no.path, names, dicts, rewards, best_no.reward, kind),
+            folder / "best_path_no_overload.json",
+        )
+        plot_graph(rewards, names, best.path, best_no.path, overload, folder / "graph.png")
+        plot_topology_count(
+            report.path_names(best),
+            config.n_best_topos,
+            "Most played topologies of the best path",
+            folder / "best_path_topologies_count.png",
+        )
+        plot_topology_count(
+            report.path_names(best_no),
+            config.n_best_topos,
+            "Most played topologies of the best path without overload",
+            folder / "best_path_no_overload_topologies_count.png",
+        )
+        if export_graph:
+            from gridoracle.oracle.graph_export import build_graph
+            from gridoracle.oracle.graph_export import export_graph as export
+
+            graph = build_graph(rewards, names, rules, overload=overload, significant_digits=digits)
+            export(graph, folder)
+    # 6 - replay
+    with timer("6 replay"):
+        if do_replay:
+            say("6 - replay under real rules")
+            real_env = make_replay_env(env)
+            done: dict[tuple[int, ...], ReplayResult] = {}
+            for label, found, file in (
+                ("best path", best, "best_path"),
+                ("best path without overload", best_no, "best_path_no_overload"),
+            ):
+                if not found.path:
+                    continue
+                key = tuple(found.path)
+                if key in done:  # the same path: same replay
+                    result = dataclasses.replace(
+                        done[key],
+                        label=label,
+                        warnings=[w.replace(done[key].label, label, 1) for w in done[key].warnings],
+                    )
+                else:
+                    result = replay(
+                        real_env,
+                        [dicts[i] for i in found.path],
+                        found.reward,
+                        chronic_id,
+                        seed=seed,
+                        rel_tolerance=config.replay_reward_rel_tolerance,
+                        label=label,
+                        names=[names[i] for i in found.path],
+                        logs=folder / "replay_logs" / file,
+                    )
+                    done[key] = result
+                report.replays.append(result)
+                warnings += result.warnings
+            real_env.close()
+    sim_env.close()
+    report.timings = timer.timings
+    write_json(
+        {
+            "env": env,
+            "chronic": chronic_id,
+            "chronic_given": str(chronic),
+            "actions_file": str(actions_file),
+            "config": config.to_dict(),
+            "seed": seed,
+            "reward": reward,
+            "versions": versions(),
+            "n_unitary": len(unitary),
+            "n_combined": len(combos),
+            "n_simulated": len(actions),
+            "n_in_graph": len(names),
+            "filtered": [{"action": a, "reason": r} for a, r in filtered],
+            "best_path": {"value": best.reward, "actions": report.path_names(best)},
+            "best_path_no_overload": {
+                "value": best_no.reward,
+                "actions": report.path_names(best_no),
+            },
+            "replays": [r.to_dict() for r in report.replays],
+            "warnings": warnings,
+            "seconds": report.timings,
+        },
+        folder / "summary.json",
+    )
+    return report

@@ -1,0 +1,123 @@
+"""The Oracle end to end from the CLI, on Oracle4Grid's own integration case.
+
+rte_case14_realistic, chronic 0, Oracle4Grid's test actions (examples/), max_iter 6, max_depth 3.
+Oracle4Grid's integration tests expect, for the longest path, ``line-4-3`` at every step with and
+without overload; for the shortest path (grid2op's L2RPNReward, 2 significant digits)
+``sub-5-2`` then ``sub-1-1_sub-5-2``, and ``sub-1-1`` without overload. Since grid2op 1.10 the
+Runner gives L2RPNReward's minimum on the last step, so every action ties there: the last step
+is not compared for the shortest path.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from gridoracle.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+ACTIONS = ROOT / "examples" / "actions" / "rte_case14_realistic" / "reference.json"
+BASE = [
+    "oracle",
+    "--env",
+    "rte_case14_realistic",
+    "--chronic",
+    "0",
+    "--actions",
+    str(ACTIONS),
+    "--max-depth",
+    "3",
+    "--max-iter",
+    "6",
+    "--quiet",
+]
+
+
+def _run(args, capsys):
+    main(args)
+    return capsys.readouterr()
+
+
+def _path(folder: Path, name: str) -> list[str]:
+    return [s["action"] for s in json.loads((folder / name).read_text())["steps"]]
+
+
+def test_longest_path_end_to_end(tmp_path, capsys):
+    out = _run(
+        [*BASE, "--best-path-type", "longest", "--output", str(tmp_path), "--export-graph"], capsys
+    )
+    folder = tmp_path / "scenario_0" / "reference"
+    for name in (
+        "reward_df.csv",
+        "kpis.csv",
+        "best_path.json",
+        "best_path_no_overload.json",
+        "graph.png",
+        "best_path_topologies_count.png",
+        "best_path_no_overload_topologies_count.png",
+        "summary.json",
+        "graph.graphml",
+        "edge_list.csv",
+    ):
+        assert (folder / name).is_file(), name
+    assert _path(folder, "best_path.json") == ["line-4-3"] * 6
+    assert _path(folder, "best_path_no_overload.json") == ["line-4-3"] * 6
+    reward_df = pd.read_csv(folder / "reward_df.csv")
+    assert reward_df["name"].nunique() == 12 and len(reward_df) == 72
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["n_combined"] == 12 and summary["config"]["max_depth"] == 3
+    assert {"grid2op", "lightsim2grid", "gridoracle"} <= set(summary["versions"])
+    assert all(r["steps_survived"] == 6 for r in summary["replays"])
+    kpis = pd.read_csv(folder / "kpis.csv")
+    assert "Best possible path with game rules" in set(kpis.iloc[:, 0])
+    assert "Best possible path with game rules" in out.out and "line-4-3" in out.out
+    assert any((folder / "replay_logs").rglob("*"))
+
+
+def test_shortest_path_as_oracle4grid(tmp_path, capsys):
+    _run(
+        [
+            *BASE,
+            "--best-path-type",
+            "shortest",
+            "--reward",
+            "l2rpn",
+            "--reward-significant-digit",
+            "2",
+            "--output",
+            str(tmp_path),
+            "--no-replay",
+        ],
+        capsys,
+    )
+    folder = tmp_path / "scenario_0" / "reference"
+    assert _path(folder, "best_path.json")[:5] == ["sub-5-2"] + ["sub-1-1_sub-5-2"] * 4
+    assert _path(folder, "best_path_no_overload.json")[:5] == ["sub-1-1"] * 5
+
+
+@pytest.mark.parametrize(
+    ("extra", "needle"),
+    [
+        (["--max-depth", "0"], "max_depth"),
+        (["--best-path-type", "middle"], "best_path_type"),
+        (["--chronic", "99"], "99"),
+    ],
+)
+def test_bad_settings_are_one_line_exit_2(extra, needle, tmp_path, capsys):
+    with pytest.raises(SystemExit) as info:
+        main([*BASE, "--output", str(tmp_path), *extra])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and needle in err and "Traceback" not in err
+    assert len([ln for ln in err.splitlines() if ln.strip()]) == 1
+
+
+def test_bad_config_file_is_one_line_exit_2(tmp_path, capsys):
+    bad = tmp_path / "config.ini"
+    bad.write_text("[DEFAULT]\nmax_iter = many\n")
+    with pytest.raises(SystemExit) as info:
+        main([*BASE, "--config", str(bad), "--output", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and "max_iter" in err and len(err.strip().splitlines()) == 1
