@@ -79,6 +79,53 @@ def scenario_label(env: Any, chronic: int, given: str | int) -> str:
     return f"scenario_{given}"
 
 
+def write_figures(
+    rewards: np.ndarray,
+    names: list[str],
+    best: list[int],
+    best_no_overload: list[int],
+    overload: np.ndarray,
+    n_best: int,
+    folder: Path,
+) -> None:
+    """graph.png and the two topology counts of the best paths."""
+    from gridoracle.oracle.outputs import plot_graph, plot_topology_count
+
+    plot_graph(rewards, names, best, best_no_overload, overload, folder / "graph.png")
+    for path, title, file in (
+        (best, "Most played topologies of the best path", "best_path_topologies_count.png"),
+        (
+            best_no_overload,
+            "Most played topologies of the best path without overload",
+            "best_path_no_overload_topologies_count.png",
+        ),
+    ):
+        plot_topology_count([names[i] for i in path], n_best, title, folder / file)
+
+
+def _start_figures(*args: Any) -> Callable[[], None]:
+    """Draw the figures in a forked process; the returned callable waits (and re-raises).
+
+    Where fork is not available they are drawn here, at once.
+    """
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    if "fork" not in mp.get_all_start_methods():
+        write_figures(*args)
+        return lambda: None
+    pool = ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("fork"))
+    future = pool.submit(write_figures, *args)
+
+    def wait() -> None:
+        try:
+            future.result()
+        finally:
+            pool.shutdown()
+
+    return wait
+
+
 def run_oracle(
     env: str,
     chronic: str | int,
@@ -124,15 +171,9 @@ def run_oracle(
     from gridoracle.grid import resolve_chronics
     from gridoracle.oracle.best_path import best_path, best_path_no_overload, best_unconstrained
     from gridoracle.oracle.kpis import compute_kpis
-    from gridoracle.oracle.outputs import (
-        path_document,
-        plot_graph,
-        plot_topology_count,
-        write_csv,
-        write_json,
-    )
-    from gridoracle.oracle.replay import make_replay_env, replay
-    from gridoracle.oracle.rewards import make_simulation_env, reward_table
+    from gridoracle.oracle.outputs import path_document, write_csv, write_json
+    from gridoracle.oracle.replay import replay, use_replay_parameters
+    from gridoracle.oracle.rewards import make_oracle_env, reward_table
     from gridoracle.oracle.transitions import allowed_transitions, drop_incomplete
 
     say = progress or (lambda text: None)
@@ -141,7 +182,7 @@ def run_oracle(
     # 0 - inputs
     with timer("0 inputs"):
         say("0 - environment and unitary actions")
-        sim_env = make_simulation_env(env, reward)
+        sim_env = make_oracle_env(env, reward)
         engine = BatchedEngine(sim_env)  # built first: its voltages do not depend on later runs
         chronics = resolve_chronics(sim_env, str(chronic))
         if len(chronics) != 1:
@@ -217,18 +258,9 @@ def run_oracle(
             path_document(best_no.path, names, dicts, rewards, best_no.reward, kind),
             folder / "best_path_no_overload.json",
         )
-        plot_graph(rewards, names, best.path, best_no.path, overload, folder / "graph.png")
-        plot_topology_count(
-            report.path_names(best),
-            config.n_best_topos,
-            "Most played topologies of the best path",
-            folder / "best_path_topologies_count.png",
-        )
-        plot_topology_count(
-            report.path_names(best_no),
-            config.n_best_topos,
-            "Most played topologies of the best path without overload",
-            folder / "best_path_no_overload_topologies_count.png",
+        # the figures are drawn in another process while the replay runs (2 cores here)
+        figures = _start_figures(
+            rewards, names, best.path, best_no.path, overload, config.n_best_topos, folder
         )
         if export_graph:
             from gridoracle.oracle.graph_export import build_graph
@@ -240,7 +272,7 @@ def run_oracle(
     with timer("6 replay"):
         if do_replay:
             say("6 - replay under real rules")
-            real_env = make_replay_env(env)
+            real_env = use_replay_parameters(sim_env)  # applied at the replay's reset
             done: dict[tuple[int, ...], ReplayResult] = {}
             for label, found, file in (
                 ("best path", best, "best_path"),
@@ -270,7 +302,8 @@ def run_oracle(
                     done[key] = result
                 report.replays.append(result)
                 warnings += result.warnings
-            real_env.close()
+    with timer("outputs"):
+        figures()
     sim_env.close()
     report.timings = timer.timings
     write_json(

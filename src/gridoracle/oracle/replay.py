@@ -51,6 +51,12 @@ def make_replay_env(env: str) -> Any:
     )
 
 
+def use_replay_parameters(env: Any) -> Any:
+    """Switch ``env`` to the replay parameters (applied at its next reset); returns ``env``."""
+    env.change_parameters(replay_parameters())
+    return env
+
+
 def is_legal(action: Any, obs: Any, max_sub: int, max_line: int) -> bool:
     """grid2op's default rules (LookParam + PreventReconnection) for ``action`` in ``obs``."""
     lines, subs = action.get_topological_impact(obs.line_status)

@@ -117,6 +117,29 @@ def make_simulation_env(env: str, reward: str = "oracle") -> Any:
     )
 
 
+def make_oracle_env(env: str, reward: str = "oracle") -> Any:
+    """One environment for the whole Oracle: the simulation parameters, the environment's rules.
+
+    The reward table does not ask grid2op about legality (the engine holds each action, as
+    Oracle4Grid's always-legal rules let it), the reconnect-only run and the filter at t0 only
+    do what those rules allow anyway, and the replay switches to the replay parameters
+    (:func:`gridoracle.oracle.replay.use_replay_parameters`): making one environment instead of
+    two saves a second of set-up.
+    """
+    from grid2op.Reward import L2RPNReward
+
+    from gridoracle.grid import make_env
+
+    if reward not in REWARDS:
+        raise InvalidOption(f"reward {reward!r}: must be one of {list(REWARDS)}")
+    return make_env(
+        env,
+        param=simulation_parameters(),
+        reward_class=OracleL2RPNReward if reward == "oracle" else L2RPNReward,
+        other_rewards={"overload_reward": OracleOverloadReward},
+    )
+
+
 def base_run(env: Any, chronic: int, max_iter: int, seed: int | None) -> list[Any]:
     """Observations after steps 1..T of a run that only reconnects lines (as the Runner seeds)."""
     env.set_id(int(chronic))
