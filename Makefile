@@ -32,7 +32,7 @@ help:
 	@echo "make demo      create .venv, install, run the pipeline on l2rpn_case14_sandbox"
 	@echo "make test      create .venv, install, then ruff, mypy and pytest (slow tests excluded)"
 	@echo "make test-all  the same with the slow tests"
-	@echo "make bench     run benchmarks/bench_generate.py"
+	@echo "make bench     run benchmarks/bench_generate.py and benchmarks/bench_oracle.py"
 	@echo "make clean     remove caches and build files (keeps .venv, data/ and results/)"
 
 $(PY):
@@ -67,9 +67,13 @@ test-all: lint typecheck
 
 demo: $(STAMP)
 	$(BIN)/gridoracle generate --env l2rpn_case14_sandbox --chronics all --actions 100 --out data/
+	$(BIN)/gridoracle oracle --env l2rpn_case14_sandbox --chronic 0 \
+		--actions examples/actions/l2rpn_case14_sandbox/reference.json --config examples/config.ini \
+		--max-iter 575 --best-path-type longest --output results/oracle
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_generate.py
+	$(PY) benchmarks/bench_oracle.py
 
 clean:
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache .hypothesis src/*.egg-info

@@ -58,3 +58,31 @@ def test_two_substations_at_once_is_reported(setup, caplog):
         result = replay(real, [actions[2].grid2op] * 8, expected, 0, rel_tolerance=1e-4)
     assert result.warnings and "expected reward" in result.warnings[0]
     assert "expected reward" in caplog.text
+
+
+def test_a_line_disconnected_again_is_not_a_second_line_change(tmp_path):
+    """sub-3-1_line-4-5 then sub-3-1_line-4-5_line-17-6 is one line change for the Oracle; the
+    replay must play it as one for grid2op's rules too (line 4 is already off)."""
+    from gridoracle.actions.combine import combinations
+    from gridoracle.actions.parse import load_unitary_actions
+    from gridoracle.oracle.replay import use_replay_parameters
+    from gridoracle.oracle.rewards import make_oracle_env
+
+    root = __import__("pathlib").Path(__file__).resolve().parents[1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        env = make_oracle_env("l2rpn_case14_sandbox")
+    engine = BatchedEngine(env)
+    unitary, _ = load_unitary_actions(
+        root / "examples/actions/l2rpn_case14_sandbox/reference.json", env
+    )
+    combos = {c.name: c for c in combinations(unitary, 3)}
+    names = ["sub-3-1_line-4-5", "sub-3-1_line-4-5_line-17-6"]
+    actions = [SimpleNamespace(name=n, grid2op=combos[n].grid2op_dict()) for n in names]
+    table = reward_table(env, engine, actions, chronic=0, max_iter=8, seed=0)
+    path = [0] * 4 + [1] * 4
+    expected = float(sum(table.rewards[t, j] for t, j in enumerate(path)))
+    use_replay_parameters(env)
+    result = replay(env, [actions[j].grid2op for j in path], expected, 0, rel_tolerance=1e-6)
+    env.close()
+    assert result.steps_survived == 8 and not result.warnings

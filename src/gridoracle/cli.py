@@ -129,6 +129,74 @@ def actions_cmd(
     )
 
 
+@actions_app.command("show")
+def actions_show_cmd(
+    env: str = typer.Option(
+        ..., "--env", help="Environment name (see `gridoracle envs`) or folder."
+    ),
+    actions: Path = typer.Option(
+        ..., "--actions", help="Unitary actions (Oracle4Grid reference, parser1 or parser2 JSON)."
+    ),
+    out: Path | None = typer.Option(
+        None,
+        "--out",
+        help="Folder of the drawings (default: results/actions_show/<actions file stem>).",
+        show_default=False,
+    ),
+    chronic: str = typer.Option(
+        "0", "--chronic", help="Chronic index or name whose first observation is used."
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No status line while drawing."),
+) -> None:
+    """Draw each unitary action of an action file on the grid and report its validity.
+
+    Each action is simulated on the first observation of the chronic (time step 0).
+
+    Validity: ok, diverges, no effect (topology and line status unchanged) or illegal.
+
+    Writes <out>/<action name>.png (the grid after the action, the acted asset in magenta).
+
+    Also writes <out>/actions.csv: name, kind, asset, validity, max rho before and after.
+
+    Example: gridoracle actions show --env rte_case14_realistic --actions reference.json
+    """
+    import contextlib
+
+    from rich.table import Table
+
+    from gridoracle.actions.show import default_out, show_actions
+
+    folder = out if out is not None else default_out(actions)
+    show_status = not quiet and err_console.is_terminal
+    status_cm = err_console.status("loading the environment") if show_status else None
+
+    def progress(done: int, total: int, name: str) -> None:
+        if status_cm is not None and name:
+            status_cm.update(f"drawing {name} ({done + 1}/{total})")
+
+    with status_cm if status_cm is not None else contextlib.nullcontext():
+        records = show_actions(env, actions, out=folder, chronic=chronic, progress=progress)
+
+    colours = {"ok": "green", "diverges": "red", "no effect": "yellow", "illegal": "red"}
+    table = Table(title=f"Unitary actions of {actions.name} (chronic {chronic}, t0)")
+    table.add_column("name")
+    table.add_column("asset")
+    table.add_column("validity")
+    table.add_column("max rho after", justify="right")
+    for rec in records:
+        after = "n/a" if rec.max_rho_after != rec.max_rho_after else f"{rec.max_rho_after:.3f}"
+        table.add_row(
+            escape(rec.name),
+            rec.asset,
+            f"[{colours.get(rec.validity, 'white')}]{rec.validity}[/]",
+            after,
+        )
+    if records:
+        table.caption = f"max rho before: {records[0].max_rho_before:.3f}"
+    console.print(table)
+    console.print(f"outputs: {folder}", highlight=False, soft_wrap=True)
+
+
 @app.command("envs")
 def envs_cmd(
     envs: list[str] | None = typer.Argument(

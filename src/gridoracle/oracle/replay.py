@@ -124,6 +124,32 @@ class OracleReplayAgent(BaseAgent):
             content["set_line_status"] = [(int(i), 1) for i in np.flatnonzero(reconnect)]
         return self.action_space(content)
 
+    def _minimal(self, action: Any, obs: Any) -> Any:
+        """Only what ``action`` changes in ``obs``.
+
+        grid2op's rules count a line disconnected again, or an element set to the bus it is
+        already on, as changed: the path's combined action is replayed as a difference to the
+        current state, so that a transition the Oracle allows (one substation, one line) is one
+        for the rules too.
+        """
+        cls = type(self.action_space)
+        set_bus = np.asarray(action.set_bus, dtype=np.int64).copy()
+        status = np.asarray(action.line_set_status, dtype=np.int64).copy()
+        topo = np.asarray(obs.topo_vect, dtype=np.int64)
+        on = np.asarray(obs.line_status, dtype=bool)
+        status[(status == -1) & ~on] = 0
+        status[(status == 1) & on] = 0
+        set_bus[set_bus == topo] = 0
+        going_off = status == -1
+        set_bus[np.asarray(cls.line_or_pos_topo_vect)[going_off]] = 0
+        set_bus[np.asarray(cls.line_ex_pos_topo_vect)[going_off]] = 0
+        content: dict[str, Any] = {}
+        if set_bus.any():
+            content["set_bus"] = [(int(i), int(set_bus[i])) for i in np.flatnonzero(set_bus)]
+        if status.any():
+            content["set_line_status"] = [(int(i), int(status[i])) for i in np.flatnonzero(status)]
+        return self.action_space(content)
+
     def act(self, observation: Any, reward: float, done: bool = False) -> Any:
         if self.step < len(self.path):
             current = self.path[self.step]
@@ -133,7 +159,10 @@ class OracleReplayAgent(BaseAgent):
         cancel = self._cancel(current)
         untouchable = np.flatnonzero(np.asarray(current.line_set_status) == -1)
         reco = reconnect_action(self.action_space, observation, untouchable)
-        candidates = [reco + current + cancel, current + cancel, current]
+        candidates = [
+            self._minimal(a, observation)
+            for a in (reco + current + cancel, current + cancel, current)
+        ]
         chosen = candidates[-1]
         for k, candidate in enumerate(candidates):
             if is_legal(candidate, observation, self.max_sub, self.max_line):

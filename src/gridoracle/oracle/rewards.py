@@ -140,19 +140,26 @@ def make_oracle_env(env: str, reward: str = "oracle") -> Any:
     )
 
 
-def base_run(env: Any, chronic: int, max_iter: int, seed: int | None) -> list[Any]:
-    """Observations after steps 1..T of a run that only reconnects lines (as the Runner seeds)."""
+def base_run(env: Any, chronic: int, max_iter: int, seed: int | None) -> tuple[list[Any], str]:
+    """Observations after steps 1..T of a run that only reconnects lines (as the Runner seeds).
+
+    Returns the observations and why the run stopped: ``""`` (``max_iter`` reached),
+    ``"end of the chronic"``, or the game over's exception.
+    """
     env.set_id(int(chronic))
     if seed is not None:
         env.seed(int(seed))
     obs = env.reset()
-    observations = []
+    observations: list[Any] = []
     for _ in range(max_iter):
-        obs, _reward, done, _info = env.step(reconnect_action(env.action_space, obs))
+        obs, _reward, done, info = env.step(reconnect_action(env.action_space, obs))
         if done:
-            break
+            errors = info.get("exception") or []
+            return observations, ("game over: " + "; ".join(map(str, errors))) if errors else (
+                "end of the chronic"
+            )
         observations.append(obs)
-    return observations
+    return observations, ""
 
 
 def _finish_runs(
@@ -205,15 +212,18 @@ def reward_table(
     progress : callable, optional
         ``progress(done, total)`` after each chunk.
     """
-    observations = base_run(env, chronic, max_iter, seed)
-    if len(observations) < max_iter:
+    observations, stop = base_run(env, chronic, max_iter, seed)
+    if stop and stop != "end of the chronic":
         log.warning(
-            "the reconnect-only run of chronic %s ends after %d of %d steps: every action's "
-            "table stops there",
+            "the reconnect-only run of chronic %s stops after %d of %d steps (%s): every "
+            "action's table stops there",
             chronic,
             len(observations),
             max_iter,
+            stop,
         )
+    elif stop:
+        log.info("chronic %s has %d steps after its first state", chronic, len(observations))
     n_steps = len(observations)
     names = [a.name for a in actions]
     rewards = np.full((n_steps, len(actions)), np.nan)
