@@ -77,3 +77,13 @@ def test_a_failed_step_ends_the_run():
     assert played.tolist() == [5, 3]
     assert rewards[2, 1] == 0.0 and overload[2, 1] == -1.0 and np.isnan(rewards[3:, 1]).all()
     assert table.complete.tolist() == [True, False]
+
+
+def test_workers_give_the_same_table(sim_env):
+    env, engine = sim_env
+    actions = _actions(env)
+    serial = reward_table(env, engine, actions, chronic=0, max_iter=6, seed=0, chunk=2)
+    forked = reward_table(env, engine, actions, chronic=0, max_iter=6, seed=0, chunk=2, workers=2)
+    np.testing.assert_array_equal(serial.rewards, forked.rewards)
+    np.testing.assert_array_equal(serial.overload, forked.overload)
+    np.testing.assert_array_equal(serial.played, forked.played)

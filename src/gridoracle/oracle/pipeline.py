@@ -206,7 +206,14 @@ def run_oracle(
     with timer("2 rewards"):
         say(f"2 - rewards of {len(actions)} combined actions over {config.max_iter} steps")
         full_table = reward_table(
-            sim_env, engine, actions, chronic_id, config.max_iter, seed, reward=reward
+            sim_env,
+            engine,
+            actions,
+            chronic_id,
+            config.max_iter,
+            seed,
+            reward=reward,
+            workers=config.nb_process,
         )
     names_all = full_table.names
     keep, drop_warnings = drop_incomplete(full_table.played, names_all)

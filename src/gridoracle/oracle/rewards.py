@@ -32,6 +32,7 @@ from gridoracle.oracle.agents import (
     overload_flag,
     reconnect_action,
 )
+from gridoracle.parallel import map_units
 
 log = logging.getLogger(__name__)
 
@@ -190,6 +191,7 @@ def reward_table(
     *,
     chunk: int = 16,
     reward: str = "oracle",
+    workers: int = 1,
     progress: Callable[[int, int], None] | None = None,
 ) -> RewardTable:
     """The reward table with the batched engine (see the module docstring).
@@ -206,23 +208,26 @@ def reward_table(
         The episode: chronic index, number of steps, environment seed.
     chunk : int
         Actions solved per engine call (bounds the memory of the rho arrays).
+    workers : int
+        Local processes solving chunks of actions in parallel (forked: they share the engine and
+        the states of the reconnect-only run without copying them; 1: in this process).
     reward : {"oracle", "l2rpn"}
         The reward ``env`` was made with. grid2op's L2RPNReward gives its minimum (0) on the
         step that ends the episode; OracleL2RPNReward does not.
     progress : callable, optional
         ``progress(done, total)`` after each chunk.
     """
-    observations, stop = base_run(env, chronic, max_iter, seed)
-    if stop and stop != "end of the chronic":
+    observations, why = base_run(env, chronic, max_iter, seed)
+    if why and why != "end of the chronic":
         log.warning(
             "the reconnect-only run of chronic %s stops after %d of %d steps (%s): every "
             "action's table stops there",
             chronic,
             len(observations),
             max_iter,
-            stop,
+            why,
         )
-    elif stop:
+    elif why:
         log.info("chronic %s has %d steps after its first state", chronic, len(observations))
     n_steps = len(observations)
     names = [a.name for a in actions]
@@ -231,18 +236,21 @@ def reward_table(
     status_ok = np.zeros((n_steps, len(actions)), dtype=bool)
     if n_steps:
         states = states_from_observations(observations, range(1, n_steps + 1), horizon=0)
-        limit = np.asarray(engine.thermal_limit, dtype=np.float64)
-        for start in range(0, len(actions), chunk):
-            part = list(actions[start : start + chunk])
-            result = engine.evaluate(states, part, full=True, kept=True)
-            assert result.rho is not None
-            amps = np.nan_to_num(result.rho.astype(np.float64)) * limit
-            cols = slice(start, start + len(part))
-            rewards[:, cols] = margin_reward(amps, limit)
-            flags[:, cols] = overload_flag(amps, limit)
-            status_ok[:, cols] = result.status == STATUS_OK
-            if progress is not None:
-                progress(start + len(part), len(actions))
+        jobs = [
+            (start, min(start + chunk, len(actions))) for start in range(0, len(actions), chunk)
+        ]
+        token = id(states)
+        _SHARED[token] = (engine, states, list(actions))
+        try:
+            units = [(token, start, stop) for start, stop in jobs]
+            done = 0
+            for (_, start, stop), (r, f, ok) in map_units(_chunk_rewards, units, workers):
+                rewards[:, start:stop], flags[:, start:stop], status_ok[:, start:stop] = r, f, ok
+                done += stop - start
+                if progress is not None:
+                    progress(done, len(actions))
+        finally:
+            del _SHARED[token]
     rewards, overload, played = _finish_runs(status_ok, rewards, flags)
     if n_steps < max_iter:  # the episode itself ended early: nobody reached the end
         played = np.minimum(played, n_steps)
@@ -250,6 +258,21 @@ def reward_table(
         ended = played == n_steps
         rewards[n_steps - 1, ended] = 0.0
     return RewardTable(names, rewards, overload, played)
+
+
+# what forked workers of reward_table read (set by the parent just before the pool forks)
+_SHARED: dict[int, tuple[Any, Any, list[Any]]] = {}
+
+
+def _chunk_rewards(unit: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rewards, overload flags and ok mask of actions ``start:stop`` (one work unit)."""
+    token, start, stop = unit
+    engine, states, actions = _SHARED[token]
+    result = engine.evaluate(states, actions[start:stop], full=True, kept=True)
+    assert result.rho is not None
+    limit = np.asarray(engine.thermal_limit, dtype=np.float64)
+    amps = np.nan_to_num(result.rho.astype(np.float64)) * limit
+    return margin_reward(amps, limit), overload_flag(amps, limit), result.status == STATUS_OK
 
 
 def reference_reward_table(
