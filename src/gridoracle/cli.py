@@ -540,6 +540,14 @@ def _print_oracle_report(report: Any) -> None:
             highlight=False,
             soft_wrap=True,
         )
+    if report.filtered:
+        shown = ", ".join(f"{name} ({reason})" for name, reason in report.filtered[:10])
+        more = (
+            f" and {len(report.filtered) - 10} more (summary.json)"
+            if len(report.filtered) > 10
+            else ""
+        )
+        console.print(f"filtered at t0: {shown}{more}", highlight=False, soft_wrap=True)
     for message in report.warnings:
         err_console.print(
             f"[yellow]warning:[/yellow] {escape(message)}", highlight=False, soft_wrap=True
