@@ -9,6 +9,7 @@ from pathlib import Path
 import networkx as nx
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 from gridoracle.errors import InvalidOption, OutputError
 from gridoracle.oracle import best_path as best_path_module
@@ -17,6 +18,7 @@ from gridoracle.oracle.best_path import (
     BestPath,
     best_path,
     best_path_no_overload,
+    best_paths,
     best_unconstrained,
     choose_method,
     insertion_rank,
@@ -342,3 +344,125 @@ def test_doctests() -> None:
     for module in (best_path_module, graph_export):
         result = doctest.testmod(module)
         assert result.attempted > 0 and result.failed == 0
+
+
+def assert_same_path(found: BestPath, expected: BestPath, case: object) -> None:
+    """The same result to the last bit (NaN values of a missing path included)."""
+    assert found.path == expected.path, case
+    assert found.blocked_at == expected.blocked_at, case
+    assert (found.kind, found.significant_digits) == (expected.kind, expected.significant_digits)
+    for got, want in ((found.value, expected.value), (found.reward, expected.reward)):
+        assert got == want or (np.isnan(got) and np.isnan(want)), case
+    assert found.edge_weights.tolist() == expected.edge_weights.tolist(), case
+
+
+def stress_case(seed: int) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """A random episode of up to 64 actions: many ties, repeated columns, NaN or dead nodes."""
+    rng = np.random.default_rng(1000 + seed)
+    names = random_actions(rng, n_max=64)
+    shape = (int(rng.integers(1, 50)), len(names))
+    rewards = rng.integers(0, 3, shape) + (rng.uniform(0.0, 0.05, shape) if seed % 2 else 0.0)
+    if seed % 3 == 0:
+        rewards[:, ::2] = rewards[:, :1]  # equal runs: equal path values
+    if seed % 5 == 0:
+        rewards[rng.uniform(size=shape) < 0.05] = np.nan
+    p_overload = 0.6 if seed % 4 == 0 else 0.3
+    flags = rng.choice(
+        np.array([-1, 0, 1], dtype=np.int8), size=shape, p=[0.05, p_overload, 0.95 - p_overload]
+    )
+    return names, rewards, flags
+
+
+def test_small_kernel_equals_step_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the kernel for few actions (forced up to 64 actions, in chunks of a few timesteps), for
+    # one search or both at once, gives what the loop over timesteps gives, bit for bit
+    def kernel(on: bool) -> None:
+        monkeypatch.setattr(best_path_module, "_SMALL_MAX_ACTIONS", 64 if on else 0)
+        monkeypatch.setattr(best_path_module, "_SMALL_MAX_ACTIONS_QUEUE", 64 if on else 0)
+
+    outcomes = {"compared": 0, "no path": 0, "queue order": 0}
+    for seed in range(40):
+        names, rewards, flags = stress_case(seed)
+        rules = allowed_transitions(names, max_sub=1 + seed % 2, max_line=seed % 3 // 2)
+        monkeypatch.setattr(best_path_module, "_CHUNK_ELEMENTS", 64 * (1 + seed % 3))
+        for kind, ties, digits in itertools.product(KINDS, ("oracle4grid", "index"), (None, 1)):
+            options = {"kind": kind, "ties": ties, "significant_digits": digits, "method": "dense"}
+            kernel(False)
+            loop = [
+                best_path(rewards, rules, **options),
+                best_path(rewards, rules, overload=flags, **options),
+            ]
+            kernel(True)
+            one_by_one = [
+                best_path(rewards, rules, **options),
+                best_path_no_overload(rewards, rules, flags, **options),
+            ]
+            together = best_paths(rewards, rules, flags, **options)
+            for expected, found, again in zip(loop, one_by_one, together, strict=True):
+                assert_same_path(found, expected, (seed, options))
+                assert_same_path(again, expected, (seed, options))
+                outcomes["compared"] += 1
+                outcomes["no path"] += not expected.found
+            if kind == "shortest" and ties == "oracle4grid":
+                by_index = best_path(rewards, rules, **options | {"ties": "index"})
+                outcomes["queue order"] += loop[0].found and by_index.path != loop[0].path
+    # the cases where the queue order decides a tie, and those without a path, were met
+    assert outcomes["no path"] > 10 and outcomes["queue order"] > 5, outcomes
+
+
+def test_shortest_path_last_tie_follows_the_queue(monkeypatch: pytest.MonkeyPatch) -> None:
+    # 0 -> {0, 2} and 1 -> {1, 2}: Bellman-Ford's queue at t1 is [0, 2, 1], so between the
+    # equally short ends at 1 and 2 it keeps 2, not the least index
+    names = ["sub-1-0", "sub-2-0", "sub-1-0_sub-2-0"]
+    rules = allowed_transitions(names)
+    rewards = np.array([[1.0, 1.0, 9.0], [5.0, 1.0, 1.0]])
+    reference = reference_best_path(build_graph(rewards, names, rules), "shortest")
+    assert reference.indices(names) == [0, 2]
+    for limit in (0, 64):  # the loop over timesteps, the kernel
+        monkeypatch.setattr(best_path_module, "_SMALL_MAX_ACTIONS_QUEUE", limit)
+        assert best_path(rewards, rules, kind="shortest").path == [0, 2]
+        assert best_path(rewards, rules, kind="shortest", ties="index").path == [1, 1]
+
+
+@pytest.mark.parametrize("ties", [False, True])
+@pytest.mark.parametrize("seed", range(12))
+def test_best_paths_equals_the_two_calls(seed: int, ties: bool) -> None:
+    names, rewards, flags = random_case(seed + 100 * ties, ties=ties)
+    rules = allowed_transitions(names)
+    for kind, tie_rule, digits, method in itertools.product(
+        KINDS, ("oracle4grid", "index"), (None, 2), ("auto", "sparse")
+    ):
+        options = {"kind": kind, "ties": tie_rule, "significant_digits": digits, "method": method}
+        best, best_no_overload = best_paths(rewards, rules, flags, **options)
+        case = (seed, ties, options)
+        assert_same_path(best, best_path(rewards, rules, **options), case)
+        assert_same_path(
+            best_no_overload, best_path_no_overload(rewards, rules, flags, **options), case
+        )
+
+
+def test_best_paths_on_many_actions_and_bad_arguments() -> None:
+    names, rewards, flags = stress_case(22)
+    rules = allowed_transitions(names)
+    assert len(names) == 46  # the loop over timesteps for the longest path
+    best, best_no_overload = best_paths(rewards, rules, flags)
+    assert best.found and best_no_overload.found
+    assert_same_path(best, best_path(rewards, rules), "best")
+    assert_same_path(best_no_overload, best_path_no_overload(rewards, rules, flags), "no overload")
+    with pytest.raises(ValueError, match="overload has shape"):
+        best_paths(rewards, rules, flags[:-1])
+    with pytest.raises(InvalidOption, match="2\\*\\*53"):
+        best_paths(rewards * 1e9, rules, flags, significant_digits=9)
+
+
+def test_insertion_rank_dense_equals_sparse() -> None:
+    rng = np.random.default_rng(3)
+    for n in [0, 1, 2, *rng.integers(3, 60, size=40)]:
+        allowed = rng.uniform(size=(n, n)) < rng.uniform()
+        if n % 2:
+            np.fill_diagonal(allowed, True)
+        dense = TransitionRules(allowed, np.ones(n, dtype=bool))
+        sparse = TransitionRules(sp.csr_array(allowed), np.ones(n, dtype=bool))
+        rank = insertion_rank(dense)
+        assert rank.dtype == np.int64
+        assert rank.tolist() == insertion_rank(sparse).tolist(), n

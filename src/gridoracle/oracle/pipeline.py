@@ -169,7 +169,7 @@ def run_oracle(
     from gridoracle.dataset.generate import versions
     from gridoracle.engine.batched import BatchedEngine
     from gridoracle.grid import resolve_chronics
-    from gridoracle.oracle.best_path import best_path, best_path_no_overload, best_unconstrained
+    from gridoracle.oracle.best_path import best_paths, best_unconstrained
     from gridoracle.oracle.kpis import compute_kpis
     from gridoracle.oracle.outputs import path_document, write_csv, write_json
     from gridoracle.oracle.replay import replay, use_replay_parameters
@@ -232,10 +232,7 @@ def run_oracle(
         say("4 - best paths")
         digits = config.significant_digit
         kind = config.best_path_type
-        best = best_path(rewards, rules, kind=kind, significant_digits=digits)
-        best_no = best_path_no_overload(
-            rewards, rules, overload, kind=kind, significant_digits=digits
-        )
+        best, best_no = best_paths(rewards, rules, overload, kind=kind, significant_digits=digits)
     # 5 - KPIs
     with timer("5 kpis"):
         say("5 - indicators")
