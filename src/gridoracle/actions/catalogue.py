@@ -44,6 +44,7 @@ from gridoracle.actions.model import (
     gc_paused,
 )
 from gridoracle.errors import ActionFileError, InvalidOption, OutputError
+from gridoracle.files import read_user_text
 
 #: value of the ``format`` field of a catalogue file
 FORMAT = "gridoracle-actions/1"
@@ -239,16 +240,7 @@ def load_catalogue(path: str | os.PathLike[str], env: Any) -> list[CatalogueActi
         or an action grid2op's action space refuses (named).
     """
     file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ActionFileError(f"actions file {file}: no such file") from None
-    except IsADirectoryError:
-        raise ActionFileError(f"actions file {file}: is a folder, not a file") from None
-    except UnicodeDecodeError:
-        raise ActionFileError(f"actions file {file}: not UTF-8 text") from None
-    except OSError as exc:
-        raise ActionFileError(f"actions file {file}: cannot read ({exc.strerror})") from None
+    text = read_user_text(file, f"actions file {file}", ActionFileError)
     try:
         with gc_paused():
             data = json.loads(text)

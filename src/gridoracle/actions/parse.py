@@ -65,11 +65,12 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from gridoracle.actions.model import SET_BUS_KEYS, GridLayout
 from gridoracle.errors import ActionFileError
+from gridoracle.files import describe_json_value as _what
+from gridoracle.files import read_user_text
 
 __all__ = [
     "ASSET_KINDS",
@@ -206,18 +207,8 @@ def load_unitary_actions(
         Missing or unreadable file, malformed JSON, unknown format, or an action that does not fit
         the grid; the message is one line naming the file, the action and the asset.
     """
-    file = Path(path)
     label = f"actions file {os.fspath(path)!r}"
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ActionFileError(f"{label}: no such file") from None
-    except IsADirectoryError:
-        raise ActionFileError(f"{label}: is a folder, not a JSON file") from None
-    except UnicodeDecodeError as exc:
-        raise ActionFileError(f"{label}: not UTF-8 text (byte {exc.start})") from None
-    except OSError as exc:
-        raise ActionFileError(f"{label}: cannot be read ({exc.strerror or exc})") from None
+    text = read_user_text(path, label, ActionFileError)
     ctx = _Context(label)
     data = _loads(text, ctx)
     return _convert(data, env, ctx)
@@ -914,19 +905,3 @@ def _short(value: Any) -> str:
     except (TypeError, ValueError, RecursionError):
         text = repr(value)
     return text if len(text) <= _MAX_SHOWN else text[: _MAX_SHOWN - 3] + "..."
-
-
-def _what(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, str):
-        return f"the string {_short(value)}"
-    if isinstance(value, int | float):
-        return f"the number {value!r}"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, Mapping):
-        return "an object"
-    return type(value).__name__

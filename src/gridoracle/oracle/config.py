@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from gridoracle.errors import InvalidOption
+from gridoracle.files import read_user_text
 
 __all__ = [
     "BEST_PATH_TYPES",
@@ -240,7 +241,7 @@ def read_config_ini(path: str | os.PathLike[str]) -> tuple[OracleConfig, list[st
         key and the value).
     """
     label = f"config file {os.fspath(path)!r}"
-    text = _read_text(path, label)
+    text = read_user_text(path, label, InvalidOption)
     parser = configparser.ConfigParser(
         allow_no_value=True, inline_comment_prefixes=("#", ";"), interpolation=None
     )
@@ -298,7 +299,7 @@ def read_config_toml(path: str | os.PathLike[str]) -> tuple[OracleConfig, list[s
         value (naming the key and the value).
     """
     label = f"config file {os.fspath(path)!r}"
-    text = _read_text(path, label)
+    text = read_user_text(path, label, InvalidOption)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -328,19 +329,6 @@ def read_config(path: str | os.PathLike[str] | None) -> tuple[OracleConfig, list
 
 # --------------------------------------------------------------------------------------------
 # internals
-
-
-def _read_text(path: str | os.PathLike[str], label: str) -> str:
-    try:
-        return Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InvalidOption(f"{label}: no such file") from None
-    except IsADirectoryError:
-        raise InvalidOption(f"{label}: is a folder, not a file") from None
-    except UnicodeDecodeError as exc:
-        raise InvalidOption(f"{label}: not UTF-8 text (byte {exc.start})") from None
-    except OSError as exc:
-        raise InvalidOption(f"{label}: cannot be read ({exc.strerror or exc})") from None
 
 
 def _ini_text(value: Any) -> str:
