@@ -384,6 +384,12 @@ def generate_cmd(
     chunk_actions: int = typer.Option(
         50, "--chunk-actions", help="Actions per chunk (unit of work and of resumption)."
     ),
+    scheduler: str | None = typer.Option(
+        None, "--scheduler", help="Run on this Dask cluster (tcp://HOST:PORT); shared --out."
+    ),
+    dask_workers: int | None = typer.Option(
+        None, "--dask-workers", help="Run on a Dask LocalCluster of N processes."
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Build the dataset: grid state features -> max rho after each candidate action.
@@ -415,6 +421,8 @@ def generate_cmd(
             force=force,
             workers=workers,
             chunk_actions=chunk_actions,
+            scheduler=scheduler,
+            dask_workers=dask_workers,
             progress=advance,
         )
     _print_generate_report(report)

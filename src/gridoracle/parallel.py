@@ -80,3 +80,62 @@ def map_units(
         for future in pending:
             future.cancel()
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def map_units_dask(
+    fn: Callable[[U], R],
+    units: Sequence[U],
+    *,
+    scheduler: str | None = None,
+    n_workers: int | None = None,
+    retries: int = 3,
+) -> Iterator[tuple[U, R]]:
+    """Yield ``(unit, fn(unit))`` for every unit, computed on a Dask cluster, as they complete.
+
+    Parameters
+    ----------
+    scheduler : str, optional
+        Address of an existing cluster (``tcp://host:port``). Otherwise a LocalCluster of
+        ``n_workers`` processes (one thread each) is started and stopped here.
+    retries : int
+        Times a unit is resubmitted when it fails or its worker dies (units are idempotent: they
+        write their output atomically, so a unit run twice writes the same bytes).
+
+    Units must be picklable and ``fn`` importable on the workers (a module-level function of an
+    installed package). Workers and this process must see the same output folder.
+    """
+    import logging as _logging
+    import uuid
+
+    from distributed import Client, LocalCluster, as_completed
+
+    cluster = None
+    try:
+        if scheduler is not None:
+            client = Client(scheduler, timeout="10s")
+        else:
+            cluster = LocalCluster(
+                n_workers=check_workers(n_workers),
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                silence_logs=_logging.ERROR,
+            )
+            client = Client(cluster)
+    except (OSError, TimeoutError) as exc:
+        if cluster is not None:
+            cluster.close()
+        raise InvalidOption(f"--scheduler {scheduler}: cannot connect ({exc})") from None
+    run = uuid.uuid4().hex[:8]
+    futures = {
+        client.submit(fn, unit, pure=False, retries=retries, key=f"gridoracle-{run}-{i}"): unit
+        for i, unit in enumerate(units)
+    }
+    try:
+        for future in as_completed(futures):
+            yield futures[future], future.result()
+    finally:
+        client.cancel(list(futures))
+        client.close()
+        if cluster is not None:
+            cluster.close()

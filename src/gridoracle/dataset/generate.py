@@ -364,6 +364,8 @@ def generate(
     force: bool = False,
     workers: int | None = None,
     chunk_actions: int = 50,
+    scheduler: str | None = None,
+    dask_workers: int | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> GenerateReport:
     """Generate (or reuse) the dataset of this configuration under ``out``.
@@ -394,6 +396,10 @@ def generate(
         Local processes (default: the number of cores).
     chunk_actions : int
         Actions per target chunk (the unit of work and of resumption).
+    scheduler : str, optional
+        Run the units on this Dask cluster (``tcp://host:port``); its workers must see ``out``.
+    dask_workers : int, optional
+        Run the units on a Dask LocalCluster of this many processes, started and stopped here.
     progress : callable, optional
         Called as ``progress(pairs_done_now, pairs_total)`` after every finished unit.
 
@@ -477,13 +483,20 @@ def generate(
     pairs_done = 0
     computed_pairs = 0
     cascades = 0
-    for unit, outcome in map_units(run_unit, todo, n_workers):
+    if scheduler is not None or dask_workers is not None:
+        from gridoracle.parallel import map_units_dask
+
+        results = map_units_dask(run_unit, todo, scheduler=scheduler, n_workers=dask_workers)
+    else:
+        results = map_units(run_unit, todo, n_workers)
+    for unit, outcome in results:
         store.register_chunk(unit.relpath, outcome.info)
         computed_pairs += outcome.pairs
         cascades += outcome.cascades
         pairs_done += unit.n_pairs
         if progress is not None:
             progress(pairs_done, total_pairs)
+    store.remove_temp_files()  # a killed worker may have left one behind
     summary = _summary_from_chunks(store, config)
     store.finalize(summary)
     wall = time.perf_counter() - tick
@@ -495,7 +508,9 @@ def generate(
             "pairs_computed": computed_pairs,
             "cascades": cascades,
             "wall_seconds": wall,
-            "workers": n_workers,
+            "workers": n_workers if scheduler is None and dask_workers is None else None,
+            "scheduler": scheduler,
+            "dask_workers": dask_workers,
         }
     )
     return GenerateReport(

@@ -519,6 +519,10 @@ class DatasetStore:
             raise _output_error(root, exc) from exc
         return cls(path, manifest)
 
+    def remove_temp_files(self) -> None:
+        """Delete temporary files left by killed writers (call when no writer is running)."""
+        self._remove_temp_files(self._path)
+
     @staticmethod
     def _remove_temp_files(path: Path) -> None:
         for folder, _dirs, files in os.walk(path):
