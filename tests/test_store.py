@@ -716,3 +716,16 @@ def test_select_by_mask_positions_and_slice(tmp_path):
         ds.select(np.ones(3, dtype=bool))
     with pytest.raises(IndexError):
         ds.select([15])
+
+
+def test_written_files_follow_the_umask(tmp_path):
+    import os
+
+    from gridoracle.dataset.store import atomic_write_bytes
+
+    old = os.umask(0o022)
+    try:
+        atomic_write_bytes(tmp_path / "a.txt", b"x")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o644

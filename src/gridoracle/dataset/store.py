@@ -199,10 +199,24 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def _file_mode() -> int:
+    """The mode a plain ``open(path, "w")`` would give a new file (0o666 less the umask)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def _temp_path(path: Path) -> Path:
-    """Create and return a new empty temporary file next to ``path`` (``.<name>.<random>.tmp``)."""
+    """Create and return a new empty temporary file next to ``path`` (``.<name>.<random>.tmp``).
+
+    ``mkstemp`` creates it readable by its owner only; it gets the usual mode of a new file, so
+    that the published file is as readable as any other the user writes.
+    """
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
+    try:
+        os.fchmod(fd, _file_mode())
+    finally:
+        os.close(fd)
     return Path(tmp)
 
 
