@@ -34,3 +34,11 @@ class OutputError(GridOracleError):
 
 class OracleOrderError(GridOracleError):
     """Oracle KPIs out of their necessary order (e.g. do nothing above the best path)."""
+
+
+class ModelError(GridOracleError):
+    """A missing, incomplete or corrupted model folder."""
+
+
+class ModelMismatch(ModelError):
+    """A model used with a dataset whose features or actions differ from its training data."""

@@ -1,0 +1,201 @@
+"""Train a zoo model on the training chronics of a dataset: :func:`train`.
+
+The dataset is split by chronic (never by row, see :mod:`gridoracle.dataset.split`); the model is
+fitted on the training chronics only, on targets whose NaN (diverged or illegal pairs) are replaced
+by :data:`~gridoracle.models.zoo.UNSAFE_RHO` (see :func:`~gridoracle.models.zoo.fill_targets`).
+The per-action mean is fitted on the same rows and saved with the model, so that every evaluation
+reports it beside the model.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gridoracle.dataset.reader import Dataset
+from gridoracle.dataset.reader import load as load_dataset
+from gridoracle.errors import DatasetError, InvalidOption
+from gridoracle.models.persist import Predictor, model_versions, save
+from gridoracle.models.zoo import (
+    UNSAFE_RHO,
+    _check_name,
+    fill_targets,
+    make_model,
+    serial_predictions,
+)
+
+__all__ = ["TrainResult", "as_dataset", "train"]
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` returns.
+
+    Attributes
+    ----------
+    model : Predictor
+        The fitted model (``model.predict(X)`` gives a DataFrame, ``model.metadata`` its record).
+    name : str
+        Zoo name of the model.
+    train_chronics, test_chronics : list of int
+        The split: the model saw the training chronics only.
+    train_rows, test_rows : int
+        States on each side.
+    train_seconds : float
+        Wall time of ``fit`` (the model only, not loading or saving).
+    path : Path or None
+        The model folder, when saved.
+    train, test : Dataset
+        The two sides of the split (for evaluating without loading the dataset again).
+    """
+
+    model: Predictor
+    name: str
+    train_chronics: list[int]
+    test_chronics: list[int]
+    train_rows: int
+    test_rows: int
+    train_seconds: float
+    path: Path | None
+    train: Dataset = field(repr=False)
+    test: Dataset = field(repr=False)
+
+
+def as_dataset(data: str | Path | Dataset) -> Dataset:
+    """``data`` itself if it is a loaded :class:`Dataset`, else the dataset read from that path."""
+    return data if isinstance(data, Dataset) else load_dataset(Path(data))
+
+
+def _check_usable(ds: Dataset, side: str) -> None:
+    if len(ds) == 0:
+        raise DatasetError(f"the {side} split of dataset {ds.path} is empty")
+    if ds.X.shape[1] == 0:
+        raise DatasetError(f"dataset {ds.path} has no feature columns")
+    if ds.Y.shape[1] == 0:
+        raise DatasetError(f"dataset {ds.path} has no actions")
+
+
+def train(
+    data: str | Path | Dataset,
+    model: str = "random_forest",
+    *,
+    out: str | Path | None = None,
+    test_chronics: Sequence[int] | None = None,
+    test_fraction: float = 0.25,
+    seed: int = 0,
+    params: dict[str, Any] | None = None,
+) -> TrainResult:
+    """Fit zoo model ``model`` on the training chronics of ``data``; save it if ``out`` is given.
+
+    Parameters
+    ----------
+    data : str, Path or Dataset
+        A dataset folder (see :func:`gridoracle.dataset.load`) or a loaded dataset.
+    model : str, default "random_forest"
+        A name of :data:`~gridoracle.models.zoo.MODEL_NAMES` (or ``action_conditioned``).
+    out : str or Path, optional
+        Model folder to write (``model.joblib`` and ``metadata.json``); nothing is written without.
+    test_chronics : sequence of int, optional
+        Chronics held out for testing; default: drawn with ``test_fraction`` and ``seed``.
+    test_fraction : float, default 0.25
+        Share of chronics held out when ``test_chronics`` is not given.
+    seed : int, default 0
+        Seed of the split draw and of the model. Same data and seed, same model.
+    params : dict, optional
+        Overrides of the model's defaults (see :func:`gridoracle.models.zoo.make_model`).
+
+    Returns
+    -------
+    TrainResult
+
+    Raises
+    ------
+    InvalidOption
+        Unknown model name or parameter, bad split options.
+    DatasetError
+        Missing or broken dataset, fewer than two chronics, an empty side.
+
+    Examples
+    --------
+    >>> result = train("data/", "extra_trees", test_chronics=[2], out="models/extra_trees")
+    ... # doctest: +SKIP
+    >>> result.model.predict(result.test.X).shape  # doctest: +SKIP
+    (575, 100)
+    """
+    _check_name(model)  # before loading anything
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise InvalidOption(f"seed {seed!r}: expected a non-negative integer")
+    estimator = make_model(model, seed=int(seed), **(params or {}))
+    ds = as_dataset(data)
+    train_ds, test_ds = ds.split(
+        by="chronic", test_chronics=test_chronics, test_fraction=test_fraction, seed=int(seed)
+    )
+    _check_usable(train_ds, "training")
+    _check_usable(test_ds, "test")
+
+    X = train_ds.X.to_numpy(dtype=np.float64)
+    Y = fill_targets(train_ds.Y, UNSAFE_RHO)
+    start = time.perf_counter()
+    estimator.fit(X, Y)
+    seconds = time.perf_counter() - start
+    serial_predictions(estimator)  # reproducible to the bit, and faster on few states
+    baseline = make_model("mean").fit(X, Y)
+
+    manifest = ds.manifest
+    config = manifest.get("config", {}) if isinstance(manifest.get("config"), dict) else {}
+    metadata: dict[str, Any] = {
+        "model": model,
+        "params": {k: _jsonable(v) for k, v in (params or {}).items()},
+        "estimator": repr(estimator),
+        "features": [str(c) for c in train_ds.X.columns],
+        "actions": train_ds.action_names,
+        "dataset": {
+            "path": str(ds.path),
+            "config_hash": manifest.get("config_hash"),
+            "env": config.get("env"),
+            "horizon": config.get("horizon"),
+        },
+        "training": {
+            "seed": int(seed),
+            "test_chronics": test_ds.chronics,
+            "train_chronics": train_ds.chronics,
+            "test_fraction": None if test_chronics is not None else float(test_fraction),
+            "train_rows": len(train_ds),
+            "test_rows": len(test_ds),
+            "nan_target_fill": UNSAFE_RHO,
+            "train_seconds": seconds,
+        },
+        "versions": model_versions(),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "metrics": None,
+    }
+    predictor = Predictor(estimator, metadata, baseline=baseline)
+    path = save(predictor, out) if out is not None else None
+    return TrainResult(
+        model=predictor,
+        name=model,
+        train_chronics=train_ds.chronics,
+        test_chronics=test_ds.chronics,
+        train_rows=len(train_ds),
+        test_rows=len(test_ds),
+        train_seconds=seconds,
+        path=path,
+        train=train_ds,
+        test=test_ds,
+    )
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, str | int | float | bool | list | dict) or value is None:
+        return value
+    return repr(value)
