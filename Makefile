@@ -29,7 +29,7 @@ PYTHON ?= $(shell \
 .PHONY: help venv install lint typecheck test test-all demo bench clean
 
 help:
-	@echo "make demo      create .venv, install, run the pipeline on l2rpn_case14_sandbox"
+	@echo "make demo      create .venv, install, run the pipeline on l2rpn_case14_sandbox (report.html)"
 	@echo "make test      create .venv, install, then ruff, mypy and pytest (slow tests excluded)"
 	@echo "make test-all  the same with the slow tests"
 	@echo "make bench     run benchmarks/bench_generate.py and benchmarks/bench_oracle.py"
@@ -65,11 +65,14 @@ test: lint typecheck
 test-all: lint typecheck
 	@$(call PYTEST,-m "")
 
+# generate -> split by chronic -> train and evaluate the zoo -> figures -> Oracle on chronic 0 ->
+# results/report.html; ends with the leaderboard and the report's path. Cached: a second run takes
+# seconds (the Oracle's episode length defaults to --max-steps, 575).
 demo: $(STAMP)
-	$(BIN)/gridoracle generate --env l2rpn_case14_sandbox --chronics all --actions 100 --out data/
-	$(BIN)/gridoracle oracle --env l2rpn_case14_sandbox --chronic 0 \
-		--actions examples/actions/l2rpn_case14_sandbox/reference.json --config examples/config.ini \
-		--max-iter 575 --best-path-type longest --output results/oracle
+	$(BIN)/gridoracle run --env l2rpn_case14_sandbox --chronics all --actions 100 \
+		--out results/ --data-out data/ \
+		--oracle-actions examples/actions/l2rpn_case14_sandbox/reference.json \
+		--oracle-config examples/config.ini --oracle-chronic 0
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_generate.py

@@ -24,6 +24,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",
 )
 
 console = Console()
@@ -37,6 +38,7 @@ err_console = Console(stderr=True)
 actions_app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",
 )
 app.add_typer(actions_app, name="actions")
 
@@ -73,7 +75,7 @@ def actions_cmd(
 ) -> None:
     """Write the action catalogue of an environment: candidate actions with stable names.
 
-    Names: donothing, sub-<sub id>-<k>, line-<line id>-off, line-<line id>-on.
+    Names: `donothing`, `sub-<sub id>-<k>`, `line-<line id>-off`, `line-<line id>-on`.
 
     k numbers the unitary topologies of a substation in grid2op's enumeration order.
 
@@ -154,9 +156,9 @@ def actions_show_cmd(
 
     Validity: ok, diverges, no effect (topology and line status unchanged) or illegal.
 
-    Writes <out>/<action name>.png (the grid after the action, the acted asset in magenta).
+    Writes `<out>/<action name>.png` (the grid after the action, the acted asset in magenta).
 
-    Also writes <out>/actions.csv: name, kind, asset, validity, max rho before and after.
+    Also writes `<out>/actions.csv`: name, kind, asset, validity, max rho before and after.
 
     Example: gridoracle actions show --env rte_case14_realistic --actions reference.json
     """
@@ -469,7 +471,7 @@ def oracle_cmd(
     """The Oracle: the best achievable trajectory of combined topology actions on one episode.
 
     Reads Oracle4Grid's inputs as they are (action files in its three formats, config.ini) and
-    writes <output>/scenario_<chronic>/<actions file stem>/: reward_df.csv, kpis.csv,
+    writes `<output>/scenario_<chronic>/<actions file stem>/`: reward_df.csv, kpis.csv,
     best_path.json, best_path_no_overload.json, graph.png, topology counts, replay_logs/ and
     summary.json.
 
@@ -621,6 +623,497 @@ def _print_generate_report(report: Any) -> None:
     if report.pairs_computed:
         table.add_row("pairs per second", f"{report.pairs_per_second:,.0f}")
     console.print(table)
+
+
+@app.command("plot")
+def plot_cmd(
+    data: Path = typer.Option(..., "--data", help="Dataset folder (or the folder holding one)."),
+    model: list[Path] | None = typer.Option(
+        None,
+        "--model",
+        help="Model folder (gridoracle train); repeat for several models.",
+        metavar="<path>",
+        show_default=False,
+    ),
+    out: Path = typer.Option(Path("results/plots"), "--out", help="Folder of the PNG files."),
+    test_chronics: str | None = typer.Option(
+        None,
+        "--test-chronics",
+        help="Rows of the model figures, e.g. 2 or 2,3 [default: the first model's test "
+        "chronics, or every chronic without a model].",
+        show_default=False,
+    ),
+    chronic: int | None = typer.Option(
+        None,
+        "--chronic",
+        help="Chronic of the heat map [default: the first test chronic].",
+        show_default=False,
+    ),
+    worst: int = typer.Option(20, "--worst", help="Actions in the error box plots."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the subsamples (scatter, permutation)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress lines."),
+) -> None:
+    """Draw the figures of a dataset and of trained models (PNG, titled and labelled).
+
+    Dataset: max rho per action (distribution) and a heat map of max rho per action over one
+    chronic. Each model: error box plots of the worst actions, predicted vs true, top-20 feature
+    importances (permutation importance when the model has none). All models: the regret CDF beside
+    the do-nothing and per-action-mean baselines.
+
+    Example: gridoracle plot --data data/ --model results/models/extra_trees --out results/plots
+    """
+    from gridoracle.dataset import load
+    from gridoracle.dataset.split import parse_chronic_list
+    from gridoracle.models import load as load_model
+    from gridoracle.pipelines import make_plots
+
+    if worst < 1:
+        raise InvalidOption(f"--worst must be at least 1, got {worst}")
+    chosen = parse_chronic_list(test_chronics) if test_chronics is not None else None
+    ds = load(data)
+    predictors: dict[str, Any] = {}
+    for folder in model or []:
+        predictor = load_model(folder)
+        name = predictor.name if predictor.name not in predictors else Path(folder).name
+        if name in predictors:
+            raise InvalidOption(f"--model {folder}: a model named {name!r} is already given")
+        predictors[name] = predictor
+    say = _say(quiet)
+    figures = make_plots(
+        ds,
+        out,
+        models=predictors,
+        test_chronics=chosen,
+        chronic=chronic,
+        worst=worst,
+        seed=seed,
+        progress=say,
+    )
+    console.print(f"{len(figures)} figures written to {out}:", highlight=False, soft_wrap=True)
+    for fig in figures:
+        console.print(f"  {escape(str(fig.path))}", highlight=False, soft_wrap=True)
+
+
+@app.command("run")
+def run_cmd(
+    env: str = typer.Option(
+        "l2rpn_case14_sandbox", "--env", help="Environment name (see `gridoracle envs`) or folder."
+    ),
+    chronics: str = typer.Option("all", "--chronics", help="Chronics of the dataset: all, 0-2."),
+    max_steps: int = typer.Option(575, "--max-steps", help="States per chronic at most."),
+    actions: int = typer.Option(100, "--actions", help="Actions of the dataset (do nothing too)."),
+    models: str = typer.Option("all", "--models", help="all, or names such as ridge,extra_trees."),
+    test_chronics: str | None = typer.Option(
+        None,
+        "--test-chronics",
+        help="Chronics held out for testing [default: the last one].",
+        show_default=False,
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed of the dataset, the models, the figures."),
+    out: Path = typer.Option(
+        Path("results"), "--out", help="Models, figures, Oracle outputs and report.html."
+    ),
+    data_out: Path = typer.Option(Path("data"), "--data-out", help="Root folder of datasets."),
+    workers: int | None = typer.Option(
+        None, "--workers", help="Processes of the generation [default: number of cores]."
+    ),
+    oracle_actions: Path | None = typer.Option(
+        None,
+        "--oracle-actions",
+        help="Also run the Oracle with these unitary actions (Oracle4Grid formats).",
+        show_default=False,
+    ),
+    oracle_chronic: str = typer.Option("0", "--oracle-chronic", help="The Oracle's chronic."),
+    oracle_config: Path | None = typer.Option(
+        None,
+        "--oracle-config",
+        help="The Oracle's settings (config.ini or .toml).",
+        show_default=False,
+    ),
+    oracle_max_iter: int | None = typer.Option(
+        None,
+        "--oracle-max-iter",
+        help="The Oracle's episode length [default: --max-steps].",
+        show_default=False,
+    ),
+    force: bool = typer.Option(False, "--force", help="Retrain the models even if cached."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress lines."),
+) -> None:
+    """The whole pipeline: generate, split by chronic, train and evaluate the zoo, figures, report.
+
+    Ends with the leaderboard (test chronics) and the path of OUT/report.html (OUT: --out), one
+    page that opens offline. With --oracle-actions it also runs the Oracle on one chronic and puts
+    its KPIs in the report. Cached: the dataset by its configuration, the models by dataset,
+    models, seed and test chronics (see OUT/run.json); a second run takes seconds.
+
+    Example: gridoracle run --oracle-actions examples/actions/l2rpn_case14_sandbox/reference.json
+    --oracle-config examples/config.ini
+    """
+    from gridoracle.dataset.split import parse_chronic_list
+    from gridoracle.pipelines import run_pipeline
+
+    chosen = parse_chronic_list(test_chronics) if test_chronics is not None else None
+    if max_steps < 1:
+        raise InvalidOption(f"--max-steps must be at least 1, got {max_steps}")
+    report = run_pipeline(
+        env=env,
+        chronics=chronics,
+        max_steps=max_steps,
+        n_actions=actions,
+        models=models,
+        test_chronics=chosen,
+        seed=seed,
+        out=out,
+        data_out=data_out,
+        workers=workers,
+        oracle_actions=oracle_actions,
+        oracle_chronic=oracle_chronic,
+        oracle_config=oracle_config,
+        oracle_max_iter=oracle_max_iter,
+        force=force,
+        progress=_say(quiet),
+    )
+    _print_run_report(report)
+
+
+def _say(quiet: bool) -> Callable[[str], None]:
+    """Progress lines on stderr (dim), none with --quiet."""
+    import time
+
+    if quiet:
+        return lambda text: None
+    start = time.perf_counter()
+
+    def say(text: str) -> None:
+        elapsed = time.perf_counter() - start
+        err_console.print(f"[dim]{elapsed:6.1f} s  {escape(text)}[/dim]", highlight=False)
+
+    return say
+
+
+def _print_run_report(report: Any) -> None:
+    from rich import box
+    from rich.table import Table
+
+    from gridoracle.dataset.split import format_chronics
+
+    board = report.leaderboard
+    table = Table(
+        title=f"Leaderboard: test chronic(s) {format_chronics(report.test_chronics)}, "
+        "sorted by mean regret",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1),
+    )
+    columns = [
+        ("model", "model", None),
+        ("kind", "kind", None),
+        ("rmse", "RMSE", ".4f"),
+        ("r2", "R²", ".3f"),
+        ("top1_accuracy", "top-1", ".1%"),
+        ("mean_regret", "mean\nregret", ".4f"),
+        ("p95_regret", "p95\nregret", ".4f"),
+        ("top5_recall", "top-5\nrecall", ".1%"),
+        ("overload_f1", "overload\nF1", ".3f"),
+        ("train_seconds", "train\ns", ".1f"),
+        ("predict_us_per_state", "µs per\nstate", ".1f"),
+    ]
+    present = [c for c in columns if c[0] in board.columns]
+    for _, label, fmt in present:
+        table.add_column(label, justify="left" if fmt is None else "right", no_wrap=True)
+    for rec in board.to_dict(orient="records"):
+        cells = []
+        for key, _, fmt in present:
+            value = rec.get(key)
+            if fmt is None:
+                cells.append(escape(str(value)))
+            elif value is None or value != value:
+                cells.append("n/a")
+            else:
+                cells.append(format(float(value), fmt))
+        style = "bold green" if rec.get("model") == report.best_model else None
+        table.add_row(*cells, style=style)
+    # a pipe or a log file gets the whole table rather than 80 columns of ellipses
+    out = console if console.is_terminal else Console(width=max(console.width, 120))
+    out.print(table)
+    cached = "reused (cached)" if report.models_cached else "trained in this run"
+    console.print(
+        f"best model: {report.best_model} (highlighted); models {cached}", highlight=False
+    )
+    if report.oracle is not None:
+        kpis = {str(k): float(v) for k, v in report.oracle.kpis.itertuples(index=False)}
+        shown = ", ".join(f"{k}: {v:,.2f}" for k, v in list(kpis.items())[:3])
+        console.print(f"oracle (chronic {report.oracle.chronic}): {shown}", highlight=False)
+        console.print(f"oracle outputs: {report.oracle.folder}", highlight=False, soft_wrap=True)
+    timings = ", ".join(f"{k} {v:.1f} s" for k, v in report.timings.items())
+    console.print(
+        f"time: {timings}; total {report.total_seconds:.1f} s", highlight=False, soft_wrap=True
+    )
+    console.print(f"report: {report.report_path}", highlight=False, soft_wrap=True)
+
+
+_TEST_CHRONICS_HELP = (
+    "Chronics of the test set, comma-separated (e.g. 2 or 2,3); "
+    "default: drawn with --test-fraction and --seed."
+)
+
+
+@app.command("train")
+def train_cmd(
+    data: str = typer.Option(
+        ..., "--data", help="Dataset folder (or an output folder holding exactly one dataset)."
+    ),
+    model: str = typer.Option(
+        "random_forest",
+        "--model",
+        help="mean, ridge, random_forest, extra_trees, hist_gradient_boosting, mlp "
+        "(or action_conditioned).",
+    ),
+    out: Path | None = typer.Option(
+        None, "--out", help="Model folder to write [default: models/MODEL].", show_default=False
+    ),
+    test_chronics: str | None = typer.Option(
+        None, "--test-chronics", help=_TEST_CHRONICS_HELP, show_default=False
+    ),
+    test_fraction: float = typer.Option(
+        0.25, "--test-fraction", help="Share of chronics held out, in (0, 1)."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed of the split draw and of the model."),
+) -> None:
+    """Train a model of the zoo on the training chronics of a dataset and save it.
+
+    The dataset is split by chronic; the model sees the training chronics only. Targets of
+    diverged or illegal pairs are learned as max rho 2.0 (ranked last).
+
+    Writes model.joblib and metadata.json (features, actions, dataset hash, split, seed, versions)
+    into the --out folder.
+
+    Example: gridoracle train --data data/ --model extra_trees --test-chronics 2
+    """
+    from gridoracle.dataset.split import format_chronics, parse_chronic_list
+    from gridoracle.models.train import train
+
+    chosen = parse_chronic_list(test_chronics) if test_chronics is not None else None
+    folder = out if out is not None else Path("models") / model
+    result = train(
+        Path(data),
+        model,
+        out=folder,
+        test_chronics=chosen,
+        test_fraction=test_fraction,
+        seed=seed,
+    )
+    console.print(
+        f"trained {model} on chronic(s) {format_chronics(result.train_chronics)} "
+        f"({result.train_rows:,} states) in {result.train_seconds:.1f} s; test chronic(s) "
+        f"{format_chronics(result.test_chronics)} ({result.test_rows:,} states) held out",
+        highlight=False,
+        soft_wrap=True,
+    )
+    console.print(f"model: {result.path}", highlight=False, soft_wrap=True)
+    console.print(
+        f"next: gridoracle evaluate --model {result.path} --data {data}",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def _cell(value: Any, fmt: str) -> str:
+    """A number for a table cell; n/a for a missing one."""
+    if value is None or (isinstance(value, float) and value != value):
+        return "n/a"
+    return format(float(value), fmt)
+
+
+@app.command("evaluate")
+def evaluate_cmd(
+    model: Path = typer.Option(..., "--model", help="Model folder (written by gridoracle train)."),
+    data: str = typer.Option(
+        ..., "--data", help="Dataset folder with the model's features and actions."
+    ),
+    test_chronics: str | None = typer.Option(
+        None,
+        "--test-chronics",
+        help="Chronics to evaluate on [default: the model's test chronics on its own dataset, "
+        "every chronic on another one].",
+        show_default=False,
+    ),
+    out: Path | None = typer.Option(
+        None,
+        "--out",
+        help="Metrics file to write [default: metrics.json in the model folder].",
+        show_default=False,
+    ),
+) -> None:
+    """Evaluate a model on test chronics: regression and decision quality, beside two baselines.
+
+    Regression: RMSE, MAE, R² on the pairs with a finite max rho.
+
+    Decisions (choosing the action of lowest predicted max rho): top-1 accuracy, mean and p95
+    regret, top-k recall; overload (max rho above 1) precision, recall and F1 per pair.
+
+    Baselines: do nothing, and the per-action mean of the training targets.
+
+    Writes metrics.json (per-action metrics included) and records the summary in metadata.json.
+
+    Example: gridoracle evaluate --model models/extra_trees --data data/
+    """
+    from rich.table import Table
+
+    from gridoracle.dataset.split import format_chronics, parse_chronic_list
+    from gridoracle.models.evaluate import evaluate
+
+    chosen = parse_chronic_list(test_chronics) if test_chronics is not None else None
+    record = evaluate(model, Path(data), test_chronics=chosen, out=out)
+    results = record["results"]
+    columns = [
+        (key, label)
+        for key, label in (
+            ("model", record["model"]),
+            ("mean", "per-action mean"),
+            ("donothing", "do nothing"),
+        )
+        if results.get(key) is not None
+    ]
+    table = Table(
+        title=f"{record['model']} on test chronic(s) {format_chronics(record['test_chronics'])} "
+        f"({record['states']:,} states, {record['actions']} actions)",
+        title_justify="left",
+    )
+    table.add_column("metric")
+    for _, label in columns:
+        table.add_column(escape(label), justify="right")
+    rows = [
+        ("RMSE", "regression", "rmse", ".4f"),
+        ("MAE", "regression", "mae", ".4f"),
+        ("R²", "regression", "r2", ".3f"),
+        ("top-1 accuracy", "decision", "top1_accuracy", ".1%"),
+        ("mean regret", "decision", "mean_regret", ".4f"),
+        ("p95 regret", "decision", "p95_regret", ".4f"),
+        ("top-5 recall", "decision", "top5_recall", ".1%"),
+        ("top-10 recall", "decision", "top10_recall", ".1%"),
+        ("unsafe choices", "decision", "unsafe_choice_rate", ".1%"),
+        ("overload precision", "overload", "precision", ".3f"),
+        ("overload recall", "overload", "recall", ".3f"),
+        ("overload F1", "overload", "f1", ".3f"),
+    ]
+    for label, part, key, fmt in rows:
+        cells = []
+        for name, _ in columns:
+            entry = results[name]
+            section = entry["decision"]["overload"] if part == "overload" else entry[part]
+            cells.append(_cell(section.get(key), fmt))
+        table.add_row(label, *cells)
+    console.print(table)
+    per_action = results["model"]["regression"]["per_action"]
+    ranked = sorted(
+        ((v["rmse"], k) for k, v in per_action.items() if v["rmse"] == v["rmse"]), reverse=True
+    )
+    if ranked:
+        worst = ", ".join(f"{escape(k)} ({v:.3f})" for v, k in ranked[:5])
+        console.print(f"largest RMSE: {worst}", highlight=False, soft_wrap=True)
+    timing = record["timing"]
+    console.print(
+        f"prediction: {timing['predict_us_per_state']:.1f} µs per state in a batch, "
+        f"{timing['predict_us_single_state']:.0f} µs for one state",
+        highlight=False,
+    )
+    if record["metrics_path"]:
+        console.print(f"metrics: {record['metrics_path']}", highlight=False, soft_wrap=True)
+
+
+@app.command("compare")
+def compare_cmd(
+    data: str = typer.Option(
+        ..., "--data", help="Dataset folder (or an output folder holding exactly one dataset)."
+    ),
+    models: str = typer.Option(
+        "all", "--models", help="all (the zoo), or names such as ridge,extra_trees."
+    ),
+    out: Path = typer.Option(
+        Path("models"), "--out", help="Folder of the model folders and leaderboard.csv/json."
+    ),
+    test_chronics: str | None = typer.Option(
+        None, "--test-chronics", help=_TEST_CHRONICS_HELP, show_default=False
+    ),
+    test_fraction: float = typer.Option(
+        0.25, "--test-fraction", help="Share of chronics held out, in (0, 1)."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed of the split draw and of the models."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No status line while training."),
+) -> None:
+    """Train and evaluate several models on one split and print one leaderboard.
+
+    Rows: each model and the baselines (do nothing, per-action mean), sorted by mean regret on the
+    test chronics. Columns: RMSE, MAE, R², top-1 accuracy, mean and p95 regret, top-5 recall,
+    overload F1, training seconds and prediction µs per state (batch).
+
+    Writes one folder per model, leaderboard.csv and leaderboard.json into the --out folder.
+
+    Example: gridoracle compare --data data/ --test-chronics 2
+    """
+    import contextlib
+
+    from rich import box
+    from rich.table import Table
+
+    from gridoracle.dataset.split import format_chronics, parse_chronic_list
+    from gridoracle.models.evaluate import compare, parse_model_list
+
+    names = parse_model_list(models)
+    chosen = parse_chronic_list(test_chronics) if test_chronics is not None else None
+    show_status = not quiet and err_console.is_terminal
+    status_cm = err_console.status("loading the dataset") if show_status else None
+
+    def progress(name: str, index: int, total: int) -> None:
+        if status_cm is not None:
+            status_cm.update(f"training and evaluating {name} ({index + 1}/{total})")
+
+    with status_cm if status_cm is not None else contextlib.nullcontext():
+        result = compare(
+            Path(data),
+            names,
+            out=out,
+            test_chronics=chosen,
+            test_fraction=test_fraction,
+            seed=seed,
+            progress=progress,
+        )
+    table = Table(
+        title=f"Leaderboard: test chronic(s) {format_chronics(result.test_chronics)}, sorted by "
+        "mean regret",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        padding=(0, 1),
+    )
+    columns = [
+        ("model", "model", ""),
+        ("rmse", "RMSE", ".4f"),
+        ("mae", "MAE", ".4f"),
+        ("r2", "R²", ".3f"),
+        ("top1_accuracy", "top-1", ".1%"),
+        ("mean_regret", "mean\nregret", ".4f"),
+        ("p95_regret", "p95\nregret", ".4f"),
+        ("top5_recall", "top-5\nrecall", ".1%"),
+        ("overload_f1", "overload\nF1", ".3f"),
+        ("train_seconds", "train\ns", ".2f"),
+        ("predict_us_per_state", "µs per\nstate", ".3g"),
+    ]
+    for _, label, fmt in columns:
+        table.add_column(label, justify="left" if not fmt else "right", no_wrap=True)
+    for rec in result.leaderboard.to_dict(orient="records"):
+        label = f"{rec['model']} (baseline)" if rec["kind"] == "baseline" else str(rec["model"])
+        cells = [escape(label)] + [_cell(rec[key], fmt) for key, _, fmt in columns[1:]]
+        table.add_row(*cells)
+    # a pipe or a log file gets the whole table rather than 80 columns of ellipses
+    printer = console if console.is_terminal else Console(width=max(console.width, 130))
+    printer.print(table)
+    console.print(f"leaderboard: {result.csv_path}, {result.json_path}", highlight=False)
+    console.print(
+        f"models: {', '.join(str(p) for p in result.model_paths.values())} (metrics.json in each)",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 INTERRUPTED = 130

@@ -1,0 +1,647 @@
+"""Figures of datasets and models, written as PNG files.
+
+Every function takes data (arrays, DataFrames, a fitted model) and a file path, draws one titled and
+labelled figure, and writes it atomically (a reader never sees half a PNG). Figures are built with
+Matplotlib's object API on the Agg canvas: no pyplot state, no window, nothing left open.
+
+Functions
+---------
+- :func:`plot_error_boxplot`: prediction error per action, the worst N actions by RMSE;
+- :func:`plot_pred_vs_true`: predicted against true max rho;
+- :func:`feature_importances` and :func:`plot_feature_importances`: the top features, the model's
+  own importances when it has them, else permutation importance on a seeded subsample;
+- :func:`plot_regret_cdf`: distribution of the regret of the chosen action, one curve per model;
+- :func:`plot_max_rho_distribution`: max rho after each action over all states, and how often the
+  action diverges or is illegal;
+- :func:`plot_rho_heatmap`: max rho per action over the time steps of one chronic.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from gridoracle.dataset.store import atomic_write_bytes
+from gridoracle.errors import InvalidOption, OutputError
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = [
+    "OVERLOAD",
+    "feature_importances",
+    "permutation_importances",
+    "plot_error_boxplot",
+    "plot_feature_importances",
+    "plot_max_rho_distribution",
+    "plot_pred_vs_true",
+    "plot_regret_cdf",
+    "plot_rho_heatmap",
+    "save_figure",
+]
+
+OVERLOAD = 1.0
+"""Max rho above which a line is overloaded: drawn as a reference line on every rho axis."""
+
+_DPI = 110
+_OVERLOAD_STYLE: dict[str, Any] = {"color": "#c0392b", "linestyle": "--", "linewidth": 1.0}
+
+
+# --------------------------------------------------------------------------------------------------
+# Figure plumbing
+# --------------------------------------------------------------------------------------------------
+
+
+def _figure(width: float, height: float) -> Figure:
+    """A new figure on the Agg canvas (not registered with pyplot, so nothing to close)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=_DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def save_figure(fig: Figure, path: str | Path) -> Path:
+    """Render ``fig`` to PNG bytes and write them atomically to ``path``.
+
+    The parent folder is created if needed. The figure is cleared afterwards so that its memory
+    is released at once.
+
+    Raises
+    ------
+    OutputError
+        If the folder cannot be created or the file cannot be written.
+    """
+    path = Path(path)
+    buf = io.BytesIO()
+    try:
+        fig.savefig(buf, format="png", dpi=_DPI, metadata={"Software": "gridoracle"})
+    finally:
+        fig.clear()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(path, buf.getvalue())
+    except OSError as exc:
+        raise OutputError(f"cannot write figure {path}: {exc.strerror or exc}") from exc
+    return path
+
+
+def _frames(y_true: Any, y_pred: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Align truth and prediction as float DataFrames with the same columns (truth's order)."""
+    t = y_true if isinstance(y_true, pd.DataFrame) else pd.DataFrame(np.asarray(y_true, float))
+    p = y_pred if isinstance(y_pred, pd.DataFrame) else pd.DataFrame(np.asarray(y_pred, float))
+    if t.shape != p.shape:
+        raise ValueError(f"truth has shape {t.shape} but prediction {p.shape}")
+    if isinstance(y_pred, pd.DataFrame) and isinstance(y_true, pd.DataFrame):
+        missing = [c for c in t.columns if c not in p.columns]
+        if missing:
+            raise ValueError(f"prediction lacks action column(s) {missing[:5]}")
+        p = p[t.columns]
+    else:
+        p = pd.DataFrame(p.to_numpy(), columns=t.columns)
+    return t.astype(float).reset_index(drop=True), p.astype(float).reset_index(drop=True)
+
+
+def _suffix(text: str | None) -> str:
+    return f" ({text})" if text else ""
+
+
+# --------------------------------------------------------------------------------------------------
+# Model figures
+# --------------------------------------------------------------------------------------------------
+
+
+def plot_error_boxplot(
+    y_true: pd.DataFrame,
+    y_pred: pd.DataFrame,
+    path: str | Path,
+    *,
+    worst: int = 20,
+    label: str | None = None,
+) -> Path:
+    """Box plots of the prediction error (predicted - true max rho) of the worst actions.
+
+    Actions are ranked by RMSE over the states where the true max rho is finite; the worst
+    ``worst`` are drawn, worst on top, each box labelled with its RMSE.
+
+    Parameters
+    ----------
+    y_true, y_pred : pandas.DataFrame
+        True and predicted max rho, one column per action (NaN in ``y_true`` is skipped).
+    path : str or Path
+        PNG file to write.
+    worst : int, default 20
+        Number of actions drawn.
+    label : str, optional
+        Model (and data) named in the title.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    if worst < 1:
+        raise InvalidOption(f"worst {worst}: must be at least 1")
+    t, p = _frames(y_true, y_pred)
+    err = p - t  # NaN where the truth is NaN
+    rmse = np.sqrt((err**2).mean(axis=0, skipna=True))
+    ranked = rmse.dropna().sort_values(ascending=False).head(worst)
+    if ranked.empty:
+        raise ValueError("no finite target: cannot draw prediction errors")
+    names = list(ranked.index)[::-1]  # worst on top of a horizontal box plot
+    data = [err[n].dropna().to_numpy() for n in names]
+    fig = _figure(8.0, max(3.0, 0.32 * len(names) + 1.6))
+    ax = fig.add_subplot()
+    ax.boxplot(
+        data,
+        orientation="horizontal",
+        whis=(5, 95),
+        showfliers=True,
+        flierprops={"marker": ".", "markersize": 2, "alpha": 0.4},
+        medianprops={"color": "#1f4e79"},
+    )
+    ax.set_yticks(
+        range(1, len(names) + 1), [f"{n}  (RMSE {rmse[n]:.3f})" for n in names], fontsize=8
+    )
+    ax.axvline(0.0, color="grey", linewidth=0.8)
+    ax.set_xlabel("prediction error: predicted - true max rho")
+    ax.set_ylabel("action")
+    ax.set_title(
+        f"Prediction error of the {len(names)} worst actions by RMSE{_suffix(label)}\n"
+        "boxes: quartiles, whiskers: 5th-95th percentile",
+        fontsize=10,
+    )
+    ax.grid(axis="x", alpha=0.3)
+    return save_figure(fig, path)
+
+
+def plot_pred_vs_true(
+    y_true: pd.DataFrame,
+    y_pred: pd.DataFrame,
+    path: str | Path,
+    *,
+    label: str | None = None,
+    max_points: int = 20_000,
+    seed: int = 0,
+) -> Path:
+    """Predicted against true max rho over every (state, action) pair with a finite truth.
+
+    Many pairs are drawn as a hexagonal density (log counts), few as points. The diagonal is the
+    perfect prediction; dashed lines mark rho = 1. RMSE and R² are printed in the corner.
+
+    Parameters
+    ----------
+    y_true, y_pred : pandas.DataFrame
+        True and predicted max rho, one column per action.
+    path : str or Path
+        PNG file to write.
+    label : str, optional
+        Model (and data) named in the title.
+    max_points : int, default 20000
+        Pairs drawn at most (a seeded subsample beyond); the metrics use every pair.
+    seed : int, default 0
+        Seed of the subsample.
+    """
+    t, p = _frames(y_true, y_pred)
+    tv, pv = t.to_numpy().ravel(), p.to_numpy().ravel()
+    ok = np.isfinite(tv) & np.isfinite(pv)
+    tv, pv = tv[ok], pv[ok]
+    if tv.size == 0:
+        raise ValueError("no finite target: cannot draw predicted against true")
+    rmse = float(np.sqrt(np.mean((pv - tv) ** 2)))
+    ss_tot = float(np.sum((tv - tv.mean()) ** 2))
+    r2 = 1.0 - float(np.sum((pv - tv) ** 2)) / ss_tot if ss_tot > 0 else float("nan")
+    if tv.size > max_points:
+        keep = np.random.default_rng(seed).choice(tv.size, size=max_points, replace=False)
+        tv_d, pv_d = tv[keep], pv[keep]
+    else:
+        tv_d, pv_d = tv, pv
+    lo = float(min(tv_d.min(), pv_d.min()))
+    hi = float(max(tv_d.max(), pv_d.max()))
+    pad = 0.02 * (hi - lo or 1.0)
+    lo, hi = lo - pad, hi + pad
+    fig = _figure(6.4, 5.6)
+    ax = fig.add_subplot()
+    if tv_d.size > 2000:
+        hb = ax.hexbin(
+            tv_d, pv_d, gridsize=70, bins="log", mincnt=1, cmap="viridis", extent=(lo, hi, lo, hi)
+        )
+        fig.colorbar(hb, ax=ax, label="pairs per cell (log scale)")
+    else:
+        ax.scatter(tv_d, pv_d, s=6, alpha=0.5, color="#1f77b4", linewidths=0)
+    ax.plot([lo, hi], [lo, hi], color="black", linewidth=0.9, label="perfect prediction")
+    ax.axvline(OVERLOAD, **_OVERLOAD_STYLE, label="rho = 1 (overload)")
+    ax.axhline(OVERLOAD, **_OVERLOAD_STYLE)
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(lo, hi)
+    ax.set_aspect("equal")
+    ax.set_xlabel("true max rho")
+    ax.set_ylabel("predicted max rho")
+    shown = f"{tv_d.size:,} of {tv.size:,} pairs" if tv_d.size < tv.size else f"{tv.size:,} pairs"
+    ax.set_title(f"Predicted vs true max rho{_suffix(label)}\n{shown}", fontsize=10)
+    ax.text(
+        0.03,
+        0.97,
+        f"RMSE {rmse:.4f}\nR² {r2:.4f}",
+        transform=ax.transAxes,
+        va="top",
+        fontsize=9,
+        bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none"},
+    )
+    ax.legend(loc="lower right", fontsize=8)
+    return save_figure(fig, path)
+
+
+def _own_importances(model: Any, n_features: int) -> np.ndarray | None:
+    """The model's own feature importances, looking inside common wrappers; None if it has none."""
+    seen: set[int] = set()
+    todo = [model]
+    while todo:
+        obj = todo.pop(0)
+        if obj is None or id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        values = getattr(obj, "feature_importances_", None)
+        if values is not None:
+            arr = np.asarray(values, dtype=float).ravel()
+            if arr.size == n_features and np.all(np.isfinite(arr)):
+                return arr
+        steps = getattr(obj, "steps", None)  # sklearn Pipeline: the last step sees the features
+        if isinstance(steps, list) and steps:
+            # a step that rescales keeps feature identity; anything else (PCA, ...) does not
+            if all(type(s[1]).__name__ in {"StandardScaler", "MinMaxScaler"} for s in steps[:-1]):
+                todo.append(steps[-1][1])
+            continue
+        todo.extend(
+            getattr(obj, attr, None) for attr in ("estimator", "estimator_", "model", "regressor_")
+        )
+    return None
+
+
+def _rmse(truth: np.ndarray, pred: np.ndarray) -> float:
+    ok = np.isfinite(truth) & np.isfinite(pred)
+    return float(np.sqrt(np.mean((pred[ok] - truth[ok]) ** 2))) if ok.any() else float("nan")
+
+
+def permutation_importances(
+    predict: Callable[[pd.DataFrame], Any],
+    X: pd.DataFrame,
+    Y: Any,
+    *,
+    n_repeats: int = 3,
+    seed: int = 0,
+    batch_rows: int = 200_000,
+) -> np.ndarray:
+    """Permutation importance: mean increase in RMSE when one feature column is shuffled.
+
+    The same definition as :func:`sklearn.inspection.permutation_importance` with the score
+    ``-RMSE`` over the finite targets, but for any ``predict`` (no estimator API needed), with all
+    shuffled copies predicted in few large calls, and without predicting at all for a column that
+    is constant over the rows (shuffling it changes nothing: its importance is exactly 0).
+
+    Each shuffle of column ``j``, repeat ``r`` draws from ``default_rng([seed, j, r])``: the
+    values do not depend on ``batch_rows``.
+
+    Returns
+    -------
+    numpy.ndarray
+        One value per column of ``X`` (mean over ``n_repeats`` shuffles).
+    """
+    truth = np.asarray(Y, dtype=float)
+    n, m = X.shape
+    base = _rmse(truth, np.asarray(predict(X), dtype=float))
+    values = X.to_numpy()
+    varying = [j for j in range(m) if n > 1 and not np.all(values[:, j] == values[0, j])]
+    jobs = [(j, r) for j in varying for r in range(n_repeats)]
+    per_call = max(1, batch_rows // max(n, 1))
+    increase = np.zeros((m, n_repeats))
+    for start in range(0, len(jobs), per_call):
+        part = jobs[start : start + per_call]
+        stacked = np.tile(values, (len(part), 1))
+        for k, (j, r) in enumerate(part):
+            order = np.random.default_rng([seed, j, r]).permutation(n)
+            stacked[k * n : (k + 1) * n, j] = values[order, j]
+        pred = np.asarray(predict(pd.DataFrame(stacked, columns=X.columns)), dtype=float)
+        for k, (j, r) in enumerate(part):
+            increase[j, r] = _rmse(truth, pred[k * n : (k + 1) * n]) - base
+    return np.nan_to_num(increase.mean(axis=1))
+
+
+def feature_importances(
+    model: Any,
+    X: pd.DataFrame,
+    Y: pd.DataFrame | None = None,
+    *,
+    n_samples: int = 400,
+    n_repeats: int = 3,
+    seed: int = 0,
+) -> tuple[pd.Series, str]:
+    """Feature importances of a fitted model, sorted decreasing.
+
+    The model's own importances (``feature_importances_``, e.g. of a random forest, also inside a
+    scaling pipeline or a wrapper) when it has them; else permutation importance (see
+    :func:`permutation_importances`): the increase in RMSE over the finite targets when one feature
+    column is shuffled, on a seeded subsample of ``n_samples`` rows.
+
+    Parameters
+    ----------
+    model : object
+        Anything with ``predict(X)`` returning one column per action.
+    X : pandas.DataFrame
+        Features (columns are the feature names).
+    Y : pandas.DataFrame, optional
+        True max rho of the rows of ``X``; needed for permutation importance.
+    n_samples, n_repeats, seed
+        Subsample size, shuffles per feature and seed of the permutation importance.
+
+    Returns
+    -------
+    (pandas.Series, str)
+        Importance per feature name, and a short description of the method.
+    """
+    names = [str(c) for c in X.columns]
+    own = _own_importances(model, len(names))
+    if own is not None:
+        return (
+            pd.Series(own, index=names, name="importance").sort_values(ascending=False),
+            "the model's own importance (impurity decrease)",
+        )
+    if Y is None:
+        raise ValueError("the model has no feature importances of its own: pass Y to permute")
+    rng = np.random.default_rng(seed)
+    rows = np.sort(rng.choice(len(X), size=min(n_samples, len(X)), replace=False))
+    Xs = X.iloc[rows].reset_index(drop=True)
+    Ys = np.asarray(Y, dtype=float)[rows]
+    values = permutation_importances(model.predict, Xs, Ys, n_repeats=n_repeats, seed=seed)
+    return (
+        pd.Series(values, index=names, name="importance").sort_values(ascending=False),
+        f"RMSE increase when the feature is shuffled ({len(rows)} rows, {n_repeats} shuffles)",
+    )
+
+
+def plot_feature_importances(
+    importances: pd.Series,
+    path: str | Path,
+    *,
+    top: int = 20,
+    label: str | None = None,
+    method: str | None = None,
+) -> Path:
+    """Horizontal bars of the ``top`` most important features (largest on top).
+
+    Parameters
+    ----------
+    importances : pandas.Series
+        Importance per feature name (see :func:`feature_importances`).
+    path : str or Path
+        PNG file to write.
+    top : int, default 20
+        Features drawn.
+    label : str, optional
+        Model named in the title.
+    method : str, optional
+        How the importances were computed, written under the title and on the x axis.
+    """
+    if top < 1:
+        raise InvalidOption(f"top {top}: must be at least 1")
+    s = importances.dropna().sort_values(ascending=False).head(top)
+    if s.empty:
+        raise ValueError("no feature importance to draw")
+    s = s.iloc[::-1]
+    fig = _figure(7.5, max(3.0, 0.25 * len(s) + 1.4))
+    ax = fig.add_subplot()
+    ax.barh([str(i) for i in s.index], s.to_numpy(), color="#2e86c1")
+    ax.tick_params(axis="y", labelsize=8)
+    ax.set_xlabel(f"importance: {method}" if method else "importance", fontsize=9)
+    ax.set_ylabel("feature")
+    ax.set_title(f"Top {len(s)} features{_suffix(label)}", fontsize=10)
+    ax.grid(axis="x", alpha=0.3)
+    return save_figure(fig, path)
+
+
+def plot_regret_cdf(
+    regrets: Mapping[str, Any],
+    path: str | Path,
+    *,
+    label: str | None = None,
+) -> Path:
+    """Empirical CDF of the per-state regret, one curve per model (or baseline).
+
+    The value of a curve at 0 is the share of states where the model chose a best action; the
+    legend gives the mean and 95th percentile of each. Non-finite regrets are left out and counted
+    in the legend.
+
+    Parameters
+    ----------
+    regrets : mapping of str to array-like
+        Per-state regret (true max rho of the chosen action minus the best) of each model, e.g.
+        the ``regret`` column of :func:`gridoracle.models.evaluate.per_state_decisions`.
+    path : str or Path
+        PNG file to write.
+    label : str, optional
+        Data named in the title (e.g. the test chronics).
+    """
+    if not regrets:
+        raise ValueError("no model to draw a regret CDF of")
+    fig = _figure(10.0, 4.8)
+    ax = fig.add_subplot()
+    upper = 0.0
+    styles = ["-", "--", "-.", ":"]
+    for i, (name, values) in enumerate(regrets.items()):
+        arr = np.asarray(values, dtype=float).ravel()
+        finite = np.sort(arr[np.isfinite(arr)])
+        dropped = arr.size - finite.size
+        if finite.size == 0:
+            continue
+        text = f"{name}: mean {finite.mean():.4f}, p95 {np.percentile(finite, 95):.4f}"
+        if dropped:
+            text += f", {dropped} n/a"
+        ax.ecdf(finite, linestyle=styles[(i // 10) % len(styles)], label=text)
+        upper = max(upper, float(np.percentile(finite, 99)))
+    # symlog: linear below 1e-3 (zero regret visible), logarithmic above, so that models with
+    # small regrets stay apart from those with large ones
+    ax.set_xscale("symlog", linthresh=1e-3, linscale=0.5)
+    ax.set_xlim(0.0, max(upper * 1.2, 1e-2))
+    ax.set_ylim(0.0, 1.01)
+    ax.set_xlabel(
+        "regret: true max rho of the chosen action - best true max rho\n"
+        "(symmetric log scale, linear below 0.001; up to the 99th percentile)"
+    )
+    ax.set_ylabel("share of states with regret ≤ x")
+    ax.set_title(f"Regret of the chosen action, CDF per model{_suffix(label)}", fontsize=10)
+    ax.grid(alpha=0.3)
+    # outside the axes: the curves of weak models run through the lower right corner
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), title="model: regret")
+    return save_figure(fig, path)
+
+
+# --------------------------------------------------------------------------------------------------
+# Data figures
+# --------------------------------------------------------------------------------------------------
+
+
+def _sparse_ticks(n: int, most: int = 40) -> np.ndarray:
+    return np.arange(0, n, max(1, math.ceil(n / most)))
+
+
+def plot_max_rho_distribution(
+    Y: pd.DataFrame,
+    path: str | Path,
+    *,
+    status: pd.DataFrame | None = None,
+    label: str | None = None,
+) -> Path:
+    """Distribution of max rho after each action over all states, actions sorted by median.
+
+    Top: box plots (quartiles, whiskers at the 5th and 95th percentiles) with the overload line.
+    Bottom: share of states where the action diverges or is illegal (NaN in ``Y``), which the top
+    panel cannot show.
+
+    Parameters
+    ----------
+    Y : pandas.DataFrame
+        Max rho, one column per action, NaN where not computable.
+    path : str or Path
+        PNG file to write.
+    status : pandas.DataFrame, optional
+        Status codes (0 ok, 1 diverged, 2 illegal) to split the bottom bars.
+    label : str, optional
+        Dataset named in the title.
+    """
+    if Y.shape[1] == 0 or len(Y) == 0:
+        raise ValueError("no action or no row: cannot draw the max rho distribution")
+    medians = Y.median(axis=0, skipna=True).fillna(np.inf)
+    order = list(medians.sort_values(kind="stable").index)
+    n = len(order)
+    data = [Y[c].dropna().to_numpy() for c in order]
+    fig = _figure(max(8.0, min(18.0, 0.14 * n + 4.0)), 6.4)
+    top, bottom = fig.subplots(
+        2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]}, squeeze=True
+    )
+    positions = np.arange(n)
+    keep = [i for i, d in enumerate(data) if d.size]
+    top.boxplot(
+        [data[i] for i in keep],
+        positions=positions[keep],
+        widths=0.7,
+        whis=(5, 95),
+        showfliers=False,
+        medianprops={"color": "#1f4e79"},
+        patch_artist=True,
+        boxprops={"facecolor": "#aed6f1", "linewidth": 0.6},
+    )
+    top.axhline(OVERLOAD, **_OVERLOAD_STYLE, label="rho = 1 (overload)")
+    top.set_ylabel("max rho after the action")
+    top.legend(loc="upper left", fontsize=8)
+    top.grid(axis="y", alpha=0.3)
+    share_above = (Y[order] > OVERLOAD).sum(axis=0) / Y[order].notna().sum(axis=0).clip(lower=1)
+    top.set_title(
+        f"Max rho after each of {n} actions over {len(Y):,} states{_suffix(label)}\n"
+        f"sorted by median; whiskers 5th-95th percentile; "
+        f"{float(np.mean(share_above > 0)):.0%} of actions overload in some state",
+        fontsize=10,
+    )
+    if status is not None:
+        st = status[order]
+        diverged = (st == 1).mean(axis=0).to_numpy()
+        illegal = (st == 2).mean(axis=0).to_numpy()
+    else:
+        diverged = Y[order].isna().mean(axis=0).to_numpy()
+        illegal = np.zeros(n)
+    bottom.bar(positions, diverged, color="#7f8c8d", label="diverged / game over")
+    bottom.bar(positions, illegal, bottom=diverged, color="#e67e22", label="illegal")
+    bottom.set_ylabel("share of states")
+    bottom.set_ylim(0, max(0.05, float((diverged + illegal).max()) * 1.15))
+    bottom.legend(loc="upper left", fontsize=8)
+    bottom.grid(axis="y", alpha=0.3)
+    ticks = _sparse_ticks(n)
+    bottom.set_xticks(ticks, [order[i] for i in ticks], rotation=90, fontsize=7)
+    step = int(ticks[1] - ticks[0]) if len(ticks) > 1 else 1
+    bottom.set_xlabel("action" + (f" (one name in {step} written)" if step > 1 else ""))
+    return save_figure(fig, path)
+
+
+def plot_rho_heatmap(
+    Y: pd.DataFrame,
+    meta: pd.DataFrame,
+    chronic: int,
+    path: str | Path,
+    *,
+    label: str | None = None,
+    max_actions: int | None = None,
+) -> Path:
+    """Heat map of max rho after each action (rows) at each time step (columns) of one chronic.
+
+    Colours are centred on rho = 1 (blue: margin, red: overload); black cells are NaN (diverged or
+    illegal). Rows are sorted by mean max rho, best on top.
+
+    Parameters
+    ----------
+    Y : pandas.DataFrame
+        Max rho, one column per action.
+    meta : pandas.DataFrame
+        ``chronic`` and ``step`` of each row of ``Y``.
+    chronic : int
+        The chronic drawn.
+    path : str or Path
+        PNG file to write.
+    label : str, optional
+        Dataset named in the title.
+    max_actions : int, optional
+        Draw only this many actions (the first ones in sorted order).
+
+    Raises
+    ------
+    InvalidOption
+        If ``chronic`` has no row.
+    """
+    from matplotlib import colormaps
+    from matplotlib.colors import TwoSlopeNorm
+
+    rows = np.flatnonzero(meta["chronic"].to_numpy() == int(chronic))
+    if rows.size == 0:
+        have = sorted({int(c) for c in pd.unique(meta["chronic"])})
+        raise InvalidOption(f"chronic {chronic} is not in the data (chronics {have})")
+    steps = meta["step"].to_numpy()[rows]
+    order_rows = rows[np.argsort(steps, kind="stable")]
+    block = Y.iloc[order_rows]
+    means = block.mean(axis=0, skipna=True).fillna(np.inf)
+    order = list(means.sort_values(kind="stable").index)
+    if max_actions is not None:
+        order = order[:max_actions]
+    mat = block[order].to_numpy(dtype=float).T  # actions x steps
+    finite = mat[np.isfinite(mat)]
+    vmin = float(finite.min()) if finite.size else 0.0
+    vmax = float(finite.max()) if finite.size else 2.0
+    vmin, vmax = min(vmin, OVERLOAD - 1e-3), max(vmax, OVERLOAD + 1e-3)
+    cmap = colormaps["coolwarm"].with_extremes(bad="black")
+    n = len(order)
+    fig = _figure(10.0, max(3.5, min(12.0, 0.1 * n + 2.0)))
+    ax = fig.add_subplot()
+    im = ax.imshow(
+        np.ma.masked_invalid(mat),
+        aspect="auto",
+        interpolation="nearest",
+        cmap=cmap,
+        norm=TwoSlopeNorm(vcenter=OVERLOAD, vmin=vmin, vmax=vmax),
+        extent=(float(steps.min()) - 0.5, float(steps.max()) + 0.5, n - 0.5, -0.5),
+    )
+    fig.colorbar(im, ax=ax, label="max rho after the action (1 = overload)")
+    ticks = _sparse_ticks(n, 50)
+    ax.set_yticks(ticks, [order[i] for i in ticks], fontsize=6 if n > 30 else 8)
+    ax.set_xlabel("time step of the chronic")
+    ax.set_ylabel("action (sorted by mean max rho)")
+    n_nan = int(np.isnan(mat).sum())
+    ax.set_title(
+        f"Max rho per action over chronic {chronic}{_suffix(label)}\n"
+        f"{n} actions x {mat.shape[1]} steps; black: diverged or illegal ({n_nan:,} cells)",
+        fontsize=10,
+    )
+    return save_figure(fig, path)
