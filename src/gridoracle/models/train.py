@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from gridoracle.dataset.reader import Dataset
 from gridoracle.dataset.reader import load as load_dataset
@@ -142,7 +143,10 @@ def train(
     X = train_ds.X.to_numpy(dtype=np.float64)
     Y = fill_targets(train_ds.Y, UNSAFE_RHO)
     start = time.perf_counter()
-    estimator.fit(X, Y)
+    # one BLAS thread: the MLP's small matrix products got 13x slower with one thread per core
+    # on a busy 2-core machine (measured in gridoracle run)
+    with threadpool_limits(limits=1, user_api="blas"):
+        estimator.fit(X, Y)
     seconds = time.perf_counter() - start
     serial_predictions(estimator)  # reproducible to the bit, and faster on few states
     baseline = make_model("mean").fit(X, Y)
