@@ -73,7 +73,7 @@ def map_units(
                 unit = todo.pop()
                 pending[pool.submit(fn, unit)] = unit
             done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
-            for future in sorted(done, key=lambda f: list(pending).index(f)):
+            for future in done:
                 unit = pending.pop(future)
                 yield unit, future.result()
     finally:

@@ -16,7 +16,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -55,26 +56,17 @@ class OracleReport:
         return [self.names[i] for i in best.path]
 
 
-class _Timer:
-    def __init__(self) -> None:
-        self.timings: dict[str, float] = {}
-
-    def __call__(self, label: str) -> _Step:
-        return _Step(self, label)
-
-
-class _Step:
-    def __init__(self, timer: _Timer, label: str) -> None:
-        self.timer, self.label = timer, label
-
-    def __enter__(self) -> None:
-        self.tick = time.perf_counter()
-
-    def __exit__(self, *exc: object) -> None:
-        self.timer.timings[self.label] = time.perf_counter() - self.tick
+@contextmanager
+def _timed(timings: dict[str, float], label: str) -> Iterator[None]:
+    """Add the time spent in the block to ``timings[label]`` (a label may be timed twice)."""
+    tick = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[label] = timings.get(label, 0.0) + time.perf_counter() - tick
 
 
-def scenario_label(env: Any, chronic: int, given: str | int) -> str:
+def scenario_label(given: str | int) -> str:
     """``scenario_<chronic>``: the index or name the user gave, as Oracle4Grid names it."""
     return f"scenario_{given}"
 
@@ -177,10 +169,10 @@ def run_oracle(
     from gridoracle.oracle.transitions import allowed_transitions, drop_incomplete
 
     say = progress or (lambda text: None)
-    timer = _Timer()
+    timings: dict[str, float] = {}
     warnings: list[str] = []
     # 0 - inputs
-    with timer("0 inputs"):
+    with _timed(timings, "0 inputs"):
         say("0 - environment and unitary actions")
         sim_env = make_oracle_env(env, reward)
         engine = BatchedEngine(sim_env)  # built first: its voltages do not depend on later runs
@@ -193,9 +185,9 @@ def run_oracle(
         if not unitary:
             raise InvalidOption(f"actions file {str(actions_file)!r}: no unitary action in it")
         root = Path(out or config.output_path or "results/oracle")
-        folder = root / scenario_label(sim_env, chronic_id, chronic) / Path(actions_file).stem
+        folder = root / scenario_label(chronic) / Path(actions_file).stem
     # 1 - combinations
-    with timer("1 combinations"):
+    with _timed(timings, "1 combinations"):
         say("1 - combinations and filters at t0")
         combos = combinations(unitary, config.max_depth)
         kept, filtered = filter_at_t0(combos, sim_env, chronic_id, seed)
@@ -203,7 +195,7 @@ def run_oracle(
             warnings.append(f"{len(filtered)} combined action(s) filtered at t0")
     actions = [SimpleNamespace(name=c.name, grid2op=c.grid2op_dict()) for c in kept]
     # 2 - rewards
-    with timer("2 rewards"):
+    with _timed(timings, "2 rewards"):
         say(f"2 - rewards of {len(actions)} combined actions over {config.max_iter} steps")
         full_table = reward_table(
             sim_env,
@@ -224,17 +216,17 @@ def run_oracle(
     rewards = table.rewards
     overload = np.nan_to_num(table.overload, nan=-1).astype(np.int8)
     # 3 - transitions
-    with timer("3 transitions"):
+    with _timed(timings, "3 transitions"):
         say("3 - transitions under the game rules")
         rules = allowed_transitions(names, max_sub=1, max_line=1)
     # 4 - best paths
-    with timer("4 best paths"):
+    with _timed(timings, "4 best paths"):
         say("4 - best paths")
         digits = config.significant_digit
         kind = config.best_path_type
         best, best_no = best_paths(rewards, rules, overload, kind=kind, significant_digits=digits)
     # 5 - KPIs
-    with timer("5 kpis"):
+    with _timed(timings, "5 kpis"):
         say("5 - indicators")
         kpis = compute_kpis(
             rewards,
@@ -250,7 +242,7 @@ def run_oracle(
         folder, config, chronic_id, names, table, best, best_no, kpis, filtered, warnings
     )
     # outputs of steps 2-5
-    with timer("outputs"):
+    with _timed(timings, "outputs"):
         folder.mkdir(parents=True, exist_ok=True)
         write_csv(full_table.to_frame(), folder / "reward_df.csv")
         write_csv(kpis, folder / "kpis.csv")
@@ -273,7 +265,7 @@ def run_oracle(
             graph = build_graph(rewards, names, rules, overload=overload, significant_digits=digits)
             export(graph, folder)
     # 6 - replay
-    with timer("6 replay"):
+    with _timed(timings, "6 replay"):
         if do_replay:
             say("6 - replay under real rules")
             real_env = use_replay_parameters(sim_env)  # applied at the replay's reset
@@ -306,10 +298,10 @@ def run_oracle(
                     done[key] = result
                 report.replays.append(result)
                 warnings += result.warnings
-    with timer("outputs"):
+    with _timed(timings, "outputs"):
         figures()
     sim_env.close()
-    report.timings = timer.timings
+    report.timings = timings
     write_json(
         {
             "env": env,
