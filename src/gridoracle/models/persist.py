@@ -136,31 +136,43 @@ class Predictor:
 
     def check_features(self, columns: Sequence[str], where: str = "the data") -> None:
         """Raise :class:`ModelMismatch` unless ``columns`` are the training features (any order)."""
-        missing, extra = _differences(self.feature_names, [str(c) for c in columns])
-        if missing or extra:
-            parts = []
-            if missing:
-                parts.append(f"lacks {len(missing)} of its features ({_names(missing)})")
-            if extra:
-                parts.append(f"has {len(extra)} it was not trained on ({_names(extra)})")
-            raise ModelMismatch(
-                f"{self._label()} was trained on {len(self.feature_names)} features; "
-                f"{where} {' and '.join(parts)}"
-            )
+        self._check_names(
+            self.feature_names,
+            columns,
+            where,
+            f"was trained on {len(self.feature_names)} features",
+            "of its features",
+            "it was not trained on",
+        )
 
     def check_actions(self, names: Sequence[str], where: str = "the data") -> None:
         """Raise :class:`ModelMismatch` unless ``names`` are the training actions (any order)."""
-        missing, extra = _differences(self.action_names, [str(n) for n in names])
+        self._check_names(
+            self.action_names,
+            names,
+            where,
+            f"predicts {len(self.action_names)} actions",
+            "of its actions",
+            "others",
+        )
+
+    def _check_names(
+        self,
+        expected: Sequence[str],
+        given: Sequence[str],
+        where: str,
+        what: str,
+        missing_label: str,
+        extra_label: str,
+    ) -> None:
+        missing, extra = _differences(expected, [str(n) for n in given])
         if missing or extra:
             parts = []
             if missing:
-                parts.append(f"lacks {len(missing)} of its actions ({_names(missing)})")
+                parts.append(f"lacks {len(missing)} {missing_label} ({_names(missing)})")
             if extra:
-                parts.append(f"has {len(extra)} others ({_names(extra)})")
-            raise ModelMismatch(
-                f"{self._label()} predicts {len(self.action_names)} actions; "
-                f"{where} {' and '.join(parts)}"
-            )
+                parts.append(f"has {len(extra)} {extra_label} ({_names(extra)})")
+            raise ModelMismatch(f"{self._label()} {what}; {where} {' and '.join(parts)}")
 
     def check_dataset(self, ds: Dataset) -> None:
         """Raise :class:`ModelMismatch` if ``ds`` has other features or actions than the model."""
