@@ -466,6 +466,18 @@ def oracle_cmd(
         False, "--export-graph", help="Also write the graph as GraphML and edge_list.csv."
     ),
     no_replay: bool = typer.Option(False, "--no-replay", help="Skip step 6 (replay)."),
+    scheduler: str | None = typer.Option(
+        None,
+        "--scheduler",
+        help="Solve the reward table on this Dask cluster (tcp://HOST:PORT); replaces "
+        "--nb-process.",
+    ),
+    dask_workers: int | None = typer.Option(
+        None, "--dask-workers", help="Solve the reward table on a Dask LocalCluster of N processes."
+    ),
+    force: bool = typer.Option(
+        False, "--force", help="Solve every reward chunk again (ignore the output's .cache)."
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No step messages."),
 ) -> None:
     """The Oracle: the best achievable trajectory of combined topology actions on one episode.
@@ -475,11 +487,16 @@ def oracle_cmd(
     best_path.json, best_path_no_overload.json, graph.png, topology counts, replay_logs/ and
     summary.json.
 
+    The reward table (step 2) is solved in chunks of combined actions: locally (--nb-process)
+    or on Dask (--scheduler, --dask-workers). Finished chunks are kept in the output's .cache: an
+    interrupted run resumes there, a repeated one reuses them (--force solves them again).
+
     Example: gridoracle oracle --env rte_case14_realistic --chronic 0
     --actions examples/actions/rte_case14_realistic/reference.json --config examples/config.ini
     """
     from gridoracle.oracle.config import read_config
     from gridoracle.oracle.pipeline import run_oracle
+    from gridoracle.parallel import check_workers
 
     settings, config_warnings = read_config(config)
     settings = settings.merge(
@@ -496,6 +513,10 @@ def oracle_cmd(
     )
     for message in config_warnings:
         err_console.print(f"[yellow]warning:[/yellow] {escape(message)}", highlight=False)
+    if scheduler is not None and dask_workers is not None:
+        raise InvalidOption("give --scheduler or --dask-workers, not both")
+    if dask_workers is not None:
+        check_workers(dask_workers)
     say = (
         (lambda text: None)
         if quiet or not err_console.is_terminal
@@ -512,6 +533,9 @@ def oracle_cmd(
         export_graph=export_graph,
         do_replay=not no_replay,
         progress=say,
+        scheduler=scheduler,
+        dask_workers=dask_workers,
+        resume=not force,
     )
     _print_oracle_report(report)
 

@@ -130,6 +130,9 @@ def run_oracle(
     export_graph: bool = False,
     do_replay: bool = True,
     progress: Callable[[str], None] | None = None,
+    scheduler: str | None = None,
+    dask_workers: int | None = None,
+    resume: bool = True,
 ) -> OracleReport:
     """Run the Oracle (steps 0-6) and write its outputs.
 
@@ -155,6 +158,13 @@ def run_oracle(
         Replay both paths under real rules (step 6).
     progress : callable, optional
         Called with a short text at each step.
+    scheduler, dask_workers
+        Solve the reward table (step 2) on this Dask cluster (``tcp://host:port``) or on a
+        LocalCluster of this many processes; ``config.nb_process`` is then unused. The rest of
+        the Oracle runs here.
+    resume : bool
+        Keep every finished chunk of the reward table in ``<folder>/.cache`` and reuse those
+        of the same inputs (an interrupted or repeated run does not solve them again).
     """
     from gridoracle.actions.combine import combinations, filter_at_t0
     from gridoracle.actions.parse import load_unitary_actions
@@ -206,6 +216,10 @@ def run_oracle(
             seed,
             reward=reward,
             workers=config.nb_process,
+            env_name=str(Path(env).resolve()) if Path(env).exists() else env,
+            scheduler=scheduler,
+            dask_workers=dask_workers,
+            cache=folder / ".cache" if resume else None,
         )
     names_all = full_table.names
     keep, drop_warnings = drop_incomplete(full_table.played, names_all)
@@ -316,6 +330,9 @@ def run_oracle(
             "n_combined": len(combos),
             "n_simulated": len(actions),
             "n_in_graph": len(names),
+            "n_reused": full_table.reused,
+            "scheduler": scheduler,
+            "dask_workers": dask_workers,
             "filtered": [{"action": a, "reason": r} for a, r in filtered],
             "best_path": {"value": best.reward, "actions": report.path_names(best)},
             "best_path_no_overload": {

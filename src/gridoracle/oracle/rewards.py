@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -53,12 +54,15 @@ class RewardTable:
         1 no overload, 0 overload, -1 error; NaN after a run ended.
     played : ndarray of int, shape (N,)
         Steps each run lasted (T when it reached the end).
+    reused : int
+        Actions whose rewards were read from the cache instead of solved.
     """
 
     names: list[str]
     rewards: np.ndarray
     overload: np.ndarray
     played: np.ndarray
+    reused: int = 0
 
     @property
     def n_steps(self) -> int:
@@ -193,13 +197,17 @@ def reward_table(
     reward: str = "oracle",
     workers: int = 1,
     progress: Callable[[int, int], None] | None = None,
+    env_name: str | None = None,
+    scheduler: str | None = None,
+    dask_workers: int | None = None,
+    cache: Path | None = None,
 ) -> RewardTable:
     """The reward table with the batched engine (see the module docstring).
 
     Parameters
     ----------
     env : grid2op Environment
-        Made by :func:`make_simulation_env`.
+        Made by :func:`make_oracle_env` (or :func:`make_simulation_env`).
     engine : BatchedEngine
         Built on ``env`` right after it was made.
     actions : sequence
@@ -207,7 +215,7 @@ def reward_table(
     chronic, max_iter, seed
         The episode: chronic index, number of steps, environment seed.
     chunk : int
-        Actions solved per engine call (bounds the memory of the rho arrays).
+        Actions solved per engine call: the unit of work, of parallelism and of resumption.
     workers : int
         Local processes solving chunks of actions in parallel (forked: they share the engine and
         the states of the reconnect-only run without copying them; 1: in this process).
@@ -216,7 +224,23 @@ def reward_table(
         step that ends the episode; OracleL2RPNReward does not.
     progress : callable, optional
         ``progress(done, total)`` after each chunk.
+    env_name : str, optional
+        The environment's name or folder as :func:`make_oracle_env` takes it: Dask workers make
+        their own environment and engine from it. Required with ``scheduler`` or
+        ``dask_workers``; part of the cache key.
+    scheduler, dask_workers
+        Solve the chunks on the Dask cluster at this address (``tcp://host:port``), or on a
+        LocalCluster of this many processes started and stopped here. Each worker makes the
+        environment and replays the reconnect-only run once, then solves its chunks; the
+        results come back through the scheduler (no shared folder needed).
+    cache : Path, optional
+        Folder where every finished chunk is written (atomically, ``.npy``) under a key of
+        everything that determines it; a later call with the same inputs reads the chunks
+        found there instead of solving them again (an interrupted run resumes).
     """
+    use_dask = scheduler is not None or dask_workers is not None
+    if use_dask and env_name is None:
+        raise ValueError("env_name is required to run the reward table on Dask")
     observations, why = base_run(env, chronic, max_iter, seed)
     if why and why != "end of the chronic":
         log.warning(
@@ -234,30 +258,193 @@ def reward_table(
     rewards = np.full((n_steps, len(actions)), np.nan)
     flags = np.zeros((n_steps, len(actions)), dtype=np.int8)
     status_ok = np.zeros((n_steps, len(actions)), dtype=bool)
+    reused = 0
     if n_steps:
-        states = states_from_observations(observations, range(1, n_steps + 1), horizon=0)
         jobs = [
             (start, min(start + chunk, len(actions))) for start in range(0, len(actions), chunk)
         ]
-        token = id(states)
-        _SHARED[token] = (engine, states, list(actions))
-        try:
-            units = [(token, start, stop) for start, stop in jobs]
-            done = 0
-            for (_, start, stop), (r, f, ok) in map_units(_chunk_rewards, units, workers):
-                rewards[:, start:stop], flags[:, start:stop], status_ok[:, start:stop] = r, f, ok
-                done += stop - start
-                if progress is not None:
-                    progress(done, len(actions))
-        finally:
-            del _SHARED[token]
+        store = None
+        if cache is not None:
+            key = {
+                "env": env_name or str(getattr(env, "env_name", "")),
+                "reward": reward,
+                "chronic": int(chronic),
+                "max_iter": int(max_iter),
+                "seed": seed,
+                "n_steps": n_steps,
+                "actions": [[a.name, dict(a.grid2op)] for a in actions],
+                "versions": _versions(),
+            }
+            store = _ChunkCache(Path(cache), key)
+        todo = []
+        done = 0
+        for start, stop in jobs:
+            found = None if store is None else store.read(start, stop, n_steps)
+            if found is None:
+                todo.append((start, stop))
+                continue
+            rewards[:, start:stop], flags[:, start:stop], status_ok[:, start:stop] = found
+            done += stop - start
+        reused = done
+        if done and progress is not None:
+            progress(done, len(actions))
+
+        def merge(start: int, stop: int, result: tuple[np.ndarray, ...]) -> None:
+            nonlocal done
+            r, f, ok = result
+            rewards[:, start:stop], flags[:, start:stop], status_ok[:, start:stop] = r, f, ok
+            if store is not None:
+                store.write(start, stop, r, f, ok)
+            done += stop - start
+            if progress is not None:
+                progress(done, len(actions))
+
+        if use_dask:
+            from gridoracle.parallel import map_units_dask
+
+            assert env_name is not None
+            units = [
+                RewardUnit(
+                    env_name,
+                    reward,
+                    int(chronic),
+                    int(max_iter),
+                    seed,
+                    start,
+                    stop,
+                    tuple((a.name, dict(a.grid2op)) for a in actions[start:stop]),
+                )
+                for start, stop in todo
+            ]
+            for unit, result in map_units_dask(
+                run_reward_unit, units, scheduler=scheduler, n_workers=dask_workers
+            ):
+                merge(unit.start, unit.stop, result)
+        elif todo:
+            states = states_from_observations(observations, range(1, n_steps + 1), horizon=0)
+            token = id(states)
+            _SHARED[token] = (engine, states, list(actions))
+            try:
+                shared = [(token, start, stop) for start, stop in todo]
+                for (_, start, stop), result in map_units(_chunk_rewards, shared, workers):
+                    merge(start, stop, result)
+            finally:
+                del _SHARED[token]
     rewards, overload, played = _finish_runs(status_ok, rewards, flags)
     if n_steps < max_iter:  # the episode itself ended early: nobody reached the end
         played = np.minimum(played, n_steps)
     if reward == "l2rpn" and n_steps:
         ended = played == n_steps
         rewards[n_steps - 1, ended] = 0.0
-    return RewardTable(names, rewards, overload, played)
+    return RewardTable(names, rewards, overload, played, reused)
+
+
+def _versions() -> dict[str, str]:
+    from gridoracle.dataset.generate import versions
+
+    return versions()
+
+
+class _ChunkCache:
+    """Finished chunks of a reward table, one ``.npy`` file each, in a folder named by its key.
+
+    A file holds a float64 array of shape (3, T, n): rewards, overload flags and the ok mask of
+    the chunk's n actions. It is written atomically; one that cannot be read back is solved again.
+    """
+
+    def __init__(self, root: Path, key: dict[str, Any]) -> None:
+        import hashlib
+        import json
+
+        text = json.dumps(key, sort_keys=True, separators=(",", ":"), allow_nan=False)
+        self.folder = root / f"rewards-{hashlib.sha256(text.encode()).hexdigest()[:16]}"
+
+    def _path(self, start: int, stop: int) -> Path:
+        return self.folder / f"actions_{start:06d}-{stop:06d}.npy"
+
+    def read(self, start: int, stop: int, n_steps: int) -> tuple[np.ndarray, ...] | None:
+        path = self._path(start, stop)
+        if not path.is_file():
+            return None
+        try:
+            data = np.load(path, allow_pickle=False)
+            if data.shape != (3, n_steps, stop - start) or data.dtype != np.float64:
+                raise ValueError(f"shape {data.shape}, dtype {data.dtype}")
+        except (OSError, ValueError) as exc:
+            log.warning("cached reward chunk %s is unreadable (%s): solving it again", path, exc)
+            return None
+        return data[0], data[1].astype(np.int8), data[2] != 0
+
+    def write(
+        self, start: int, stop: int, rewards: np.ndarray, flags: np.ndarray, ok: np.ndarray
+    ) -> None:
+        import io
+
+        from gridoracle.dataset.store import atomic_write_bytes
+
+        self.folder.mkdir(parents=True, exist_ok=True)
+        buffer = io.BytesIO()
+        stacked = np.stack([rewards, flags.astype(np.float64), ok.astype(np.float64)])
+        np.save(buffer, stacked, allow_pickle=False)
+        atomic_write_bytes(self._path(start, stop), buffer.getvalue())
+
+
+@dataclass(frozen=True)
+class RewardUnit:
+    """One chunk of the reward table, self-contained for a Dask worker (pure, idempotent)."""
+
+    env: str
+    reward: str
+    chronic: int
+    max_iter: int
+    seed: int | None
+    start: int
+    stop: int
+    actions: tuple[tuple[str, dict[str, Any]], ...]
+
+
+class _WorkerEpisode:
+    """What a Dask worker keeps between reward units: environment, engine, last episode."""
+
+    def __init__(self, env_name: str, reward: str) -> None:
+        from gridoracle.engine.batched import BatchedEngine
+
+        self.env = make_oracle_env(env_name, reward)
+        self.engine = BatchedEngine(self.env)  # right after make, as in the parent
+        self.episodes: dict[tuple[int, int, int | None], Any] = {}
+
+    def states(self, chronic: int, max_iter: int, seed: int | None) -> Any:
+        key = (chronic, max_iter, seed)
+        if key not in self.episodes:
+            observations, _why = base_run(self.env, chronic, max_iter, seed)
+            self.episodes.clear()
+            self.episodes[key] = states_from_observations(
+                observations, range(1, len(observations) + 1), horizon=0
+            )
+        return self.episodes[key]
+
+
+_WORKER: dict[tuple[str, str], _WorkerEpisode] = {}
+
+
+def run_reward_unit(unit: RewardUnit) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rewards, overload flags and ok mask of one chunk, on a Dask worker (or anywhere)."""
+    key = (unit.env, unit.reward)
+    if key not in _WORKER:
+        _WORKER.clear()  # one environment per process at a time
+        _WORKER[key] = _WorkerEpisode(unit.env, unit.reward)
+    ctx = _WORKER[key]
+    states = ctx.states(unit.chronic, unit.max_iter, unit.seed)
+    actions = [_Action(name, d) for name, d in unit.actions]
+    return _rewards_of(ctx.engine, states, actions)
+
+
+class _Action:
+    __slots__ = ("grid2op", "name")
+
+    def __init__(self, name: str, grid2op: dict[str, Any]) -> None:
+        self.name = name
+        self.grid2op = grid2op
 
 
 # what forked workers of reward_table read (set by the parent just before the pool forks)
@@ -268,7 +455,13 @@ def _chunk_rewards(unit: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray, 
     """Rewards, overload flags and ok mask of actions ``start:stop`` (one work unit)."""
     token, start, stop = unit
     engine, states, actions = _SHARED[token]
-    result = engine.evaluate(states, actions[start:stop], full=True, kept=True)
+    return _rewards_of(engine, states, actions[start:stop])
+
+
+def _rewards_of(
+    engine: Any, states: Any, actions: Sequence[Any]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    result = engine.evaluate(states, actions, full=True, kept=True)
     assert result.rho is not None
     limit = np.asarray(engine.thermal_limit, dtype=np.float64)
     amps = np.nan_to_num(result.rho.astype(np.float64)) * limit
