@@ -52,20 +52,55 @@ def actions_cmd(
         help="Environment name (see `gridoracle envs`) or folder.",
         show_default=False,
     ),
-    kind: str = typer.Option(
-        "topology",
+    kind: str | None = typer.Option(
+        None,
         "--kind",
         help="topology: every unitary substation topology; line: disconnection and "
-        "reconnection of every line; all: both. donothing is always first.",
+        "reconnection of every line; all: both. donothing is always first. "
+        "Default: topology, or every action of the --from file.",
+        show_default=False,
+    ),
+    substations: str | None = typer.Option(
+        None,
+        "--substations",
+        help="Only the topologies of these substations (ids such as 4,5,11), and the line "
+        "actions of lines with an end at one of them.",
+        show_default=False,
+    ),
+    busiest: int | None = typer.Option(
+        None,
+        "--busiest",
+        help="As --substations with the N substations of most elements (ties: lower id).",
+        show_default=False,
+    ),
+    per_substation: int | None = typer.Option(
+        None,
+        "--per-substation",
+        help="At most K topologies per substation, drawn with --seed.",
+        show_default=False,
+    ),
+    most_lines: int | None = typer.Option(
+        None,
+        "--most-lines",
+        help="Only the N topologies that put the most line ends on bus 2 or higher (ties: "
+        "catalogue order); line actions are kept.",
+        show_default=False,
+    ),
+    from_file: Path | None = typer.Option(
+        None,
+        "--from",
+        help="Start from the actions of this file (a gridoracle catalogue, or an Oracle4Grid "
+        "reference, parser1 or parser2 file) instead of the grid's catalogue.",
+        show_default=False,
     ),
     limit: int | None = typer.Option(
         None,
         "--limit",
-        help="Keep this many actions, donothing included, drawn with --seed "
-        "(default: all of them).",
+        help="Keep this many actions, donothing included, drawn with --seed, after the other "
+        "options (default: all of them).",
         show_default=False,
     ),
-    seed: int = typer.Option(0, "--seed", help="Seed of the --limit draw."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the --per-substation and --limit draws."),
     out: Path | None = typer.Option(
         None,
         "--out",
@@ -81,19 +116,41 @@ def actions_cmd(
 
     Each action comes with the grid2op dict that plays it. Same options, same file, byte for byte.
 
+    Big grids: these options compose, applied in this order; donothing is always kept (added
+    first when a --from file has none) and the output keeps the catalogue's order:
+
+    - `--from FILE`: start from a file's actions instead of the grid's catalogue (Oracle4Grid
+      substation actions keep their names `sub-<sub id>-<k>`, k = position in the file; line
+      actions become `line-<id>-off`/`-on`; an action repeating an earlier one is kept once).
+    - `--kind`: keep one kind of actions.
+    - `--substations 4,5,11` or `--busiest N`: the topologies acting only on those
+      substations, and the line actions of lines with an end there.
+    - `--per-substation K`: at most K topologies per substation, drawn with `--seed`.
+    - `--most-lines N`: the N topologies with the most line ends on bus 2 or higher.
+    - `--limit N`: N actions in all, drawn with `--seed`.
+
+    `--per-substation` and `--most-lines` leave line actions as they are. The file's `extra`
+    records the options.
+
     Use the file with `gridoracle generate --actions-file`.
 
     Example: gridoracle actions --env l2rpn_case14_sandbox --limit 50 --seed 0 --out actions.json
+
+    Example: gridoracle actions --env l2rpn_wcci_2022_dev --busiest 20 --per-substation 50
+    --out actions118.json
     """
     if ctx.invoked_subcommand is not None:
         return
     from gridoracle.actions import (
         ACTION_SETS,
+        busiest_substations,
         check_output_file,
         count_kinds,
         enumerate_actions,
-        sample_actions,
+        load_action_source,
+        parse_ids,
         save_catalogue,
+        select_actions,
     )
     from gridoracle.grid import env_label, make_env
 
@@ -101,31 +158,74 @@ def actions_cmd(
         raise InvalidOption("missing --env: the environment to list actions of (see envs)")
     if out is None:
         raise InvalidOption("missing --out: the catalogue file to write (e.g. actions.json)")
-    if kind not in ACTION_SETS:
+    if kind is not None and kind not in ACTION_SETS:
         raise InvalidOption(f"--kind {kind!r} is not one of {', '.join(ACTION_SETS)}")
-    if limit is not None and limit < 1:
-        raise InvalidOption(f"--limit must be at least 1, got {limit}")
+    for value, option in (
+        (busiest, "--busiest"),
+        (per_substation, "--per-substation"),
+        (most_lines, "--most-lines"),
+        (limit, "--limit"),
+    ):
+        if value is not None and value < 1:
+            raise InvalidOption(f"{option} must be at least 1, got {value}")
     if seed < 0:
         raise InvalidOption(f"--seed must be a non-negative integer, got {seed}")
+    if substations is not None and busiest is not None:
+        raise InvalidOption(
+            "--substations and --busiest cannot be combined: give the substations or their number"
+        )
+    sub_ids = parse_ids(substations, "--substations") if substations is not None else None
     check_output_file(out)  # fail before the environment is loaded
 
     environment = make_env(env)
     try:
-        catalogue = enumerate_actions(environment, kind)  # type: ignore[arg-type]
-        chosen = catalogue if limit is None else sample_actions(catalogue, limit, seed)
-        extra = {
-            "kind": kind,
-            "limit": limit,
-            "seed": seed if limit is not None else None,
-            "available": len(catalogue),
-        }
+        extra: dict[str, Any] = {}
+        if from_file is not None:
+            source = load_action_source(from_file, environment)
+            catalogue = select_actions(source.actions, environment, kind=kind)  # type: ignore[arg-type]
+            extra["from"] = {
+                "file": str(from_file),
+                "format": source.format,
+                "sha256": source.sha256,
+            }
+        else:
+            catalogue = enumerate_actions(environment, kind or "topology")  # type: ignore[arg-type]
+        chosen = select_actions(
+            catalogue,
+            environment,
+            substations=sub_ids,
+            busiest=busiest,
+            per_substation=per_substation,
+            most_lines=most_lines,
+            limit=limit,
+            seed=seed,
+        )
+        drawn = limit is not None or per_substation is not None
+        extra.update(
+            {
+                "kind": kind or ("all" if from_file is not None else "topology"),
+                "limit": limit,
+                "seed": seed if drawn else None,
+                "available": len(catalogue),
+            }
+        )
+        if sub_ids is not None:
+            extra["substations"] = list(sub_ids)
+        if busiest is not None:
+            extra["busiest"] = busiest
+            extra["substations"] = sorted(busiest_substations(environment, busiest))
+        if per_substation is not None:
+            extra["per_substation"] = per_substation
+        if most_lines is not None:
+            extra["most_lines"] = most_lines
         save_catalogue(out, chosen, env_name=env_label(env), grid=environment, extra=extra)
     finally:
         environment.close()
     counts = ", ".join(f"{n} {k}" for k, n in count_kinds(chosen).items())
     of_total = f" of {len(catalogue)}" if len(chosen) < len(catalogue) else ""
+    origin = f" from {from_file}" if from_file is not None else ""
     console.print(
-        f"wrote {len(chosen)}{of_total} actions ({counts}) for {env_label(env)} to {out}",
+        f"wrote {len(chosen)}{of_total} actions ({counts}) for {env_label(env)}{origin} to {out}",
         highlight=False,
         soft_wrap=True,
     )

@@ -5,6 +5,8 @@
 - :mod:`gridoracle.actions.enumerate`: the catalogue of a grid from its action space, samples.
 - :mod:`gridoracle.actions.catalogue`: catalogue files (atomic writes, checked reads) and the
   choice of the actions of a run (``--actions N`` / ``--actions-file FILE``).
+- :mod:`gridoracle.actions.strategies`: choosing actions on big grids (chosen or busiest
+  substations, a sample per substation, the topologies that move the most lines, a file).
 """
 
 from __future__ import annotations
@@ -18,18 +20,32 @@ from gridoracle.actions.catalogue import (
 )
 from gridoracle.actions.enumerate import ACTION_SETS, enumerate_actions, sample_actions
 from gridoracle.actions.model import KINDS, CatalogueAction, GridLayout, count_kinds
+from gridoracle.actions.strategies import (
+    ActionSource,
+    busiest_substations,
+    lines_moved,
+    load_action_source,
+    parse_ids,
+    select_actions,
+)
 
 __all__ = [
     "ACTION_SETS",
     "FORMAT",
     "KINDS",
+    "ActionSource",
     "CatalogueAction",
     "GridLayout",
+    "busiest_substations",
     "check_output_file",
     "count_kinds",
     "enumerate_actions",
+    "lines_moved",
+    "load_action_source",
     "load_catalogue",
+    "parse_ids",
     "resolve_actions",
     "sample_actions",
     "save_catalogue",
+    "select_actions",
 ]
