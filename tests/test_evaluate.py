@@ -400,3 +400,20 @@ def test_best_zoo_model_beats_the_per_action_mean_on_case14(tmp_path):
     assert board.loc[best, "mean_regret"] < board.loc["mean", "mean_regret"]
     assert board.loc[best, "rmse"] < board.loc["mean", "rmse"]
     assert board.loc["mean", "mean_regret"] < board.loc["donothing", "mean_regret"]
+
+
+def test_a_time_split_model_is_evaluated_on_the_end_of_every_chronic(tiny, tmp_path):
+    folder = tmp_path / "timed"
+    result = train(tiny, "extra_trees", out=folder, split_by="time", gap=2, params=ET_FAST)
+    # 20 states per chronic: the last 5 are tested, steps 13-14 are left out
+    assert result.test_rows == 15 and result.train_rows == 3 * 13
+    assert result.test.meta["step"].min() == 15 and result.train.meta["step"].max() == 12
+    record = evaluate(folder, tiny)
+    assert record["states"] == 15 and record["split"]["by"] == "time"
+    assert record["split"]["test_from_step"] == {"0": 15, "1": 15, "2": 15}
+    with pytest.raises(InvalidOption, match="split by time"):
+        evaluate(folder, tiny, test_chronics=[2])
+    board = compare(
+        tiny, "mean,extra_trees", out=tmp_path / "zoo", split_by="time", gap=2
+    ).leaderboard
+    assert set(board["model"]) == {"mean", "extra_trees", "donothing"}

@@ -243,3 +243,48 @@ def test_cli_split_bad_path_in_a_real_process(tmp_path):
     assert proc.returncode == 2
     assert proc.stdout == ""
     assert len(proc.stderr.strip().splitlines()) == 1 and "does not exist" in proc.stderr
+
+
+# --- split by time ------------------------------------------------------------------------------
+
+
+def test_split_by_time_keeps_a_gap_before_the_end_of_every_chronic(tmp_path):
+    ds = load(make_dataset(tmp_path, [0, 3], steps=40))
+    train, test = split(ds, by="time", test_fraction=0.25, gap=5)
+    for c in (0, 3):
+        test_steps = sorted(test.meta.loc[test.meta["chronic"] == c, "step"])
+        train_steps = sorted(train.meta.loc[train.meta["chronic"] == c, "step"])
+        assert test_steps == list(range(30, 40))  # round(0.25 * 40) = 10 last states
+        assert train_steps == list(range(0, 25))  # steps 25..29 left out (gap 5)
+    assert len(train) + len(test) == len(ds) - 2 * 5
+    # the recorded first test steps give the same rows back
+    from gridoracle.dataset.split import time_split_masks, time_split_rows
+
+    first = time_split_rows(ds, 0.25, 5)
+    assert first == {0: 30, 3: 30}
+    is_test, is_train = time_split_masks(ds, {str(k): v for k, v in first.items()}, 5)
+    assert is_test.sum() == len(test) and is_train.sum() == len(train)
+    # one chronic is enough, and the method is the function
+    one = load(make_dataset(tmp_path / "one", [7], steps=40))
+    a, b = one.split(by="time", test_fraction=0.5, gap=0)
+    assert len(a) == 20 and len(b) == 20 and set(a.meta["step"]) == set(range(20))
+
+
+def test_split_by_time_errors(tmp_path):
+    ds = load(make_dataset(tmp_path, [0], steps=10))
+    with pytest.raises(DatasetError, match="chronic 0 has 10 states, too few"):
+        split(ds, by="time", test_fraction=0.25, gap=12)
+    with pytest.raises(InvalidOption, match="gap -1"):
+        split(ds, by="time", gap=-1)
+    with pytest.raises(InvalidOption, match=r"test fraction 1\.5"):
+        split(ds, by="time", test_fraction=1.5, gap=0)
+    with pytest.raises(InvalidOption, match="split by time tests on the end"):
+        split(ds, by="time", test_chronics=[0], gap=0)
+
+
+def test_cli_split_by_time(tmp_path, capsys):
+    folder = make_dataset(tmp_path, [0], steps=40)
+    main(["split", "--data", str(folder), "--split-by", "time", "--gap", "5"])
+    out = capsys.readouterr().out
+    assert "split by time" in out and "gap 5 steps" in out
+    assert " 25 " in out and " 10 " in out  # train and test rows

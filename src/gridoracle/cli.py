@@ -410,10 +410,20 @@ def split_cmd(
         0.25, "--test-fraction", help="Share of chronics drawn for the test set, in (0, 1)."
     ),
     seed: int = typer.Option(0, "--seed", help="Seed of the test chronics draw."),
+    split_by: str = typer.Option(
+        "chronic",
+        "--split-by",
+        help="chronic: whole chronics held out; time: the last --test-fraction of every chronic "
+        "held out, --gap steps left out before it (datasets with one chronic).",
+    ),
+    gap: int = typer.Option(
+        12, "--gap", help="Split by time: steps left out between training and test states."
+    ),
 ) -> None:
-    """Split a dataset into train and test by chronic and print the counts of each side.
+    """Split a dataset into train and test and print the counts of each side.
 
-    No chronic is on both sides (rows of one episode are correlated).
+    By chronic (default): no chronic is on both sides (rows of one episode are correlated). By
+    time: the end of every chronic is the test set, with a gap of --gap steps before it.
 
     Example: gridoracle split --data data/ --test-chronics 2
     """
@@ -427,15 +437,16 @@ def split_cmd(
     chosen = parse_chronic_list(test_chronics) if test_chronics is not None else None
     ds = load(Path(data))
     train, test = split(
-        ds, by="chronic", test_chronics=chosen, test_fraction=test_fraction, seed=seed
+        ds, by=split_by, test_chronics=chosen, test_fraction=test_fraction, seed=seed, gap=gap
     )
-    how = (
-        f"test chronics {format_chronics(chosen)}"
-        if chosen is not None
-        else f"test fraction {test_fraction:g}, seed {seed}"
-    )
+    if split_by == "time":
+        how = f"last {test_fraction:g} of every chronic, gap {gap} steps"
+    elif chosen is not None:
+        how = f"test chronics {format_chronics(chosen)}"
+    else:
+        how = f"test fraction {test_fraction:g}, seed {seed}"
     table = Table(
-        title=f"{ds.path.name}: split by chronic ({how})",
+        title=f"{ds.path.name}: split by {split_by} ({how})",
         caption="targets: (state, action) pairs with a finite max rho; share > 1.0 of those",
     )
     table.add_column("set")
@@ -1003,10 +1014,20 @@ def train_cmd(
         0.25, "--test-fraction", help="Share of chronics held out, in (0, 1)."
     ),
     seed: int = typer.Option(0, "--seed", help="Seed of the split draw and of the model."),
+    split_by: str = typer.Option(
+        "chronic",
+        "--split-by",
+        help="chronic: whole chronics held out; time: the last --test-fraction of every chronic "
+        "held out, --gap steps left out before it (datasets with one chronic).",
+    ),
+    gap: int = typer.Option(
+        12, "--gap", help="Split by time: steps left out between training and test states."
+    ),
 ) -> None:
     """Train a model of the zoo on the training chronics of a dataset and save it.
 
-    The dataset is split by chronic; the model sees the training chronics only. Targets of
+    The dataset is split by chronic (or by time, --split-by time); the model sees the training
+    side only. Targets of
     diverged or illegal pairs are learned as max rho 2.0 (ranked last).
 
     Writes model.joblib and metadata.json (features, actions, dataset hash, split, seed, versions)
@@ -1026,11 +1047,18 @@ def train_cmd(
         test_chronics=chosen,
         test_fraction=test_fraction,
         seed=seed,
+        split_by=split_by,
+        gap=gap,
+    )
+    held_out = (
+        f"the last {test_fraction:g} of chronic(s) {format_chronics(result.test_chronics)}"
+        if split_by == "time"
+        else f"test chronic(s) {format_chronics(result.test_chronics)}"
     )
     console.print(
         f"trained {model} on chronic(s) {format_chronics(result.train_chronics)} "
-        f"({result.train_rows:,} states) in {result.train_seconds:.1f} s; test chronic(s) "
-        f"{format_chronics(result.test_chronics)} ({result.test_rows:,} states) held out",
+        f"({result.train_rows:,} states) in {result.train_seconds:.1f} s; {held_out} "
+        f"({result.test_rows:,} states) held out",
         highlight=False,
         soft_wrap=True,
     )
@@ -1164,6 +1192,15 @@ def compare_cmd(
         0.25, "--test-fraction", help="Share of chronics held out, in (0, 1)."
     ),
     seed: int = typer.Option(0, "--seed", help="Seed of the split draw and of the models."),
+    split_by: str = typer.Option(
+        "chronic",
+        "--split-by",
+        help="chronic: whole chronics held out; time: the last --test-fraction of every chronic "
+        "held out, --gap steps left out before it (datasets with one chronic).",
+    ),
+    gap: int = typer.Option(
+        12, "--gap", help="Split by time: steps left out between training and test states."
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No status line while training."),
 ) -> None:
     """Train and evaluate several models on one split and print one leaderboard.
@@ -1202,10 +1239,16 @@ def compare_cmd(
             test_fraction=test_fraction,
             seed=seed,
             progress=progress,
+            split_by=split_by,
+            gap=gap,
         )
+    tested = (
+        f"the last {test_fraction:g} of chronic(s) {format_chronics(result.test_chronics)}"
+        if split_by == "time"
+        else f"test chronic(s) {format_chronics(result.test_chronics)}"
+    )
     table = Table(
-        title=f"Leaderboard: test chronic(s) {format_chronics(result.test_chronics)}, sorted by "
-        "mean regret",
+        title=f"Leaderboard: {tested}, sorted by mean regret",
         title_justify="left",
         box=box.SIMPLE_HEAD,
         padding=(0, 1),

@@ -81,6 +81,23 @@ def figure_rows(
         same = (p.metadata.get("dataset") or {}).get("config_hash") == digest
         return (p.metadata.get("training") or {}) if same and digest else {}
 
+    if test_chronics is None and models:
+        from gridoracle.models.evaluate import recorded_time_split
+
+        specs = {name: training(p).get("split") or {"by": "chronic"} for name, p in models.items()}
+        timed = [name for name, spec in specs.items() if spec.get("by") == "time"]
+        if timed:
+            first_name = timed[0]
+            differ = [n for n, spec in specs.items() if spec != specs[first_name]]
+            if differ:
+                raise InvalidOption(
+                    f"models {first_name} and {differ[0]} were trained on different splits of "
+                    f"dataset {ds.path.name}: draw them separately"
+                )
+            rows = recorded_time_split(training(models[first_name]), ds)
+            assert rows is not None
+            test = ds.select(rows)
+            return test, test.chronics
     if test_chronics is not None:
         wanted = sorted({int(c) for c in test_chronics})
     elif models:

@@ -145,12 +145,18 @@ class Dataset:
         test_chronics: Sequence[int] | None = None,
         test_fraction: float = 0.25,
         seed: int = 0,
+        gap: int = 12,
     ) -> tuple[Dataset, Dataset]:
-        """Split into (train, test) by chronic; see :func:`gridoracle.dataset.split`."""
+        """Split into (train, test) by chronic or by time; see :func:`gridoracle.dataset.split`."""
         from gridoracle.dataset.split import split as _split
 
         return _split(
-            self, by=by, test_chronics=test_chronics, test_fraction=test_fraction, seed=seed
+            self,
+            by=by,
+            test_chronics=test_chronics,
+            test_fraction=test_fraction,
+            seed=seed,
+            gap=gap,
         )
 
     def __repr__(self) -> str:

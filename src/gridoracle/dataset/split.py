@@ -1,8 +1,12 @@
-"""Train/test split by chronic.
+"""Train/test splits that do not leak: by chronic, or by time within each chronic.
 
 Rows of one chronic (episode) are consecutive states of the same grid and strongly correlated: a
 split by row would put near-copies of test rows in the training set and overstate a model's
-quality. Every split here keeps each chronic on one side only.
+quality. ``by="chronic"`` (the default) keeps each chronic on one side only. ``by="time"`` is for
+datasets with too few chronics (the 118-bus ``l2rpn_wcci_2022_dev`` ships one): the last
+``test_fraction`` of each chronic's states is the test set, and the ``gap`` steps before it are
+left out of both sides, so that no training state is within ``gap`` steps of a test state (states
+5 minutes apart are near-copies of their neighbours; 12 steps is one hour).
 """
 
 from __future__ import annotations
@@ -18,10 +22,22 @@ from gridoracle.errors import DatasetError, InvalidOption
 if TYPE_CHECKING:
     from gridoracle.dataset.reader import Dataset
 
-__all__ = ["SPLIT_BY", "format_chronics", "parse_chronic_list", "split", "split_summary"]
+__all__ = [
+    "DEFAULT_GAP",
+    "SPLIT_BY",
+    "format_chronics",
+    "parse_chronic_list",
+    "split",
+    "split_summary",
+    "time_split_masks",
+    "time_split_rows",
+]
 
-SPLIT_BY = ("chronic",)
+SPLIT_BY = ("chronic", "time")
 """Allowed values of ``by``."""
+
+DEFAULT_GAP = 12
+"""Steps left out between the training and the test states of a time split (one hour)."""
 
 
 def _pick_test_chronics(chronics: list[int], test_fraction: float, seed: int) -> list[int]:
@@ -38,15 +54,19 @@ def split(
     test_chronics: Sequence[int] | None = None,
     test_fraction: float = 0.25,
     seed: int = 0,
+    gap: int = DEFAULT_GAP,
 ) -> tuple[Dataset, Dataset]:
     """Split a dataset into (train, test) so that no chronic is on both sides.
 
     Parameters
     ----------
     ds : Dataset
-        A loaded dataset (see :func:`gridoracle.dataset.load`) with at least two chronics.
-    by : {"chronic"}, default "chronic"
-        Grouping that must not straddle the split. Only ``"chronic"`` exists.
+        A loaded dataset (see :func:`gridoracle.dataset.load`) with at least two chronics
+        (``by="chronic"``).
+    by : {"chronic", "time"}, default "chronic"
+        ``"chronic"``: whole chronics on each side. ``"time"``: the last ``test_fraction`` of
+        each chronic's states on the test side, ``gap`` steps left out before them (see
+        :func:`time_split_rows`; ``test_chronics`` and ``seed`` are not used).
     test_chronics : sequence of int, optional
         Chronics of the test set. When given, ``test_fraction`` and ``seed`` are ignored.
     test_fraction : float, default 0.25
@@ -54,6 +74,8 @@ def split(
         the nearest count, at least 1 and at most all chronics but one.
     seed : int, default 0
         Seed of the draw (NumPy ``default_rng``); same dataset and seed, same split.
+    gap : int, default 12
+        ``by="time"`` only: steps left out between the training and the test states.
 
     Returns
     -------
@@ -78,6 +100,15 @@ def split(
         raise InvalidOption(
             f"split by={by!r} is not supported: allowed values are {list(SPLIT_BY)}"
         )
+    if by == "time":
+        if test_chronics is not None:
+            raise InvalidOption(
+                "test chronics are for a split by chronic; a split by time tests on the end of "
+                "every chronic (give --test-fraction and --gap)"
+            )
+        test_from = time_split_rows(ds, test_fraction, gap)
+        is_test, is_train = _time_masks(ds, test_from, gap)
+        return ds.select(is_train), ds.select(is_test)
     chronics = ds.chronics
     if len(chronics) < 2:
         raise DatasetError(
@@ -114,6 +145,65 @@ def split(
         wanted = _pick_test_chronics(chronics, float(test_fraction), int(seed))
     is_test = ds.meta["chronic"].isin(wanted).to_numpy()
     return ds.select(~is_test), ds.select(is_test)
+
+
+def time_split_rows(
+    ds: Dataset, test_fraction: float = 0.25, gap: int = DEFAULT_GAP
+) -> dict[int, int]:
+    """The first test step of every chronic in a split by time.
+
+    In each chronic (``n`` states, by increasing step) the last ``round(test_fraction * n)``
+    states (at least one) are the test set; training keeps the states more than ``gap`` steps
+    before the first of them.
+
+    Returns
+    -------
+    dict
+        ``{chronic: first test step}``; :func:`time_split_masks` turns it back into rows (models
+        record it, so that evaluation finds the same test rows).
+
+    Raises
+    ------
+    InvalidOption
+        If ``test_fraction`` is not in (0, 1) or ``gap`` is negative.
+    DatasetError
+        If a chronic is too short to keep a training state before its test states and the gap.
+    """
+    if not (isinstance(test_fraction, int | float) and 0.0 < test_fraction < 1.0):
+        raise InvalidOption(
+            f"test fraction {test_fraction!r}: expected a number strictly between 0 and 1"
+        )
+    if isinstance(gap, bool) or not isinstance(gap, int | np.integer) or gap < 0:
+        raise InvalidOption(f"gap {gap!r}: expected a non-negative number of steps")
+    chronic = ds.meta["chronic"].to_numpy()
+    step = ds.meta["step"].to_numpy()
+    out: dict[int, int] = {}
+    for c in ds.chronics:
+        steps = np.sort(step[chronic == c])
+        n_test = max(1, math.floor(test_fraction * len(steps) + 0.5))
+        first = int(steps[len(steps) - n_test])
+        if not (steps < first - gap).any():
+            raise DatasetError(
+                f"dataset {ds.path}: chronic {c} has {len(steps)} states, too few for a split by "
+                f"time with test fraction {test_fraction} and a gap of {gap} steps (lower --gap "
+                "or --test-fraction)"
+            )
+        out[int(c)] = first
+    return out
+
+
+def time_split_masks(
+    ds: Dataset, test_from: dict[int, int] | dict[str, int], gap: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(test, train) row masks of a split by time (``test_from`` as :func:`time_split_rows`)."""
+    return _time_masks(ds, {int(k): int(v) for k, v in test_from.items()}, int(gap))
+
+
+def _time_masks(ds: Dataset, test_from: dict[int, int], gap: int) -> tuple[np.ndarray, np.ndarray]:
+    chronic = ds.meta["chronic"].to_numpy()
+    step = ds.meta["step"].to_numpy()
+    first = np.array([test_from.get(int(c), np.iinfo(np.int64).max) for c in chronic])
+    return step >= first, step < first - gap
 
 
 def parse_chronic_list(text: str, option: str = "--test-chronics") -> list[int]:

@@ -448,6 +448,17 @@ def _test_rows(
     same = trained_on is not None and trained_on == ds.manifest.get("config_hash")
     train_chronics = [int(c) for c in training.get("train_chronics") or []]
     available = ds.chronics
+    time_rows = recorded_time_split(training, ds) if same else None
+    if time_rows is not None:
+        if test_chronics is not None:
+            raise InvalidOption(
+                f"model {predictor.name} was trained on the start of every chronic of this "
+                "dataset (split by time): it is evaluated on their ends, without --test-chronics"
+            )
+        test = ds.select(time_rows)
+        if len(test) == 0:
+            raise DatasetError(f"empty test split: dataset {ds.path} has no rows after the split")
+        return test, test.chronics, same
     if test_chronics is None:
         wanted = [int(c) for c in training.get("test_chronics") or []] if same else available
     else:
@@ -473,6 +484,18 @@ def _test_rows(
             f"empty test split: dataset {ds.path} has no rows of chronic(s) {wanted or '[]'}"
         )
     return test, wanted, same
+
+
+def recorded_time_split(training: dict[str, Any], ds: Dataset) -> np.ndarray | None:
+    """Test rows of ``ds`` of a model trained with a split by time (its metadata's
+    ``training``), or None for a split by chronic."""
+    from gridoracle.dataset.split import time_split_masks
+
+    spec = training.get("split") or {}
+    if spec.get("by") != "time":
+        return None
+    test, _train = time_split_masks(ds, spec.get("test_from_step") or {}, int(spec.get("gap", 0)))
+    return test
 
 
 def _predict_timings(estimator: Any, X: np.ndarray) -> dict[str, float]:
@@ -567,6 +590,8 @@ def evaluate(
             "same_as_training": same,
         },
         "test_chronics": wanted,
+        "split": ((predictor.metadata.get("training") or {}).get("split") if same else None)
+        or {"by": "chronic"},
         "states": len(test),
         "actions": len(predictor.action_names),
         "policy": {
@@ -669,6 +694,8 @@ def compare(
     test_fraction: float = 0.25,
     seed: int = 0,
     progress: Callable[[str, int, int], None] | None = None,
+    split_by: str = "chronic",
+    gap: int = 12,
 ) -> CompareResult:
     """Train and evaluate several models on one split; write and return the leaderboard.
 
@@ -681,7 +708,7 @@ def compare(
     out : str or Path, default "models"
         Folder of the model folders (``<out>/<name>``) and of ``leaderboard.csv`` /
         ``leaderboard.json``.
-    test_chronics, test_fraction, seed
+    test_chronics, test_fraction, seed, split_by, gap
         The split and the seed, as in :func:`gridoracle.models.train`.
     progress : callable, optional
         Called as ``progress(name, index, total)`` before each model is trained.
@@ -713,11 +740,16 @@ def compare(
             test_chronics=test_chronics,
             test_fraction=test_fraction,
             seed=seed,
+            split_by=split_by,
+            gap=gap,
         )
         chosen = trained.test_chronics
         assert trained.path is not None
         paths[name] = trained.path
-        results[name] = evaluate(trained.path, ds, test_chronics=chosen)
+        # a split by time: evaluate finds the test rows in the model's metadata
+        results[name] = evaluate(
+            trained.path, ds, test_chronics=chosen if split_by == "chronic" else None
+        )
 
     rows = []
     first = results[names[0]]
@@ -766,6 +798,8 @@ def compare(
                         "config_hash": ds.manifest.get("config_hash"),
                     },
                     "test_chronics": chosen,
+                    "split_by": split_by,
+                    "gap": gap if split_by == "time" else None,
                     "seed": seed,
                     "sorted_by": ["mean_regret", "rmse"],
                     "rows": board.to_dict(orient="records"),

@@ -21,6 +21,7 @@ from threadpoolctl import threadpool_limits
 
 from gridoracle.dataset.reader import Dataset
 from gridoracle.dataset.reader import load as load_dataset
+from gridoracle.dataset.split import DEFAULT_GAP, time_split_rows
 from gridoracle.errors import DatasetError, InvalidOption
 from gridoracle.models.persist import Predictor, model_versions, save
 from gridoracle.models.zoo import (
@@ -91,6 +92,8 @@ def train(
     test_fraction: float = 0.25,
     seed: int = 0,
     params: dict[str, Any] | None = None,
+    split_by: str = "chronic",
+    gap: int = DEFAULT_GAP,
 ) -> TrainResult:
     """Fit zoo model ``model`` on the training chronics of ``data``; save it if ``out`` is given.
 
@@ -110,6 +113,13 @@ def train(
         Seed of the split draw and of the model. Same data and seed, same model.
     params : dict, optional
         Overrides of the model's defaults (see :func:`gridoracle.models.zoo.make_model`).
+    split_by : {"chronic", "time"}, default "chronic"
+        ``"time"``: train on the start of every chronic, test on its last ``test_fraction``,
+        ``gap`` steps left out between them (for datasets with too few chronics; see
+        :func:`gridoracle.dataset.split`). The first test step of each chronic is recorded in
+        the model's metadata, so that :func:`~gridoracle.models.evaluate` finds the same rows.
+    gap : int, default 12
+        Steps left out between training and test states of a split by time.
 
     Returns
     -------
@@ -135,8 +145,18 @@ def train(
     estimator = make_model(model, seed=int(seed), **(params or {}))
     ds = as_dataset(data)
     train_ds, test_ds = ds.split(
-        by="chronic", test_chronics=test_chronics, test_fraction=test_fraction, seed=int(seed)
+        by=split_by,
+        test_chronics=test_chronics,
+        test_fraction=test_fraction,
+        seed=int(seed),
+        gap=gap,
     )
+    split_spec: dict[str, Any] = {"by": split_by}
+    if split_by == "time":
+        split_spec["gap"] = int(gap)
+        split_spec["test_from_step"] = {
+            str(c): v for c, v in time_split_rows(ds, test_fraction, gap).items()
+        }
     _check_usable(train_ds, "training")
     _check_usable(test_ds, "test")
 
@@ -170,6 +190,7 @@ def train(
             "test_chronics": test_ds.chronics,
             "train_chronics": train_ds.chronics,
             "test_fraction": None if test_chronics is not None else float(test_fraction),
+            "split": split_spec,
             "train_rows": len(train_ds),
             "test_rows": len(test_ds),
             "nan_target_fill": UNSAFE_RHO,
