@@ -389,9 +389,13 @@ def test_cli_user_errors_exit_2(argv, needle, tiny, other_actions, model_dir, tm
 # --------------------------------------------------------------- the zoo against the baseline
 
 
-@pytest.mark.slow
 def test_best_zoo_model_beats_the_per_action_mean_on_case14(tmp_path):
-    """case14, 3 chronics x 288 states (one day) x 40 actions, test chronic 2 (about 50 s)."""
+    """case14, 3 chronics x 288 states (one day) x 40 actions, test chronic 2 (about 25 s).
+
+    The model that chooses best (lowest mean regret) must also predict better (lower RMSE) than
+    the per-action mean, and choose better than it. On the larger demo dataset (575 states x 100
+    actions) no model does on chronic 2: see README, "Leaderboard on case14".
+    """
     report = generate(CASE14, chronics="0,1,2", max_steps=288, n_actions=40, out=tmp_path)
     result = compare(report.path, "all", out=tmp_path / "models", test_chronics=[2])
     board = result.leaderboard.set_index("model")
