@@ -11,7 +11,7 @@ BIN   := $(VENV)/bin
 STAMP := $(VENV)/.installed-dev
 
 # A fresh clone may lack an empty folder: lint the ones that exist.
-LINT_PATHS := $(wildcard src tests benchmarks)
+LINT_PATHS := $(wildcard src tests benchmarks examples)
 
 # The interpreter that creates .venv: python3.12 when it runs (directly, or as a pyenv shim with a
 # 3.12 version installed), else python3. Override with `make PYTHON=/path/to/python test`.
@@ -32,7 +32,7 @@ help:
 	@echo "make demo      create .venv, install, run the pipeline on l2rpn_case14_sandbox (report.html)"
 	@echo "make test      create .venv, install, then ruff, mypy and pytest (slow tests excluded)"
 	@echo "make test-all  the same with the slow tests"
-	@echo "make bench     run benchmarks/bench_generate.py and benchmarks/bench_oracle.py"
+	@echo "make bench     run benchmarks/bench_generate.py, bench_oracle.py and bench_scale.py"
 	@echo "make clean     remove caches and build files (keeps .venv, data/ and results/)"
 
 $(PY):
@@ -77,6 +77,7 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/bench_generate.py
 	$(PY) benchmarks/bench_oracle.py
+	$(PY) benchmarks/bench_scale.py
 
 clean:
 	rm -rf build .pytest_cache .mypy_cache .ruff_cache .hypothesis src/*.egg-info
