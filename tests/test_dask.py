@@ -95,3 +95,11 @@ def test_unreachable_scheduler_is_one_line(tmp_path, capsys):
         )
     err = capsys.readouterr().err
     assert info.value.code == 2 and "tcp://127.0.0.1:9" in err and "Traceback" not in err
+
+
+def test_more_units_than_the_submission_window_all_come_back():
+    from gridoracle.parallel import map_units_dask
+
+    units = list(range(-40, 0))  # the window is max(8, 4 x worker threads) = 8 here
+    results = dict(map_units_dask(abs, units, n_workers=1))
+    assert results == {u: -u for u in units}

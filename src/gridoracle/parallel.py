@@ -11,7 +11,7 @@ import multiprocessing as mp
 import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from gridoracle.errors import InvalidOption
 
@@ -127,13 +127,31 @@ def map_units_dask(
             cluster.close()
         raise InvalidOption(f"--scheduler {scheduler}: cannot connect ({exc})") from None
     run = uuid.uuid4().hex[:8]
-    futures = {
-        client.submit(fn, unit, pure=False, retries=retries, key=f"gridoracle-{run}-{i}"): unit
-        for i, unit in enumerate(units)
-    }
+    # a bounded window of units in flight: the scheduler and this process hold a few futures per
+    # worker thread, not one per unit (a 118-bus study has hundreds of thousands of units)
     try:
-        for future in as_completed(futures):
-            yield futures[future], future.result()
+        threads = sum(client.nthreads().values())
+    except Exception:  # pragma: no cover - nthreads needs a live scheduler
+        threads = 0
+    window = max(8, 4 * threads)
+    todo = list(enumerate(units))
+    todo.reverse()
+    futures: dict[Any, U] = {}
+
+    def submit() -> Any:
+        i, unit = todo.pop()
+        future = client.submit(fn, unit, pure=False, retries=retries, key=f"gridoracle-{run}-{i}")
+        futures[future] = unit
+        return future
+
+    try:
+        pending = as_completed([submit() for _ in range(min(window, len(todo)))])
+        for future in pending:
+            unit = futures.pop(future)
+            result = future.result()
+            if todo:
+                pending.add(submit())
+            yield unit, result
     finally:
         client.cancel(list(futures))
         client.close()
