@@ -101,22 +101,29 @@ def test_an_interrupted_table_resumes_from_its_cache(oracle_env, tmp_path, caplo
         if done >= 4:
             raise KeyboardInterrupt
 
+    cached_run = {"chunk": 2, "cache": cache, "env_name": ENV}  # env_name: part of the key
     with pytest.raises(KeyboardInterrupt):
-        reward_table(env, engine, actions, 0, STEPS, 0, chunk=2, cache=cache, progress=interrupt)
+        reward_table(env, engine, actions, 0, STEPS, 0, progress=interrupt, **cached_run)
     files = sorted(cache.rglob("*.npy"))
     assert len(files) == 2 and not list(cache.rglob("*.tmp"))
-    resumed = reward_table(env, engine, actions, 0, STEPS, 0, chunk=2, cache=cache)
+    resumed = reward_table(env, engine, actions, 0, STEPS, 0, **cached_run)
     assert resumed.reused == 4
     _same(resumed, serial)
+    # everything cached: no cluster is needed (this address answers nothing)
+    cached = reward_table(
+        env, engine, actions, 0, STEPS, 0, scheduler="tcp://127.0.0.1:9", **cached_run
+    )
+    assert cached.reused == len(actions)
+    _same(cached, serial)
     # a damaged chunk is solved again, with a warning naming it
     files[0].write_bytes(b"not numpy")
     with caplog.at_level("WARNING"):
-        again = reward_table(env, engine, actions, 0, STEPS, 0, chunk=2, cache=cache)
+        again = reward_table(env, engine, actions, 0, STEPS, 0, **cached_run)
     assert str(files[0]) in caplog.text
     assert again.reused == len(actions) - 2
     _same(again, serial)
     # other inputs, other key: nothing reused
-    other = reward_table(env, engine, actions, 0, STEPS - 1, 0, chunk=2, cache=cache)
+    other = reward_table(env, engine, actions, 0, STEPS - 1, 0, **cached_run)
     assert other.reused == 0
 
 

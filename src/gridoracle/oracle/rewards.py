@@ -17,6 +17,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -265,6 +266,8 @@ def reward_table(
         ]
         store = None
         if cache is not None:
+            from gridoracle.dataset.generate import versions
+
             key = {
                 "env": env_name or str(getattr(env, "env_name", "")),
                 "reward": reward,
@@ -273,7 +276,7 @@ def reward_table(
                 "seed": seed,
                 "n_steps": n_steps,
                 "actions": [[a.name, dict(a.grid2op)] for a in actions],
-                "versions": _versions(),
+                "versions": versions(),
             }
             store = _ChunkCache(Path(cache), key)
         todo = []
@@ -299,7 +302,7 @@ def reward_table(
             if progress is not None:
                 progress(done, len(actions))
 
-        if use_dask:
+        if use_dask and todo:
             from gridoracle.parallel import map_units_dask
 
             assert env_name is not None
@@ -321,7 +324,7 @@ def reward_table(
             ):
                 merge(unit.start, unit.stop, result)
         elif todo:
-            states = states_from_observations(observations, range(1, n_steps + 1), horizon=0)
+            states = _table_states(observations)
             token = id(states)
             _SHARED[token] = (engine, states, list(actions))
             try:
@@ -339,10 +342,9 @@ def reward_table(
     return RewardTable(names, rewards, overload, played, reused)
 
 
-def _versions() -> dict[str, str]:
-    from gridoracle.dataset.generate import versions
-
-    return versions()
+def _table_states(observations: Sequence[Any]) -> Any:
+    """The engine's states of the reconnect-only run: timestep k is the state after step k+1."""
+    return states_from_observations(observations, range(1, len(observations) + 1), horizon=0)
 
 
 class _ChunkCache:
@@ -418,9 +420,7 @@ class _WorkerEpisode:
         if key not in self.episodes:
             observations, _why = base_run(self.env, chronic, max_iter, seed)
             self.episodes.clear()
-            self.episodes[key] = states_from_observations(
-                observations, range(1, len(observations) + 1), horizon=0
-            )
+            self.episodes[key] = _table_states(observations)
         return self.episodes[key]
 
 
@@ -435,16 +435,8 @@ def run_reward_unit(unit: RewardUnit) -> tuple[np.ndarray, np.ndarray, np.ndarra
         _WORKER[key] = _WorkerEpisode(unit.env, unit.reward)
     ctx = _WORKER[key]
     states = ctx.states(unit.chronic, unit.max_iter, unit.seed)
-    actions = [_Action(name, d) for name, d in unit.actions]
+    actions = [SimpleNamespace(name=name, grid2op=d) for name, d in unit.actions]
     return _rewards_of(ctx.engine, states, actions)
-
-
-class _Action:
-    __slots__ = ("grid2op", "name")
-
-    def __init__(self, name: str, grid2op: dict[str, Any]) -> None:
-        self.name = name
-        self.grid2op = grid2op
 
 
 # what forked workers of reward_table read (set by the parent just before the pool forks)
