@@ -288,3 +288,10 @@ def test_cli_split_by_time(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "split by time" in out and "gap 5 steps" in out
     assert " 25 " in out and " 10 " in out  # train and test rows
+
+
+def test_cli_gap_default_is_the_library_default():
+    from gridoracle import cli
+    from gridoracle.dataset.split import DEFAULT_GAP
+
+    assert cli._GAP_OPTION.default == DEFAULT_GAP

@@ -31,6 +31,28 @@ console = Console()
 err_console = Console(stderr=True)
 
 
+# options shared by split, train and compare (the gap's default is DEFAULT_GAP of
+# gridoracle.dataset.split, written here so that the CLI starts without importing numpy)
+_SPLIT_BY_OPTION = typer.Option(
+    "chronic",
+    "--split-by",
+    help="chronic: whole chronics held out; time: the last --test-fraction of every chronic "
+    "held out, --gap steps left out before it (datasets with one chronic).",
+)
+_GAP_OPTION = typer.Option(
+    12, "--gap", help="Split by time: steps left out between training and test states."
+)
+
+
+def _test_side(split_by: str, test_fraction: float, chronics: list[int]) -> str:
+    """How the test set of a split is described in the output of train and compare."""
+    from gridoracle.dataset.split import format_chronics
+
+    if split_by == "time":
+        return f"the last {test_fraction:g} of chronic(s) {format_chronics(chronics)}"
+    return f"test chronic(s) {format_chronics(chronics)}"
+
+
 # --- commands are added below this line (one function per verb) ---------------------------------
 
 # `gridoracle actions` is a group: its callback writes the catalogue when no subcommand is given,
@@ -410,15 +432,8 @@ def split_cmd(
         0.25, "--test-fraction", help="Share of chronics drawn for the test set, in (0, 1)."
     ),
     seed: int = typer.Option(0, "--seed", help="Seed of the test chronics draw."),
-    split_by: str = typer.Option(
-        "chronic",
-        "--split-by",
-        help="chronic: whole chronics held out; time: the last --test-fraction of every chronic "
-        "held out, --gap steps left out before it (datasets with one chronic).",
-    ),
-    gap: int = typer.Option(
-        12, "--gap", help="Split by time: steps left out between training and test states."
-    ),
+    split_by: str = _SPLIT_BY_OPTION,
+    gap: int = _GAP_OPTION,
 ) -> None:
     """Split a dataset into train and test and print the counts of each side.
 
@@ -1014,15 +1029,8 @@ def train_cmd(
         0.25, "--test-fraction", help="Share of chronics held out, in (0, 1)."
     ),
     seed: int = typer.Option(0, "--seed", help="Seed of the split draw and of the model."),
-    split_by: str = typer.Option(
-        "chronic",
-        "--split-by",
-        help="chronic: whole chronics held out; time: the last --test-fraction of every chronic "
-        "held out, --gap steps left out before it (datasets with one chronic).",
-    ),
-    gap: int = typer.Option(
-        12, "--gap", help="Split by time: steps left out between training and test states."
-    ),
+    split_by: str = _SPLIT_BY_OPTION,
+    gap: int = _GAP_OPTION,
 ) -> None:
     """Train a model of the zoo on the training chronics of a dataset and save it.
 
@@ -1050,11 +1058,7 @@ def train_cmd(
         split_by=split_by,
         gap=gap,
     )
-    held_out = (
-        f"the last {test_fraction:g} of chronic(s) {format_chronics(result.test_chronics)}"
-        if split_by == "time"
-        else f"test chronic(s) {format_chronics(result.test_chronics)}"
-    )
+    held_out = _test_side(split_by, test_fraction, result.test_chronics)
     console.print(
         f"trained {model} on chronic(s) {format_chronics(result.train_chronics)} "
         f"({result.train_rows:,} states) in {result.train_seconds:.1f} s; {held_out} "
@@ -1192,15 +1196,8 @@ def compare_cmd(
         0.25, "--test-fraction", help="Share of chronics held out, in (0, 1)."
     ),
     seed: int = typer.Option(0, "--seed", help="Seed of the split draw and of the models."),
-    split_by: str = typer.Option(
-        "chronic",
-        "--split-by",
-        help="chronic: whole chronics held out; time: the last --test-fraction of every chronic "
-        "held out, --gap steps left out before it (datasets with one chronic).",
-    ),
-    gap: int = typer.Option(
-        12, "--gap", help="Split by time: steps left out between training and test states."
-    ),
+    split_by: str = _SPLIT_BY_OPTION,
+    gap: int = _GAP_OPTION,
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No status line while training."),
 ) -> None:
     """Train and evaluate several models on one split and print one leaderboard.
@@ -1218,7 +1215,7 @@ def compare_cmd(
     from rich import box
     from rich.table import Table
 
-    from gridoracle.dataset.split import format_chronics, parse_chronic_list
+    from gridoracle.dataset.split import parse_chronic_list
     from gridoracle.models.evaluate import compare, parse_model_list
 
     names = parse_model_list(models)
@@ -1242,13 +1239,9 @@ def compare_cmd(
             split_by=split_by,
             gap=gap,
         )
-    tested = (
-        f"the last {test_fraction:g} of chronic(s) {format_chronics(result.test_chronics)}"
-        if split_by == "time"
-        else f"test chronic(s) {format_chronics(result.test_chronics)}"
-    )
     table = Table(
-        title=f"Leaderboard: {tested}, sorted by mean regret",
+        title=f"Leaderboard: {_test_side(split_by, test_fraction, result.test_chronics)}, "
+        "sorted by mean regret",
         title_justify="left",
         box=box.SIMPLE_HEAD,
         padding=(0, 1),

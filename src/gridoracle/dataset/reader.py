@@ -20,6 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from gridoracle.dataset.split import DEFAULT_GAP
 from gridoracle.dataset.store import FORMAT, MANIFEST_NAME, RHO_PREFIX, STATUS_PREFIX
 from gridoracle.errors import DatasetError
 
@@ -145,7 +146,7 @@ class Dataset:
         test_chronics: Sequence[int] | None = None,
         test_fraction: float = 0.25,
         seed: int = 0,
-        gap: int = 12,
+        gap: int = DEFAULT_GAP,
     ) -> tuple[Dataset, Dataset]:
         """Split into (train, test) by chronic or by time; see :func:`gridoracle.dataset.split`."""
         from gridoracle.dataset.split import split as _split

@@ -51,6 +51,7 @@ import numpy as np
 import pandas as pd
 
 from gridoracle.dataset.reader import Dataset
+from gridoracle.dataset.split import DEFAULT_GAP
 from gridoracle.errors import DatasetError, InvalidOption
 from gridoracle.models.persist import Predictor, load, update_metadata
 from gridoracle.models.train import as_dataset, train
@@ -695,7 +696,7 @@ def compare(
     seed: int = 0,
     progress: Callable[[str, int, int], None] | None = None,
     split_by: str = "chronic",
-    gap: int = 12,
+    gap: int = DEFAULT_GAP,
 ) -> CompareResult:
     """Train and evaluate several models on one split; write and return the leaderboard.
 
