@@ -107,7 +107,7 @@ def split(
                 "every chronic (give --test-fraction and --gap)"
             )
         test_from = time_split_rows(ds, test_fraction, gap)
-        is_test, is_train = _time_masks(ds, test_from, gap)
+        is_test, is_train = time_split_masks(ds, test_from, gap)
         return ds.select(is_train), ds.select(is_test)
     chronics = ds.chronics
     if len(chronics) < 2:
@@ -195,15 +195,13 @@ def time_split_rows(
 def time_split_masks(
     ds: Dataset, test_from: dict[int, int] | dict[str, int], gap: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(test, train) row masks of a split by time (``test_from`` as :func:`time_split_rows`)."""
-    return _time_masks(ds, {int(k): int(v) for k, v in test_from.items()}, int(gap))
-
-
-def _time_masks(ds: Dataset, test_from: dict[int, int], gap: int) -> tuple[np.ndarray, np.ndarray]:
+    """(test, train) row masks of a split by time (``test_from`` as :func:`time_split_rows`; its
+    keys may be strings, as read back from JSON metadata)."""
+    first_step = {int(k): int(v) for k, v in test_from.items()}
     chronic = ds.meta["chronic"].to_numpy()
     step = ds.meta["step"].to_numpy()
-    first = np.array([test_from.get(int(c), np.iinfo(np.int64).max) for c in chronic])
-    return step >= first, step < first - gap
+    first = np.array([first_step.get(int(c), np.iinfo(np.int64).max) for c in chronic])
+    return step >= first, step < first - int(gap)
 
 
 def parse_chronic_list(text: str, option: str = "--test-chronics") -> list[int]:
