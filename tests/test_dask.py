@@ -103,3 +103,18 @@ def test_more_units_than_the_submission_window_all_come_back():
     units = list(range(-40, 0))  # the window is max(8, 4 x worker threads) = 8 here
     results = dict(map_units_dask(abs, units, n_workers=1))
     assert results == {u: -u for u in units}
+
+
+@pytest.mark.parametrize("command", ["generate", "oracle"])
+def test_zero_dask_workers_is_one_line_naming_the_option(command, tmp_path, capsys):
+    from gridoracle.cli import main
+
+    args = {
+        "generate": ["generate", "--actions", "3", "--out", str(tmp_path)],
+        "oracle": ["oracle", "--env", "rte_case14_realistic", "--chronic", "0", "--actions", "x"],
+    }[command]
+    with pytest.raises(SystemExit) as info:
+        main([*args, "--dask-workers", "0"])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and "--dask-workers 0: must be at least 1" in err
+    assert len(err.strip().splitlines()) == 1

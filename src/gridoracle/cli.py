@@ -642,7 +642,7 @@ def oracle_cmd(
     if scheduler is not None and dask_workers is not None:
         raise InvalidOption("give --scheduler or --dask-workers, not both")
     if dask_workers is not None:
-        check_workers(dask_workers)
+        check_workers(dask_workers, "--dask-workers")
     say = (
         (lambda text: None)
         if quiet or not err_console.is_terminal

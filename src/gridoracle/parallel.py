@@ -27,12 +27,12 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def check_workers(workers: int | None) -> int:
-    """Validate ``--workers`` (None → number of cores)."""
+def check_workers(workers: int | None, option: str = "--workers") -> int:
+    """Validate a number of workers given as ``option`` (None → number of cores)."""
     if workers is None:
         return default_workers()
     if workers < 1:
-        raise InvalidOption(f"--workers {workers}: must be at least 1")
+        raise InvalidOption(f"{option} {workers}: must be at least 1")
     return int(workers)
 
 
@@ -115,7 +115,7 @@ def map_units_dask(
             client = Client(scheduler, timeout="10s")
         else:
             cluster = LocalCluster(
-                n_workers=check_workers(n_workers),
+                n_workers=check_workers(n_workers, "--dask-workers"),
                 threads_per_worker=1,
                 processes=True,
                 dashboard_address=None,

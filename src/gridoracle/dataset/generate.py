@@ -429,6 +429,8 @@ def generate(
     if chunk_actions < 1:
         raise InvalidOption(f"--chunk-actions {chunk_actions}: must be at least 1")
     n_workers = check_workers(workers)
+    if dask_workers is not None:
+        check_workers(dask_workers, "--dask-workers")
     env_arg = str(env)
     if Path(env_arg).exists():
         env_arg = str(Path(env_arg).resolve())
