@@ -98,10 +98,10 @@ def test_unreachable_scheduler_is_one_line(tmp_path, capsys):
 
 
 def test_more_units_than_the_submission_window_all_come_back():
-    from gridoracle.parallel import map_units_dask
+    from gridoracle.parallel import Backend, map_units
 
     units = list(range(-40, 0))  # the window is max(8, 4 x worker threads) = 8 here
-    results = dict(map_units_dask(abs, units, n_workers=1))
+    results = dict(map_units(abs, units, Backend.from_options(dask_workers=1)))
     assert results == {u: -u for u in units}
 
 

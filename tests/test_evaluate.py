@@ -14,6 +14,7 @@ from gridoracle.cli import main
 from gridoracle.dataset import Dataset, load
 from gridoracle.dataset.generate import generate
 from gridoracle.errors import DatasetError, InvalidOption, ModelMismatch
+from gridoracle.io import json_safe as _json_safe
 from gridoracle.models import (
     compare,
     current_max_rho,
@@ -24,7 +25,7 @@ from gridoracle.models import (
     regression_metrics,
     train,
 )
-from gridoracle.models.evaluate import LEADERBOARD_COLUMNS, _json_safe, parse_model_list
+from gridoracle.models.evaluate import LEADERBOARD_COLUMNS, parse_model_list
 
 CASE14 = "l2rpn_case14_sandbox"
 ET_FAST = {"n_estimators": 10}

@@ -18,6 +18,7 @@ import pytest
 
 from gridoracle.engine.batched import BatchedEngine
 from gridoracle.oracle.rewards import make_oracle_env, reward_table
+from gridoracle.parallel import Backend
 
 distributed = pytest.importorskip("distributed")
 
@@ -81,7 +82,7 @@ def test_dask_table_is_identical_and_survives_a_killed_worker(oracle_env):
             seed=0,
             chunk=1,
             env_name=ENV,
-            scheduler=cluster.scheduler_address,
+            backend=Backend.from_options(scheduler=cluster.scheduler_address),
             progress=progress,
         )
     finally:
@@ -111,7 +112,14 @@ def test_an_interrupted_table_resumes_from_its_cache(oracle_env, tmp_path, caplo
     _same(resumed, serial)
     # everything cached: no cluster is needed (this address answers nothing)
     cached = reward_table(
-        env, engine, actions, 0, STEPS, 0, scheduler="tcp://127.0.0.1:9", **cached_run
+        env,
+        engine,
+        actions,
+        0,
+        STEPS,
+        0,
+        backend=Backend.from_options(scheduler="tcp://127.0.0.1:9"),
+        **cached_run,
     )
     assert cached.reused == len(actions)
     _same(cached, serial)

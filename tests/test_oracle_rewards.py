@@ -21,6 +21,7 @@ from gridoracle.oracle.rewards import (
     reference_reward_table,
     reward_table,
 )
+from gridoracle.parallel import Backend
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +84,27 @@ def test_workers_give_the_same_table(sim_env):
     env, engine = sim_env
     actions = _actions(env)
     serial = reward_table(env, engine, actions, chronic=0, max_iter=6, seed=0, chunk=2)
-    forked = reward_table(env, engine, actions, chronic=0, max_iter=6, seed=0, chunk=2, workers=2)
+    forked = reward_table(
+        env, engine, actions, chronic=0, max_iter=6, seed=0, chunk=2, **_processes(2)
+    )
     np.testing.assert_array_equal(serial.rewards, forked.rewards)
     np.testing.assert_array_equal(serial.overload, forked.overload)
     np.testing.assert_array_equal(serial.played, forked.played)
+
+
+def _processes(workers: int, start_method: str | None = None) -> dict:
+    backend = Backend("processes", workers=workers, start_method=start_method)
+    return {"backend": backend, "env_name": "rte_case14_realistic"}
+
+
+def test_spawned_workers_give_the_same_table(sim_env):
+    # spawned workers inherit nothing: each unit must carry what rebuilds the environment
+    env, engine = sim_env
+    actions = _actions(env)
+    serial = reward_table(env, engine, actions, chronic=0, max_iter=6, seed=0, chunk=2)
+    spawned = reward_table(
+        env, engine, actions, chronic=0, max_iter=6, seed=0, chunk=2, **_processes(2, "spawn")
+    )
+    np.testing.assert_array_equal(serial.rewards, spawned.rewards)
+    np.testing.assert_array_equal(serial.overload, spawned.overload)
+    np.testing.assert_array_equal(serial.played, spawned.played)

@@ -622,7 +622,7 @@ def oracle_cmd(
     """
     from gridoracle.oracle.config import read_config
     from gridoracle.oracle.pipeline import run_oracle
-    from gridoracle.parallel import check_workers
+    from gridoracle.parallel import Backend
 
     settings, config_warnings = read_config(config)
     settings = settings.merge(
@@ -639,10 +639,7 @@ def oracle_cmd(
     )
     for message in config_warnings:
         err_console.print(f"[yellow]warning:[/yellow] {escape(message)}", highlight=False)
-    if scheduler is not None and dask_workers is not None:
-        raise InvalidOption("give --scheduler or --dask-workers, not both")
-    if dask_workers is not None:
-        check_workers(dask_workers, "--dask-workers")
+    Backend.from_options(workers=None, scheduler=scheduler, dask_workers=dask_workers)
     say = (
         (lambda text: None)
         if quiet or not err_console.is_terminal
@@ -1305,6 +1302,11 @@ def _interrupted() -> None:
     sys.exit(INTERRUPTED)
 
 
+def _flag(param: str) -> str:
+    """The option that sets a library parameter: ``dask_workers`` → ``--dask-workers``."""
+    return "--" + param.replace("_", "-")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``gridoracle`` script: run the app, turn user errors into one line.
 
@@ -1317,7 +1319,8 @@ def main(argv: list[str] | None = None) -> None:
         # return value (Typer turns Ctrl-C into Exit(130), returned here)
         code = app(args=argv, standalone_mode=False)
     except GridOracleError as exc:
-        err_console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        message = str(exc) if exc.param is None else exc.message_for({exc.param: _flag(exc.param)})
+        err_console.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
         _interrupted()

@@ -1,22 +1,52 @@
-"""One way to map work units: serially, or over local processes.
+"""One way to run work units: serially, over local processes, or on a Dask cluster.
 
 Work units are pure: a function of explicit, picklable inputs that returns a value (and may write
-its own output file atomically). The same function runs in this process or in a worker; the
-caller merges the results, in any completion order.
+its own output file atomically). The same function runs in this process, in a local worker or on
+a Dask worker; the caller merges the results, in any completion order.
+
+- :class:`Backend` says where units run. Build it once from the user's options with
+  :meth:`Backend.from_options`, which checks them (one of ``scheduler`` and ``dask_workers`` at
+  most, counts at least 1, a scheduler address with a port) before any work starts.
+- :func:`map_units` runs ``fn`` over the units on a backend and yields ``(unit, result)``.
+- :func:`worker_state` is the one per-process cache of what a worker keeps between units (an
+  environment, an engine, the last episode). A unit carries everything needed to rebuild it, so
+  units are self-contained under every start method (fork, spawn, a Dask worker); a parent may
+  :func:`prime_worker_state` with what it has already built, which forked workers inherit.
 """
 
 from __future__ import annotations
 
+import logging
 import multiprocessing as mp
 import os
-from collections.abc import Callable, Iterator, Sequence
+import re
+import uuid
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
 
 from gridoracle.errors import InvalidOption
 
+__all__ = [
+    "SERIAL",
+    "Backend",
+    "check_workers",
+    "default_workers",
+    "map_units",
+    "prime_worker_state",
+    "worker_state",
+]
+
 U = TypeVar("U")
 R = TypeVar("R")
+T = TypeVar("T")
+
+log = logging.getLogger(__name__)
+
+_ADDRESS = re.compile(
+    r"^(tcp|tls|ws|wss|ucx)://(\[[0-9A-Fa-f:.]+\]|[^\s/:\[\]]+):[0-9]{1,5}$|^inproc://\S+$"
+)
 
 
 def default_workers() -> int:
@@ -27,43 +57,167 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def check_workers(workers: int | None, option: str = "--workers") -> int:
-    """Validate a number of workers given as ``option`` (None → number of cores)."""
+def check_workers(workers: int | None, param: str = "workers") -> int:
+    """Validate a number of workers given as ``param`` (None → number of cores)."""
     if workers is None:
         return default_workers()
     if workers < 1:
-        raise InvalidOption(f"{option} {workers}: must be at least 1")
+        raise InvalidOption(f"{param} {workers}: must be at least 1", param=param)
     return int(workers)
 
 
-def _context() -> mp.context.BaseContext:
-    # fork avoids re-importing grid2op (seconds) in every worker; spawn where fork is missing
-    methods = mp.get_all_start_methods()
-    return mp.get_context("fork" if "fork" in methods else "spawn")
+def check_scheduler(address: str) -> str:
+    """Validate a Dask scheduler address: ``tcp://host:port`` (or another Dask protocol)."""
+    if not _ADDRESS.match(address):
+        raise InvalidOption(
+            f"scheduler {address}: not a scheduler address (expected tcp://HOST:PORT)",
+            param="scheduler",
+        )
+    return address
+
+
+@dataclass(frozen=True)
+class Backend:
+    """Where work units run.
+
+    Attributes
+    ----------
+    kind : {"serial", "processes", "dask"}
+        In this process; in a pool of ``workers`` local processes; on a Dask cluster.
+    workers : int
+        Local processes (``kind == "processes"``); 1 otherwise.
+    scheduler : str, optional
+        Address of an existing Dask cluster (``kind == "dask"``).
+    dask_workers : int, optional
+        Size of the LocalCluster started and stopped for the work (``kind == "dask"`` without
+        ``scheduler``).
+    start_method : {"fork", "spawn", "forkserver"}, optional
+        How local processes start; by default fork where the platform has it (workers inherit
+        what this process built), else spawn. Units never depend on it.
+
+    Examples
+    --------
+    >>> Backend.from_options(workers=1).kind
+    'serial'
+    >>> Backend.from_options(dask_workers=2).describe()
+    'a Dask LocalCluster of 2 processes'
+    """
+
+    kind: Literal["serial", "processes", "dask"] = "serial"
+    workers: int = 1
+    scheduler: str | None = None
+    dask_workers: int | None = None
+    start_method: str | None = None
+
+    @classmethod
+    def from_options(
+        cls,
+        *,
+        workers: int | None = 1,
+        scheduler: str | None = None,
+        dask_workers: int | None = None,
+    ) -> Backend:
+        """The backend of a user's options, checked before any work starts.
+
+        ``workers`` None means one process per core. ``scheduler`` and ``dask_workers`` choose
+        Dask, and exclude each other.
+
+        Raises
+        ------
+        InvalidOption
+            Both ``scheduler`` and ``dask_workers``, a count below 1, or a malformed address;
+            the error's ``param`` names the parameter.
+        """
+        if scheduler is not None and dask_workers is not None:
+            raise InvalidOption(
+                "scheduler and dask_workers: give one of them, not both", param="scheduler"
+            )
+        if scheduler is not None:
+            return cls("dask", scheduler=check_scheduler(str(scheduler)))
+        if dask_workers is not None:
+            return cls("dask", dask_workers=check_workers(dask_workers, "dask_workers"))
+        n = check_workers(workers)
+        return cls("serial") if n == 1 else cls("processes", workers=n)
+
+    @property
+    def is_dask(self) -> bool:
+        """True when units run on a Dask cluster."""
+        return self.kind == "dask"
+
+    @property
+    def is_local(self) -> bool:
+        """True when units run in this process or its own worker processes."""
+        return self.kind != "dask"
+
+    def describe(self) -> str:
+        """A few words for progress lines and run logs."""
+        if self.kind == "serial":
+            return "this process"
+        if self.kind == "processes":
+            return f"{self.workers} local processes"
+        if self.scheduler is not None:
+            return f"the Dask cluster at {self.scheduler}"
+        return f"a Dask LocalCluster of {self.dask_workers} processes"
+
+    def record(self) -> dict[str, Any]:
+        """The backend as a JSON object (for run logs)."""
+        return {
+            "kind": self.kind,
+            "workers": self.workers,
+            "scheduler": self.scheduler,
+            "dask_workers": self.dask_workers,
+        }
+
+
+SERIAL = Backend()
+"""Everything in this process."""
 
 
 def map_units(
     fn: Callable[[U], R],
     units: Sequence[U],
-    workers: int = 1,
-    initializer: Callable[[], None] | None = None,
+    backend: Backend = SERIAL,
+    *,
+    retries: int = 3,
 ) -> Iterator[tuple[U, R]]:
-    """Yield ``(unit, fn(unit))`` for every unit, as they complete.
+    """Yield ``(unit, fn(unit))`` for every unit, as they complete, on ``backend``.
 
-    With ``workers == 1`` (or a single unit) everything runs in this process, in order. Otherwise
-    a pool of local processes runs them, at most ``2 * workers`` submitted at a time so that an
-    interrupted run leaves little in flight. On any exception (including Ctrl-C) pending units
-    are cancelled and the pool is shut down before the exception propagates.
+    Serially (or for a single local unit) everything runs in this process, in order. Local
+    processes run at most ``2 * workers`` units at a time, so that an interrupted run leaves
+    little in flight; on any exception (Ctrl-C included) pending units are cancelled and the pool
+    is shut down before the exception propagates. On Dask a bounded window of units (4 per
+    worker thread) is in flight, and a unit whose worker dies is resubmitted up to ``retries``
+    times (units are idempotent).
+
+    ``fn`` must be a module-level function of an installed package and the units picklable for
+    the process and Dask backends: workers may be spawned, not forked, and see no global state of
+    this process.
+
+    Examples
+    --------
+    >>> sorted(map_units(abs, [-2, 1]))
+    [(-2, 2), (1, 1)]
     """
-    if workers <= 1 or len(units) <= 1:
-        if initializer is not None:
-            initializer()
+    if backend.is_dask:
+        yield from _map_dask(fn, units, backend, retries)
+    elif backend.kind == "serial" or len(units) <= 1:
         for unit in units:
             yield unit, fn(unit)
-        return
-    pool = ProcessPoolExecutor(
-        max_workers=min(workers, len(units)), mp_context=_context(), initializer=initializer
-    )
+    else:
+        yield from _map_processes(fn, units, backend.workers, backend.start_method)
+
+
+def _context(method: str | None) -> mp.context.BaseContext:
+    # fork avoids re-importing grid2op (seconds) in every worker; spawn where fork is missing
+    if method is None:
+        method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
+    return mp.get_context(method)
+
+
+def _map_processes(
+    fn: Callable[[U], R], units: Sequence[U], workers: int, method: str | None
+) -> Iterator[tuple[U, R]]:
+    pool = ProcessPoolExecutor(max_workers=min(workers, len(units)), mp_context=_context(method))
     pending: dict[Future[R], U] = {}
     todo = list(units)
     todo.reverse()
@@ -82,50 +236,36 @@ def map_units(
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def map_units_dask(
-    fn: Callable[[U], R],
-    units: Sequence[U],
-    *,
-    scheduler: str | None = None,
-    n_workers: int | None = None,
-    retries: int = 3,
-) -> Iterator[tuple[U, R]]:
-    """Yield ``(unit, fn(unit))`` for every unit, computed on a Dask cluster, as they complete.
-
-    Parameters
-    ----------
-    scheduler : str, optional
-        Address of an existing cluster (``tcp://host:port``). Otherwise a LocalCluster of
-        ``n_workers`` processes (one thread each) is started and stopped here.
-    retries : int
-        Times a unit is resubmitted when it fails or its worker dies (units are idempotent: they
-        write their output atomically, so a unit run twice writes the same bytes).
-
-    Units must be picklable and ``fn`` importable on the workers (a module-level function of an
-    installed package). Workers and this process must see the same output folder.
-    """
-    import logging as _logging
-    import uuid
-
-    from distributed import Client, LocalCluster, as_completed
+def _dask_client(backend: Backend) -> tuple[Any, Any]:
+    """A Dask client of ``backend`` and the LocalCluster started for it (None for a scheduler)."""
+    from distributed import Client, LocalCluster
 
     cluster = None
     try:
-        if scheduler is not None:
-            client = Client(scheduler, timeout="10s")
-        else:
-            cluster = LocalCluster(
-                n_workers=check_workers(n_workers, "--dask-workers"),
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=None,
-                silence_logs=_logging.ERROR,
-            )
-            client = Client(cluster)
-    except (OSError, TimeoutError) as exc:
+        if backend.scheduler is not None:
+            return Client(backend.scheduler, timeout="10s"), None
+        cluster = LocalCluster(
+            n_workers=backend.dask_workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+        )
+        return Client(cluster), cluster
+    except (OSError, TimeoutError, ValueError) as exc:
         if cluster is not None:
             cluster.close()
-        raise InvalidOption(f"--scheduler {scheduler}: cannot connect ({exc})") from None
+        raise InvalidOption(
+            f"scheduler {backend.scheduler}: cannot connect ({exc})", param="scheduler"
+        ) from None
+
+
+def _map_dask(
+    fn: Callable[[U], R], units: Sequence[U], backend: Backend, retries: int
+) -> Iterator[tuple[U, R]]:
+    from distributed import as_completed
+
+    client, cluster = _dask_client(backend)
     run = uuid.uuid4().hex[:8]
     # a bounded window of units in flight: the scheduler and this process hold a few futures per
     # worker thread, not one per unit (a 118-bus study has hundreds of thousands of units)
@@ -157,3 +297,36 @@ def map_units_dask(
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+# --------------------------------------------------------------------------------------------------
+# What a worker keeps between units
+# --------------------------------------------------------------------------------------------------
+
+_STATE: dict[Hashable, Any] = {}
+
+
+def worker_state(key: Hashable, build: Callable[[], T]) -> T:
+    """The object this process keeps for ``key``, built by ``build()`` the first time.
+
+    One object per process at a time: asking for another key drops the previous one (a worker
+    holds one environment, not one per environment it ever saw).
+    """
+    if key not in _STATE:
+        _STATE.clear()
+        _STATE[key] = build()
+    return _STATE[key]  # type: ignore[no-any-return]
+
+
+def prime_worker_state(key: Hashable, value: Any) -> None:
+    """Make ``value`` this process's state for ``key`` (what it already built for the work).
+
+    Forked workers inherit it; spawned and Dask workers rebuild it from their units.
+    """
+    _STATE.clear()
+    _STATE[key] = value
+
+
+def clear_worker_state() -> None:
+    """Forget this process's worker state (frees its environment)."""
+    _STATE.clear()

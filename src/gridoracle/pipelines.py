@@ -156,7 +156,7 @@ def _importances(
     the dataset, the rows, the seed) and reused while the key matches.
     """
     from gridoracle import __version__
-    from gridoracle.dataset.store import atomic_write_json
+    from gridoracle.io import atomic_write_json
 
     entries = [e for e in (predictor.metadata.get("files") or {}).values() if isinstance(e, dict)]
     key: dict[str, Any] = {
@@ -517,7 +517,7 @@ def run_pipeline(
     from gridoracle.dataset import load
     from gridoracle.dataset.generate import generate
     from gridoracle.dataset.split import split_summary
-    from gridoracle.dataset.store import atomic_write_json
+    from gridoracle.io import atomic_write_json
     from gridoracle.models.evaluate import compare, parse_model_list
     from gridoracle.models.persist import load as load_model
     from gridoracle.report import dataset_summary, find_oracle_results, write_report

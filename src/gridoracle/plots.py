@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from gridoracle.dataset.store import atomic_write_bytes
 from gridoracle.errors import InvalidOption, OutputError
+from gridoracle.io import atomic_write_bytes
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

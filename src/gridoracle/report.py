@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gridoracle.dataset.store import atomic_write_bytes
 from gridoracle.errors import OutputError
+from gridoracle.io import atomic_write_bytes
 
 __all__ = [
     "OracleResult",

@@ -23,10 +23,8 @@ into the per-element form grid2op accepts from JSON (see :mod:`gridoracle.action
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import secrets
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -45,6 +43,7 @@ from gridoracle.actions.model import (
 )
 from gridoracle.errors import ActionFileError, InvalidOption, OutputError
 from gridoracle.files import read_user_text
+from gridoracle.io import atomic_write_text
 
 #: value of the ``format`` field of a catalogue file
 FORMAT = "gridoracle-actions/1"
@@ -100,28 +99,13 @@ def check_output_file(path: str | os.PathLike[str]) -> Path:
     return out
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder + ``os.replace``.
-
-    Readers see the old file or the whole new one, never a part; nothing is left on failure.
-    """
+def _write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically; :class:`OutputError` naming the file on failure."""
     check_output_file(path)
-    tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        atomic_write_text(path, text)
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
         raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from exc
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
 
 
 def dumps_catalogue(
@@ -198,7 +182,7 @@ def save_catalogue(
         When the file cannot be written (nothing is left behind then).
     """
     out = Path(path)
-    _atomic_write_text(out, dumps_catalogue(actions, env_name=env_name, grid=grid, extra=extra))
+    _write_text(out, dumps_catalogue(actions, env_name=env_name, grid=grid, extra=extra))
     return out
 
 

@@ -303,7 +303,7 @@ def _make_folder(folder: Path) -> None:
 
 
 def _write(path: Path, data: bytes) -> None:
-    from gridoracle.dataset.store import atomic_write_bytes
+    from gridoracle.io import atomic_write_bytes
 
     try:
         atomic_write_bytes(path, data)

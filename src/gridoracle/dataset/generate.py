@@ -19,19 +19,16 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import sys
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from gridoracle import __version__
 from gridoracle.dataset.features import feature_columns, features_from_observations
 from gridoracle.dataset.store import (
     RHO_PREFIX,
@@ -46,6 +43,7 @@ from gridoracle.dataset.store import (
 from gridoracle.engine.base import STATUS_GAME_OVER, STATUS_ILLEGAL, STATUS_OK, EngineResult
 from gridoracle.engine.states import StateBatch, check_horizon, states_from_observations
 from gridoracle.errors import InvalidOption
+from gridoracle.io import versions
 
 log = logging.getLogger(__name__)
 
@@ -159,17 +157,6 @@ class GenerateReport:
         return self.pairs_computed / self.wall_seconds if self.wall_seconds > 0 else float("nan")
 
 
-def versions() -> dict[str, str]:
-    """Versions of what produced an artifact."""
-    out = {"gridoracle": __version__, "python": sys.version.split()[0]}
-    for pkg in ("grid2op", "lightsim2grid", "numpy", "pandas", "pyarrow"):
-        try:
-            out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:  # pragma: no cover
-            out[pkg] = "not installed"
-    return out
-
-
 # -- episodes -------------------------------------------------------------------------------------
 
 
@@ -241,16 +228,11 @@ def _make_engine(name: str, env: Any) -> Any:
     raise InvalidOption(f"--engine {name}: must be one of {list(ENGINES)}")
 
 
-_CONTEXTS: dict[tuple[str, str], _WorkerContext] = {}
-
-
 def _context(config: GenerateConfig) -> _WorkerContext:
-    key = (config.env, config.engine)
-    ctx = _CONTEXTS.get(key)
-    if ctx is None:
-        _CONTEXTS.clear()  # one environment per process at a time
-        ctx = _CONTEXTS[key] = _WorkerContext(config.env, config.engine)
-    return ctx
+    from gridoracle.parallel import worker_state
+
+    key = ("generate", config.env, config.engine)
+    return worker_state(key, lambda: _WorkerContext(config.env, config.engine))
 
 
 # -- units ----------------------------------------------------------------------------------------
@@ -416,7 +398,7 @@ def generate(
     """
     from gridoracle.actions.catalogue import resolve_actions
     from gridoracle.grid import env_label, make_env, resolve_chronics
-    from gridoracle.parallel import check_workers, map_units
+    from gridoracle.parallel import Backend, map_units
 
     tick = time.perf_counter()
     horizon = check_horizon(horizon)
@@ -428,9 +410,7 @@ def generate(
         raise InvalidOption(f"--max-steps {max_steps}: must be at least 1")
     if chunk_actions < 1:
         raise InvalidOption(f"--chunk-actions {chunk_actions}: must be at least 1")
-    n_workers = check_workers(workers)
-    if dask_workers is not None:
-        check_workers(dask_workers, "--dask-workers")
+    backend = Backend.from_options(workers=workers, scheduler=scheduler, dask_workers=dask_workers)
     env_arg = str(env)
     if Path(env_arg).exists():
         env_arg = str(Path(env_arg).resolve())
@@ -485,12 +465,7 @@ def generate(
     pairs_done = 0
     computed_pairs = 0
     cascades = 0
-    if scheduler is not None or dask_workers is not None:
-        from gridoracle.parallel import map_units_dask
-
-        results = map_units_dask(run_unit, todo, scheduler=scheduler, n_workers=dask_workers)
-    else:
-        results = map_units(run_unit, todo, n_workers)
+    results = map_units(run_unit, todo, backend)
     for unit, outcome in results:
         store.register_chunk(unit.relpath, outcome.info)
         computed_pairs += outcome.pairs
@@ -510,7 +485,7 @@ def generate(
             "pairs_computed": computed_pairs,
             "cascades": cascades,
             "wall_seconds": wall,
-            "workers": n_workers if scheduler is None and dask_workers is None else None,
+            "workers": backend.workers if backend.is_local else None,
             "scheduler": scheduler,
             "dask_workers": dask_workers,
         }

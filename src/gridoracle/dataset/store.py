@@ -27,25 +27,30 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import hashlib
 import json
 import logging
-import math
 import os
 import re
 import shutil
-import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from gridoracle.errors import DatasetError, OutputError
+from gridoracle.io import (
+    atomic_path,
+    atomic_write_bytes,
+    atomic_write_json,
+    canonical_json,
+    config_hash,
+    file_sha256,
+    json_safe,
+)
 
 __all__ = [
     "FORMAT",
@@ -89,7 +94,6 @@ PARQUET_OPTIONS: dict[str, Any] = {
     "row_group_size": 1 << 20,
 }
 
-_BLOCK = 1 << 20
 _LABEL_BAD = re.compile(r"[^A-Za-z0-9._-]+")
 # Manifest fields that must match for an existing folder to be resumed rather than rebuilt.
 _CONTENT_FIELDS = ("format", "versions", "actions", "feature_columns", "expected_chunks")
@@ -98,68 +102,6 @@ _CONTENT_FIELDS = ("format", "versions", "actions", "feature_columns", "expected
 # --------------------------------------------------------------------------------------------------
 # JSON, hashing and atomic files
 # --------------------------------------------------------------------------------------------------
-
-
-def _json_default(obj: Any) -> Any:
-    """Encode NumPy scalars and arrays as their Python equivalents (anything else is an error)."""
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, np.floating):
-        return float(obj)
-    if isinstance(obj, np.bool_):
-        return bool(obj)
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    raise TypeError(f"object of type {type(obj).__name__} is not JSON serializable")
-
-
-def canonical_json(obj: Any) -> bytes:
-    """Serialize ``obj`` to canonical JSON: sorted keys, compact separators, UTF-8, no NaN.
-
-    Two equal objects always give the same bytes, which makes the result fit for hashing.
-
-    Parameters
-    ----------
-    obj : Any
-        JSON-compatible value (NumPy scalars and arrays are accepted and converted).
-
-    Returns
-    -------
-    bytes
-        The UTF-8 encoded JSON text.
-
-    Raises
-    ------
-    ValueError
-        If ``obj`` contains NaN or an infinity (they have no JSON spelling).
-
-    Examples
-    --------
-    >>> canonical_json({"b": 1, "a": [1.5, "é"]})
-    b'{"a":[1.5,"\\xc3\\xa9"],"b":1}'
-    """
-    text = json.dumps(
-        obj,
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-        allow_nan=False,
-        default=_json_default,
-    )
-    return text.encode("utf-8")
-
-
-def config_hash(config: Mapping[str, Any]) -> str:
-    """SHA-256 hex digest of the canonical JSON of ``config`` (key order does not matter).
-
-    Examples
-    --------
-    >>> config_hash({"a": 1, "b": 2}) == config_hash({"b": 2, "a": 1})
-    True
-    >>> len(config_hash({}))
-    64
-    """
-    return hashlib.sha256(canonical_json(dict(config))).hexdigest()
 
 
 def dataset_id(label: str, config_hash_hex: str) -> str:
@@ -174,105 +116,6 @@ def dataset_id(label: str, config_hash_hex: str) -> str:
     """
     clean = _LABEL_BAD.sub("_", label).strip("._-") or "dataset"
     return f"{clean}-{config_hash_hex[:12]}"
-
-
-def file_sha256(path: Path) -> str:
-    """SHA-256 hex digest of a file's bytes, read in blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(_BLOCK), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Persist a rename in ``folder`` (best effort: not every platform can open a folder)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _file_mode() -> int:
-    """The mode a plain ``open(path, "w")`` would give a new file (0o666 less the umask)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
-def _temp_path(path: Path) -> Path:
-    """Create and return a new empty temporary file next to ``path`` (``.<name>.<random>.tmp``).
-
-    ``mkstemp`` creates it readable by its owner only; it gets the usual mode of a new file, so
-    that the published file is as readable as any other the user writes.
-    """
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, _file_mode())
-    finally:
-        os.close(fd)
-    return Path(tmp)
-
-
-def _publish(tmp: Path, path: Path) -> None:
-    """fsync ``tmp``, rename it over ``path`` and fsync the folder; remove ``tmp`` on failure."""
-    try:
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    _fsync_dir(path.parent)
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically: readers see the old file or all of the new one.
-
-    The bytes go to a temporary file in the same folder (named ``.<name>.<random>.tmp``), which is
-    flushed with ``fsync`` and renamed over ``path`` with :func:`os.replace`. The parent folder must
-    exist. On any failure the temporary file is removed and ``path`` is untouched.
-    """
-    path = Path(path)
-    tmp = _temp_path(path)
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    _publish(tmp, path)
-
-
-def _manifest_bytes(obj: Any) -> bytes:
-    text = json.dumps(
-        obj,
-        sort_keys=True,
-        indent=2,
-        ensure_ascii=False,
-        allow_nan=False,
-        default=_json_default,
-    )
-    return (text + "\n").encode("utf-8")
-
-
-def atomic_write_json(path: Path, obj: Any) -> None:
-    """Write ``obj`` atomically as deterministic JSON (sorted keys, indent 2, no NaN).
-
-    Raises
-    ------
-    ValueError
-        If ``obj`` contains NaN or an infinity.
-    """
-    atomic_write_bytes(Path(path), _manifest_bytes(obj))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -353,16 +196,10 @@ def write_chunk_file(path: Path, df: pd.DataFrame) -> ChunkInfo:
         raise ValueError(f"chunk {path.name}: column names must be strings")
     table = pa.Table.from_pandas(df, preserve_index=False).replace_schema_metadata(None)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _temp_path(path)
-    try:
+    with atomic_path(path) as tmp:
         pq.write_table(table, tmp, **PARQUET_OPTIONS)
         digest = file_sha256(tmp)
         size = tmp.stat().st_size
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    _publish(tmp, path)
     return ChunkInfo(rows=int(table.num_rows), sha256=digest, bytes=int(size))
 
 
@@ -742,7 +579,7 @@ class DatasetStore:
 
         Non-finite floats become ``null`` so every line stays valid JSON.
         """
-        line = json.dumps(_finite(record), sort_keys=True, ensure_ascii=False, default=str)
+        line = json.dumps(json_safe(record), sort_keys=True, ensure_ascii=False, default=str)
         with open(self._path / RUN_LOG_NAME, "a", encoding="utf-8") as fh:
             fh.write(line + "\n")
             fh.flush()
@@ -751,13 +588,3 @@ class DatasetStore:
     def __repr__(self) -> str:
         state = "complete" if self._manifest.get("complete") else "incomplete"
         return f"DatasetStore({str(self._path)!r}, {state})"
-
-
-def _finite(obj: Any) -> Any:
-    if isinstance(obj, float | np.floating):
-        return float(obj) if math.isfinite(obj) else None
-    if isinstance(obj, Mapping):
-        return {str(k): _finite(v) for k, v in obj.items()}
-    if isinstance(obj, Sequence) and not isinstance(obj, str | bytes):
-        return [_finite(v) for v in obj]
-    return obj

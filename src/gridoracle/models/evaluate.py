@@ -53,6 +53,7 @@ import pandas as pd
 from gridoracle.dataset.reader import Dataset
 from gridoracle.dataset.split import DEFAULT_GAP
 from gridoracle.errors import DatasetError, InvalidOption
+from gridoracle.io import json_safe
 from gridoracle.models.persist import Predictor, load, update_metadata
 from gridoracle.models.train import as_dataset, train
 from gridoracle.models.zoo import ALL_MODEL_NAMES, MODEL_NAMES, UNSAFE_RHO
@@ -402,21 +403,6 @@ def summary(entry: dict[str, Any]) -> dict[str, float]:
     }
 
 
-def _json_safe(obj: Any) -> Any:
-    """NaN and infinities become None, NumPy scalars Python ones (for strict JSON)."""
-    if isinstance(obj, dict):
-        return {str(k): _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_json_safe(v) for v in obj]
-    if isinstance(obj, np.generic):
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, Path):
-        return str(obj)
-    return obj
-
-
 # --------------------------------------------------------------------------------------------------
 # Evaluation of a saved model
 # --------------------------------------------------------------------------------------------------
@@ -611,13 +597,13 @@ def evaluate(
     if target is None and predictor.path is not None:
         target = predictor.path / METRICS_FILE
     if target is not None:
-        from gridoracle.dataset.store import atomic_write_json
         from gridoracle.errors import OutputError
+        from gridoracle.io import atomic_write_json
 
         record["metrics_path"] = str(target)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write_json(target, _json_safe(record))
+            atomic_write_json(target, json_safe(record))
         except OSError as exc:
             raise OutputError(f"cannot write metrics file {target}: {exc.strerror}") from exc
     if predictor.path is not None:
@@ -628,7 +614,7 @@ def evaluate(
             "summary": record["summary"],
             "timing": timing,
         }
-        predictor.metadata = update_metadata(predictor.path, metrics=_json_safe(compact))
+        predictor.metadata = update_metadata(predictor.path, metrics=json_safe(compact))
     return record
 
 
@@ -783,8 +769,8 @@ def compare(
     board = board.sort_values(["mean_regret", "rmse"], kind="stable", na_position="last")
     board = board.reset_index(drop=True)
 
-    from gridoracle.dataset.store import atomic_write_bytes, atomic_write_json
     from gridoracle.errors import OutputError
+    from gridoracle.io import atomic_write_bytes, atomic_write_json
 
     csv_path, json_path = root / "leaderboard.csv", root / "leaderboard.json"
     try:
@@ -792,7 +778,7 @@ def compare(
         atomic_write_bytes(csv_path, board.to_csv(index=False).encode("utf-8"))
         atomic_write_json(
             json_path,
-            _json_safe(
+            json_safe(
                 {
                     "dataset": {
                         "path": str(ds.path),

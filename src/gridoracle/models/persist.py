@@ -22,7 +22,6 @@ import hashlib
 import io
 import json
 import logging
-import platform
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -56,19 +55,9 @@ _SHOWN = 5  # names shown in a mismatch message
 
 def model_versions() -> dict[str, str]:
     """Versions of the packages a saved model depends on."""
-    import joblib
-    import sklearn
+    from gridoracle.io import versions
 
-    from gridoracle import __version__
-
-    return {
-        "gridoracle": __version__,
-        "scikit-learn": sklearn.__version__,
-        "numpy": np.__version__,
-        "pandas": pd.__version__,
-        "joblib": joblib.__version__,
-        "python": platform.python_version(),
-    }
+    return versions("scikit-learn", "numpy", "pandas", "joblib")
 
 
 def _names(names: Sequence[str]) -> str:
@@ -239,7 +228,7 @@ def save(predictor: Predictor, path: str | Path) -> Path:
     """
     import joblib
 
-    from gridoracle.dataset.store import atomic_write_bytes, atomic_write_json
+    from gridoracle.io import atomic_write_bytes, atomic_write_json
 
     folder = Path(path).expanduser()
     try:
@@ -351,7 +340,7 @@ def load(path: str | Path) -> Predictor:
 
 def update_metadata(path: str | Path, **fields: Any) -> dict[str, Any]:
     """Set top-level ``fields`` of a model's ``metadata.json`` (atomically); return the result."""
-    from gridoracle.dataset.store import atomic_write_json
+    from gridoracle.io import atomic_write_json
 
     folder = _model_folder(path)
     metadata = read_metadata(folder)

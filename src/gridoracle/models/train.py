@@ -23,6 +23,7 @@ from gridoracle.dataset.reader import Dataset
 from gridoracle.dataset.reader import load as load_dataset
 from gridoracle.dataset.split import DEFAULT_GAP, time_split_rows
 from gridoracle.errors import DatasetError, InvalidOption
+from gridoracle.io import json_safe
 from gridoracle.models.persist import Predictor, model_versions, save
 from gridoracle.models.zoo import (
     UNSAFE_RHO,
@@ -175,7 +176,7 @@ def train(
     config = manifest.get("config", {}) if isinstance(manifest.get("config"), dict) else {}
     metadata: dict[str, Any] = {
         "model": model,
-        "params": {k: _jsonable(v) for k, v in (params or {}).items()},
+        "params": json_safe(dict(params or {}), fallback=repr),
         "estimator": repr(estimator),
         "features": [str(c) for c in train_ds.X.columns],
         "actions": train_ds.action_names,
@@ -214,13 +215,3 @@ def train(
         train=train_ds,
         test=test_ds,
     )
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, str | int | float | bool | list | dict) or value is None:
-        return value
-    return repr(value)

@@ -22,9 +22,7 @@ from __future__ import annotations
 
 import csv
 import os
-import tempfile
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +31,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from gridoracle.errors import OutputError
+from gridoracle.io import atomic_path
 from gridoracle.oracle.best_path import END_NODE_REWARD, LONGEST, check_kind
 from gridoracle.oracle.transitions import ActionLike, TransitionRules, allowed_transitions
 
@@ -258,18 +257,6 @@ def reference_best_path(
     return ReferencePath(list(nodes), float(nx.path_weight(graph, nodes, weight="weight")))
 
 
-@contextmanager
-def _atomic_path(target: Path) -> Iterator[Path]:
-    handle, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(handle)
-    tmp = Path(tmp_name)
-    try:
-        yield tmp
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def export_graph(
     graph: nx.DiGraph, folder: str | os.PathLike[str], *, sep: str = ";"
 ) -> list[Path]:
@@ -299,9 +286,9 @@ def export_graph(
     graphml, edge_list = out / GRAPHML_FILE, out / EDGE_LIST_FILE
     try:
         out.mkdir(parents=True, exist_ok=True)
-        with _atomic_path(graphml) as tmp:
+        with atomic_path(graphml) as tmp:
             nx.write_graphml(graph, tmp)
-        with _atomic_path(edge_list) as tmp, tmp.open("w", newline="", encoding="utf-8") as f:
+        with atomic_path(edge_list) as tmp, tmp.open("w", newline="", encoding="utf-8") as f:
             writer = csv.writer(f, delimiter=sep)
             writer.writerow(["source", "target", "weight"])
             writer.writerows(graph.edges(data="weight"))

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from gridoracle.dataset.store import atomic_write_bytes
+from gridoracle.io import atomic_write_bytes, json_safe
 
 #: above this many actions or timesteps, graph.png shows a summary instead of every node
 MAX_ACTIONS_DRAWN = 40
@@ -31,29 +31,9 @@ def write_csv(frame: pd.DataFrame, path: Path) -> Path:
 
 def write_json(obj: Any, path: Path) -> Path:
     """An object as indented JSON, atomically (NaN written as null)."""
-    text = json.dumps(_finite(obj), indent=2, sort_keys=False, default=_default)
+    text = json.dumps(json_safe(obj), indent=2, sort_keys=False)
     atomic_write_bytes(path, (text + "\n").encode())
     return path
-
-
-def _default(obj: Any) -> Any:
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
-    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
-
-
-def _finite(obj: Any) -> Any:
-    if isinstance(obj, float) and not np.isfinite(obj):
-        return None
-    if isinstance(obj, Mapping):
-        return {str(k): _finite(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_finite(v) for v in obj]
-    return obj
 
 
 def path_document(

@@ -31,6 +31,7 @@ from gridoracle.oracle.best_path import BestPath
 from gridoracle.oracle.config import OracleConfig
 from gridoracle.oracle.replay import ReplayResult
 from gridoracle.oracle.rewards import RewardTable
+from gridoracle.parallel import Backend
 
 log = logging.getLogger(__name__)
 
@@ -168,9 +169,9 @@ def run_oracle(
     """
     from gridoracle.actions.combine import combinations, filter_at_t0
     from gridoracle.actions.parse import load_unitary_actions
-    from gridoracle.dataset.generate import versions
     from gridoracle.engine.batched import BatchedEngine
     from gridoracle.grid import resolve_chronics
+    from gridoracle.io import versions
     from gridoracle.oracle.best_path import best_paths, best_unconstrained
     from gridoracle.oracle.kpis import compute_kpis
     from gridoracle.oracle.outputs import path_document, write_csv, write_json
@@ -215,10 +216,10 @@ def run_oracle(
             config.max_iter,
             seed,
             reward=reward,
-            workers=config.nb_process,
+            backend=Backend.from_options(
+                workers=config.nb_process, scheduler=scheduler, dask_workers=dask_workers
+            ),
             env_name=str(Path(env).resolve()) if Path(env).exists() else env,
-            scheduler=scheduler,
-            dask_workers=dask_workers,
             cache=folder / ".cache" if resume else None,
         )
     names_all = full_table.names

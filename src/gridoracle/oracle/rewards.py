@@ -34,7 +34,14 @@ from gridoracle.oracle.agents import (
     overload_flag,
     reconnect_action,
 )
-from gridoracle.parallel import map_units
+from gridoracle.parallel import (
+    SERIAL,
+    Backend,
+    clear_worker_state,
+    map_units,
+    prime_worker_state,
+    worker_state,
+)
 
 log = logging.getLogger(__name__)
 
@@ -196,11 +203,9 @@ def reward_table(
     *,
     chunk: int = 16,
     reward: str = "oracle",
-    workers: int = 1,
+    backend: Backend = SERIAL,
     progress: Callable[[int, int], None] | None = None,
     env_name: str | None = None,
-    scheduler: str | None = None,
-    dask_workers: int | None = None,
     cache: Path | None = None,
 ) -> RewardTable:
     """The reward table with the batched engine (see the module docstring).
@@ -217,31 +222,27 @@ def reward_table(
         The episode: chronic index, number of steps, environment seed.
     chunk : int
         Actions solved per engine call: the unit of work, of parallelism and of resumption.
-    workers : int
-        Local processes solving chunks of actions in parallel (forked: they share the engine and
-        the states of the reconnect-only run without copying them; 1: in this process).
+    backend : Backend
+        Where the chunks are solved (:class:`gridoracle.parallel.Backend`): in this process, in
+        local processes or on Dask. Every chunk is a self-contained :class:`RewardUnit`: a
+        worker that did not inherit this process's environment (spawned, or on Dask) makes its
+        own and replays the reconnect-only run once, then solves its chunks.
     reward : {"oracle", "l2rpn"}
         The reward ``env`` was made with. grid2op's L2RPNReward gives its minimum (0) on the
         step that ends the episode; OracleL2RPNReward does not.
     progress : callable, optional
         ``progress(done, total)`` after each chunk.
     env_name : str, optional
-        The environment's name or folder as :func:`make_oracle_env` takes it: Dask workers make
-        their own environment and engine from it. Required with ``scheduler`` or
-        ``dask_workers``; part of the cache key.
-    scheduler, dask_workers
-        Solve the chunks on the Dask cluster at this address (``tcp://host:port``), or on a
-        LocalCluster of this many processes started and stopped here. Each worker makes the
-        environment and replays the reconnect-only run once, then solves its chunks; the
-        results come back through the scheduler (no shared folder needed).
+        The environment's name or folder as :func:`make_oracle_env` takes it: workers make their
+        own environment and engine from it. Required unless ``backend`` is serial; part of the
+        cache key.
     cache : Path, optional
         Folder where every finished chunk is written (atomically, ``.npy``) under a key of
         everything that determines it; a later call with the same inputs reads the chunks
         found there instead of solving them again (an interrupted run resumes).
     """
-    use_dask = scheduler is not None or dask_workers is not None
-    if use_dask and env_name is None:
-        raise ValueError("env_name is required to run the reward table on Dask")
+    if backend.kind != "serial" and env_name is None:
+        raise ValueError("env_name is required to solve the reward table outside this process")
     observations, why = base_run(env, chronic, max_iter, seed)
     if why and why != "end of the chronic":
         log.warning(
@@ -266,7 +267,7 @@ def reward_table(
         ]
         store = None
         if cache is not None:
-            from gridoracle.dataset.generate import versions
+            from gridoracle.io import versions
 
             key = {
                 "env": env_name or str(getattr(env, "env_name", "")),
@@ -302,13 +303,16 @@ def reward_table(
             if progress is not None:
                 progress(done, len(actions))
 
-        if use_dask and todo:
-            from gridoracle.parallel import map_units_dask
-
-            assert env_name is not None
+        if todo:
+            name = env_name or ""
+            # this process's environment, engine and episode are what a forked worker inherits
+            # and what a serial run uses; spawned and Dask workers rebuild them from the unit
+            context = _WorkerEpisode(env, engine)
+            context.episodes[(int(chronic), int(max_iter), seed)] = _table_states(observations)
+            prime_worker_state(_worker_key(name, reward), context)
             units = [
                 RewardUnit(
-                    env_name,
+                    name,
                     reward,
                     int(chronic),
                     int(max_iter),
@@ -319,20 +323,11 @@ def reward_table(
                 )
                 for start, stop in todo
             ]
-            for unit, result in map_units_dask(
-                run_reward_unit, units, scheduler=scheduler, n_workers=dask_workers
-            ):
-                merge(unit.start, unit.stop, result)
-        elif todo:
-            states = _table_states(observations)
-            token = id(states)
-            _SHARED[token] = (engine, states, list(actions))
             try:
-                shared = [(token, start, stop) for start, stop in todo]
-                for (_, start, stop), result in map_units(_chunk_rewards, shared, workers):
-                    merge(start, stop, result)
+                for unit, result in map_units(run_reward_unit, units, backend):
+                    merge(unit.start, unit.stop, result)
             finally:
-                del _SHARED[token]
+                clear_worker_state()
     rewards, overload, played = _finish_runs(status_ok, rewards, flags)
     if n_steps < max_iter:  # the episode itself ended early: nobody reached the end
         played = np.minimum(played, n_steps)
@@ -382,7 +377,7 @@ class _ChunkCache:
     ) -> None:
         import io
 
-        from gridoracle.dataset.store import atomic_write_bytes
+        from gridoracle.io import atomic_write_bytes
 
         self.folder.mkdir(parents=True, exist_ok=True)
         buffer = io.BytesIO()
@@ -408,12 +403,18 @@ class RewardUnit:
 class _WorkerEpisode:
     """What a Dask worker keeps between reward units: environment, engine, last episode."""
 
-    def __init__(self, env_name: str, reward: str) -> None:
+    def __init__(self, env: Any, engine: Any) -> None:
+        self.env = env
+        self.engine = engine
+        self.episodes: dict[tuple[int, int, int | None], Any] = {}
+
+    @classmethod
+    def make(cls, env_name: str, reward: str) -> _WorkerEpisode:
+        """A new environment and engine, the engine right after make (as in the parent)."""
         from gridoracle.engine.batched import BatchedEngine
 
-        self.env = make_oracle_env(env_name, reward)
-        self.engine = BatchedEngine(self.env)  # right after make, as in the parent
-        self.episodes: dict[tuple[int, int, int | None], Any] = {}
+        env = make_oracle_env(env_name, reward)
+        return cls(env, BatchedEngine(env))
 
     def states(self, chronic: int, max_iter: int, seed: int | None) -> Any:
         key = (chronic, max_iter, seed)
@@ -424,30 +425,18 @@ class _WorkerEpisode:
         return self.episodes[key]
 
 
-_WORKER: dict[tuple[str, str], _WorkerEpisode] = {}
+def _worker_key(env_name: str, reward: str) -> tuple[str, str, str]:
+    return ("oracle-rewards", env_name, reward)
 
 
 def run_reward_unit(unit: RewardUnit) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Rewards, overload flags and ok mask of one chunk, on a Dask worker (or anywhere)."""
-    key = (unit.env, unit.reward)
-    if key not in _WORKER:
-        _WORKER.clear()  # one environment per process at a time
-        _WORKER[key] = _WorkerEpisode(unit.env, unit.reward)
-    ctx = _WORKER[key]
+    """Rewards, overload flags and ok mask of one chunk, in any process (pure, idempotent)."""
+    ctx = worker_state(
+        _worker_key(unit.env, unit.reward), lambda: _WorkerEpisode.make(unit.env, unit.reward)
+    )
     states = ctx.states(unit.chronic, unit.max_iter, unit.seed)
     actions = [SimpleNamespace(name=name, grid2op=d) for name, d in unit.actions]
     return _rewards_of(ctx.engine, states, actions)
-
-
-# what forked workers of reward_table read (set by the parent just before the pool forks)
-_SHARED: dict[int, tuple[Any, Any, list[Any]]] = {}
-
-
-def _chunk_rewards(unit: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Rewards, overload flags and ok mask of actions ``start:stop`` (one work unit)."""
-    token, start, stop = unit
-    engine, states, actions = _SHARED[token]
-    return _rewards_of(engine, states, actions[start:stop])
 
 
 def _rewards_of(
