@@ -242,11 +242,13 @@ def test_touched(env14, catalogue14):
 
 
 def test_catalogue_action_json_round_trip_and_shape_checks():
-    action = CatalogueAction("line-2-off", "line_off", {"set_line_status": [[2, -1]]})
+    action = CatalogueAction(
+        name="line-2-off", kind="line_off", grid2op={"set_line_status": [[2, -1]]}
+    )
     assert CatalogueAction.from_json(json.loads(json.dumps(action.to_json()))) == action
     assert hash(action) == hash(CatalogueAction.from_json(action.to_json()))
     with pytest.raises(ValueError, match="kind"):
-        CatalogueAction("x", "teleport", {})
+        CatalogueAction(name="x", kind="teleport", grid2op={})
     for bad, message in [
         ([], "expected an object"),
         ({"name": "a", "kind": "donothing"}, "missing 'grid2op'"),

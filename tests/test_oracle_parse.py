@@ -171,14 +171,28 @@ def test_to_reference_dict_refuses_orders_no_file_can_give(rte: Any) -> None:
     sub1_a, sub1_b, sub5, line4 = actions
     split = [sub1_a, sub5, sub1_b]
     split = [
-        UnitaryAction(a.asset_kind, a.asset_id, i, a.name, a.content, a.grid2op)
+        UnitaryAction(
+            asset_kind=a.asset_kind,
+            asset_id=a.asset_id,
+            k=i,
+            name=a.name,
+            content=a.content,
+            grid2op=a.grid2op,
+        )
         for i, a in enumerate(split)
     ]
     with pytest.raises(ValueError, match="not consecutive"):
         to_reference_dict(split)
     mixed = [sub1_a, line4, sub5]
     mixed = [
-        UnitaryAction(a.asset_kind, a.asset_id, i, a.name, a.content, a.grid2op)
+        UnitaryAction(
+            asset_kind=a.asset_kind,
+            asset_id=a.asset_id,
+            k=i,
+            name=a.name,
+            content=a.content,
+            grid2op=a.grid2op,
+        )
         for i, a in enumerate(mixed)
     ]
     with pytest.raises(ValueError, match="interleaved"):

@@ -812,7 +812,7 @@ def plot_cmd(
     from gridoracle.dataset import load
     from gridoracle.dataset.split import parse_chronic_list
     from gridoracle.models import load as load_model
-    from gridoracle.pipelines import make_plots
+    from gridoracle.pipelines.figures import make_plots
 
     if worst < 1:
         raise InvalidOption(f"--worst must be at least 1, got {worst}")
@@ -897,7 +897,7 @@ def run_cmd(
     --oracle-config examples/config.ini
     """
     from gridoracle.dataset.split import parse_chronic_list
-    from gridoracle.pipelines import run_pipeline
+    from gridoracle.pipelines.run import run_pipeline
 
     chosen = parse_chronic_list(test_chronics) if test_chronics is not None else None
     if max_steps < 1:

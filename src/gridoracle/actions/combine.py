@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from gridoracle.actions.model import SET_BUS_KEYS
+from gridoracle.actions.model import SET_BUS_KEYS, Action
 from gridoracle.actions.parse import UnitaryAction
 from gridoracle.errors import InvalidOption
 
@@ -51,19 +51,21 @@ DONOTHING_NAME = "donothing-0"
 _MAX_REASON = 160
 
 
-@dataclass(frozen=True)
-class CombinedAction:
+@dataclass(frozen=True, kw_only=True)
+class CombinedAction(Action):
     """Unitary actions played together, at most one per asset.
 
     Attributes
     ----------
     name : str
         Oracle4Grid's name: the parts' names joined with ``_``, or ``donothing-0``.
+    grid2op : dict
+        The grid2op action dict of all parts together (see :func:`_merged_dict`); ``{}`` for
+        ``donothing-0``. Build a combined action with :meth:`of`, which computes it.
     parts : tuple of UnitaryAction
         The unitary actions, in file order of their assets.
     """
 
-    name: str
     parts: tuple[UnitaryAction, ...]
 
     @classmethod
@@ -79,7 +81,7 @@ class CombinedAction:
         if len(set(assets)) != len(assets):
             raise ValueError(f"two parts act on the same asset: {[p.name for p in parts]}")
         name = "_".join(part.name for part in parts) if parts else DONOTHING_NAME
-        return cls(name=name, parts=tuple(parts))
+        return cls(name=name, grid2op=_merged_dict(parts), parts=tuple(parts))
 
     @property
     def depth(self) -> int:
@@ -103,25 +105,25 @@ class CombinedAction:
         """Lines acted on, in the order of the parts."""
         return tuple(part.asset_id for part in self.parts if part.asset_kind == "line")
 
-    def grid2op_dict(self) -> dict[str, Any]:
-        """The grid2op action dict of all parts together, accepted by ``env.action_space(d)``.
 
-        ``{"set_bus": {...}, "set_line_status": [...]}`` with only the keys used (``{}`` for
-        ``donothing-0``); the element lists of ``set_bus`` are sorted by element id. A fresh
-        object each call.
-        """
-        set_bus: dict[str, list[list[int]]] = {}
-        line_status: list[list[int]] = []
-        for part in self.parts:
-            for key, pairs in part.grid2op.get("set_bus", {}).items():
-                set_bus.setdefault(key, []).extend(copy.deepcopy(pairs))
-            line_status.extend(copy.deepcopy(part.grid2op.get("set_line_status", [])))
-        out: dict[str, Any] = {}
-        if set_bus:
-            out["set_bus"] = {key: sorted(set_bus[key]) for key in SET_BUS_KEYS if key in set_bus}
-        if line_status:
-            out["set_line_status"] = sorted(line_status)
-        return out
+def _merged_dict(parts: Sequence[UnitaryAction]) -> dict[str, Any]:
+    """The grid2op action dict of ``parts`` together, accepted by ``env.action_space(d)``.
+
+    ``{"set_bus": {...}, "set_line_status": [...]}`` with only the keys used (``{}`` for
+    ``donothing-0``); the element lists of ``set_bus`` are sorted by element id.
+    """
+    set_bus: dict[str, list[list[int]]] = {}
+    line_status: list[list[int]] = []
+    for part in parts:
+        for key, pairs in part.grid2op.get("set_bus", {}).items():
+            set_bus.setdefault(key, []).extend(copy.deepcopy(pairs))
+        line_status.extend(copy.deepcopy(part.grid2op.get("set_line_status", [])))
+    out: dict[str, Any] = {}
+    if set_bus:
+        out["set_bus"] = {key: sorted(set_bus[key]) for key in SET_BUS_KEYS if key in set_bus}
+    if line_status:
+        out["set_line_status"] = sorted(line_status)
+    return out
 
 
 def _assets_in_order(
@@ -177,8 +179,8 @@ def combinations(unitary: Sequence[UnitaryAction], max_depth: int) -> list[Combi
     for depth in range(1, max_depth + 1):
         for assets in itertools.combinations(per_asset, depth):
             for parts in itertools.product(*assets):
-                out.append(CombinedAction("_".join(p.name for p in parts), tuple(parts)))
-    out.append(CombinedAction(DONOTHING_NAME, ()))
+                out.append(CombinedAction.of(parts))
+    out.append(CombinedAction.of(()))
     return out
 
 

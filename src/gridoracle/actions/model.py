@@ -245,7 +245,44 @@ def substation_vectors(grid: GridLayout, set_bus: Mapping[str, Any]) -> dict[int
 
 
 @dataclass(frozen=True)
-class CatalogueAction:
+class Action:
+    """A named grid2op action: the one action type that every part of gridoracle accepts.
+
+    The catalogue's actions (:class:`CatalogueAction`), the Oracle's unitary and combined actions
+    (:class:`~gridoracle.actions.parse.UnitaryAction`,
+    :class:`~gridoracle.actions.combine.CombinedAction`) are Actions with more to say; the
+    engines take any of them.
+
+    Attributes
+    ----------
+    name : str
+        A stable name (``donothing``, ``sub-5-12``, ``line-3-off``, ``sub-1-0_line-4-3``, ...).
+    grid2op : dict
+        The JSON-serialisable action dict, accepted as is by ``env.action_space(d)``, also after
+        a JSON round trip. Not part of the hash (a dict is not hashable). Use
+        :meth:`grid2op_dict` for a copy to modify.
+
+    Examples
+    --------
+    >>> a = Action("line-3-off", {"set_line_status": [[3, -1]]})
+    >>> a.grid2op_dict() == a.grid2op and a.grid2op_dict() is not a.grid2op
+    True
+    """
+
+    name: str
+    grid2op: dict[str, Any] = field(hash=False)
+
+    def grid2op_dict(self) -> dict[str, Any]:
+        """A fresh copy of :attr:`grid2op`."""
+        return copy.deepcopy(self.grid2op)
+
+    def to_grid2op(self, action_space: Any) -> BaseAction:
+        """The grid2op action, built by ``action_space`` (no caching: that is the caller's)."""
+        return action_space(copy.deepcopy(self.grid2op))
+
+
+@dataclass(frozen=True, kw_only=True)
+class CatalogueAction(Action):
     """One candidate action: a stable name, its kind and the grid2op dict that plays it.
 
     Attributes
@@ -260,9 +297,7 @@ class CatalogueAction:
         hash (a dict is not hashable); two actions are equal when all three fields are.
     """
 
-    name: str
     kind: str
-    grid2op: dict[str, Any] = field(hash=False)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -286,10 +321,6 @@ class CatalogueAction:
         """
         name, kind, g2op = check_entry_shape(obj)
         return cls(name=name, kind=kind, grid2op=copy.deepcopy(dict(g2op)))
-
-    def to_grid2op(self, action_space: Any) -> BaseAction:
-        """The grid2op action, built by ``action_space`` (no caching: that is the caller's)."""
-        return action_space(copy.deepcopy(self.grid2op))
 
     def touched(
         self, grid: GridLayout | Any | None = None

@@ -67,7 +67,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from gridoracle.actions.model import SET_BUS_KEYS, GridLayout
+from gridoracle.actions.model import SET_BUS_KEYS, Action, GridLayout
 from gridoracle.errors import ActionFileError
 from gridoracle.files import describe_json_value as _what
 from gridoracle.files import read_user_text
@@ -133,8 +133,8 @@ _ID_TEXT = re.compile(r"^[0-9]+$")
 _MAX_SHOWN = 60
 
 
-@dataclass(frozen=True)
-class UnitaryAction:
+@dataclass(frozen=True, kw_only=True)
+class UnitaryAction(Action):
     """One unitary action of an Oracle4Grid action file, in the reference format.
 
     Attributes
@@ -160,18 +160,12 @@ class UnitaryAction:
     asset_kind: str
     asset_id: int
     k: int
-    name: str
     content: dict[str, Any] = field(hash=False)
-    grid2op: dict[str, Any] = field(hash=False, repr=False)
 
     @property
     def asset(self) -> tuple[str, int]:
         """``(asset_kind, asset_id)``."""
         return (self.asset_kind, self.asset_id)
-
-    def grid2op_dict(self) -> dict[str, Any]:
-        """A fresh copy of :attr:`grid2op`."""
-        return copy.deepcopy(self.grid2op)
 
     def to_reference(self) -> dict[str, Any]:
         """This action alone as a reference-format file: ``{kind: {"<id>": [content]}}``."""

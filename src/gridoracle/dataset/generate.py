@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gridoracle.actions.model import Action
 from gridoracle.dataset.features import feature_columns, features_from_observations
 from gridoracle.dataset.store import (
     RHO_PREFIX,
@@ -238,14 +239,6 @@ def _context(config: GenerateConfig) -> _WorkerContext:
 # -- units ----------------------------------------------------------------------------------------
 
 
-class _Action:
-    __slots__ = ("grid2op", "name")
-
-    def __init__(self, entry: dict[str, Any]) -> None:
-        self.name = str(entry["name"])
-        self.grid2op = entry["grid2op"]
-
-
 def targets_frame(result: EngineResult, names: Sequence[str], n_line: int) -> pd.DataFrame:
     """The target chunk of an engine result: max rho, status and (optionally) full rho columns."""
     columns: dict[str, np.ndarray] = {}
@@ -274,7 +267,7 @@ def run_unit(unit: Unit) -> UnitOutcome:
         frame["step"] = states.steps.astype(np.int32)
         info = write_chunk_file(path, frame)
         return UnitOutcome(unit.relpath, info, rows=len(states), seconds=time.perf_counter() - tick)
-    actions = [_Action(a) for a in cfg.actions[unit.start : unit.stop]]
+    actions = [Action(str(a["name"]), a["grid2op"]) for a in cfg.actions[unit.start : unit.stop]]
     result = ctx.engine.evaluate(states, actions, full=cfg.targets == "full")
     names = [a.name for a in actions]
     info = write_chunk_file(path, targets_frame(result, names, int(ctx.env.n_line)))

@@ -21,10 +21,19 @@ STATUS_NAMES = {STATUS_OK: "ok", STATUS_GAME_OVER: "game over", STATUS_ILLEGAL: 
 
 
 class ActionLike(Protocol):
-    """Anything with a name and a grid2op action dict (e.g. a catalogue action)."""
+    """What an engine needs of an action: :class:`gridoracle.actions.model.Action` or a subclass.
 
-    name: str
-    grid2op: Mapping[str, Any]
+    The engines sit beside the actions package, not above it, so they name the two fields they
+    read instead of importing the type.
+    """
+
+    @property
+    def name(self) -> str:
+        """The action's name."""
+
+    @property
+    def grid2op(self) -> Mapping[str, Any]:
+        """The grid2op action dict."""
 
 
 @dataclass

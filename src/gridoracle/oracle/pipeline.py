@@ -20,7 +20,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -204,7 +203,7 @@ def run_oracle(
         kept, filtered = filter_at_t0(combos, sim_env, chronic_id, seed)
         if filtered:
             warnings.append(f"{len(filtered)} combined action(s) filtered at t0")
-    actions = [SimpleNamespace(name=c.name, grid2op=c.grid2op_dict()) for c in kept]
+    actions = list(kept)
     # 2 - rewards
     with _timed(timings, "2 rewards"):
         say(f"2 - rewards of {len(actions)} combined actions over {config.max_iter} steps")

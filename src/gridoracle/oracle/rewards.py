@@ -17,12 +17,12 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from gridoracle.actions.model import Action
 from gridoracle.engine.base import STATUS_OK, ActionLike
 from gridoracle.engine.states import states_from_observations
 from gridoracle.errors import InvalidOption
@@ -319,7 +319,7 @@ def reward_table(
                     seed,
                     start,
                     stop,
-                    tuple((a.name, dict(a.grid2op)) for a in actions[start:stop]),
+                    tuple(Action(a.name, dict(a.grid2op)) for a in actions[start:stop]),
                 )
                 for start, stop in todo
             ]
@@ -397,7 +397,7 @@ class RewardUnit:
     seed: int | None
     start: int
     stop: int
-    actions: tuple[tuple[str, dict[str, Any]], ...]
+    actions: tuple[Action, ...]
 
 
 class _WorkerEpisode:
@@ -435,8 +435,7 @@ def run_reward_unit(unit: RewardUnit) -> tuple[np.ndarray, np.ndarray, np.ndarra
         _worker_key(unit.env, unit.reward), lambda: _WorkerEpisode.make(unit.env, unit.reward)
     )
     states = ctx.states(unit.chronic, unit.max_iter, unit.seed)
-    actions = [SimpleNamespace(name=name, grid2op=d) for name, d in unit.actions]
-    return _rewards_of(ctx.engine, states, actions)
+    return _rewards_of(ctx.engine, states, unit.actions)
 
 
 def _rewards_of(
