@@ -26,6 +26,9 @@ import pandas as pd
 
 from gridoracle import plots
 from gridoracle.errors import InvalidOption
+from gridoracle.parallel import SERIAL, Backend
+from gridoracle.progress import SILENT
+from gridoracle.progress import Progress as ProgressReporter
 from gridoracle.report import ReportFigure
 
 if TYPE_CHECKING:
@@ -38,8 +41,10 @@ __all__ = [
     "DEFAULT_ENV",
     "RUN_FILE",
     "RunReport",
+    "RunRequest",
     "figure_rows",
     "make_plots",
+    "run",
     "run_pipeline",
 ]
 
@@ -671,3 +676,56 @@ def _run_oracle(
         log.warning("%s", message)
     settings = settings.merge({"max_iter": max_iter, "output_path": str(out)})
     return run_oracle(env, chronic, actions, settings, out=out, seed=seed, progress=progress)
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """The whole demo's options (see :func:`run` and :func:`run_pipeline`)."""
+
+    env: str = DEFAULT_ENV
+    chronics: str = "all"
+    max_steps: int = 575
+    n_actions: int = 100
+    models: str | Sequence[str] = "all"
+    test_chronics: Sequence[int] | None = None
+    seed: int = 0
+    out: Path = Path("results")
+    data_out: Path = Path("data")
+    oracle_actions: Path | None = None
+    oracle_chronic: str | int = 0
+    oracle_config: Path | None = None
+    oracle_max_iter: int | None = None
+    force: bool = False
+
+
+def run(
+    request: RunRequest, backend: Backend = SERIAL, progress: ProgressReporter = SILENT
+) -> RunReport:
+    """Generate → split → train → evaluate → figures → (Oracle) → report, cached.
+
+    ``backend`` runs the dataset's units; ``progress`` gets a ``stage`` per step and the
+    generation's ``advance``.
+    """
+    if request.max_steps < 1:
+        raise InvalidOption(
+            f"max_steps must be at least 1, got {request.max_steps}", param="max_steps"
+        )
+    return run_pipeline(
+        env=request.env,
+        chronics=request.chronics,
+        max_steps=request.max_steps,
+        n_actions=request.n_actions,
+        models=request.models,
+        test_chronics=request.test_chronics,
+        seed=request.seed,
+        out=request.out,
+        data_out=request.data_out,
+        workers=backend.workers if backend.is_local else None,
+        oracle_actions=request.oracle_actions,
+        oracle_chronic=request.oracle_chronic,
+        oracle_config=request.oracle_config,
+        oracle_max_iter=request.oracle_max_iter,
+        force=request.force,
+        progress=progress.stage,
+        generate_progress=lambda done, total: progress.advance(done, total, "pairs"),
+    )
