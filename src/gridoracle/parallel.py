@@ -23,7 +23,7 @@ import re
 import uuid
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, Literal, TypeVar
 
 from gridoracle.errors import InvalidOption
@@ -161,12 +161,7 @@ class Backend:
 
     def record(self) -> dict[str, Any]:
         """The backend as a JSON object (for run logs)."""
-        return {
-            "kind": self.kind,
-            "workers": self.workers,
-            "scheduler": self.scheduler,
-            "dask_workers": self.dask_workers,
-        }
+        return asdict(self)
 
 
 SERIAL = Backend()

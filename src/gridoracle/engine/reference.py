@@ -10,14 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from gridoracle.engine.base import (
-    STATUS_GAME_OVER,
-    STATUS_ILLEGAL,
-    STATUS_OK,
-    ActionLike,
-    EngineResult,
-    empty_result,
-)
+from gridoracle.engine import base
+from gridoracle.engine.base import ActionLike, EngineResult
 from gridoracle.engine.states import StateBatch
 
 
@@ -53,18 +47,18 @@ class ReferenceEngine:
         """Simulate every (state, action) pair with grid2op."""
         if states.observations is None:
             raise ValueError("the reference engine needs the observations of the states")
-        result = empty_result(len(states), len(actions), self.n_line, full)
+        result = base.empty_result(len(states), len(actions), self.n_line, full)
         grid2op_actions = [self._action(a) for a in actions]
         for i, obs in enumerate(states.observations):
             for j, act in enumerate(grid2op_actions):
                 sim_obs, _reward, done, info = obs.simulate(act, time_step=states.horizon)
                 if info.get("is_illegal", False) or info.get("is_ambiguous", False):
-                    result.status[i, j] = STATUS_ILLEGAL
+                    result.status[i, j] = base.STATUS_ILLEGAL
                 elif done:
-                    result.status[i, j] = STATUS_GAME_OVER
+                    result.status[i, j] = base.STATUS_GAME_OVER
                 else:
                     rho = np.asarray(sim_obs.rho, dtype=np.float64)
-                    result.status[i, j] = STATUS_OK
+                    result.status[i, j] = base.STATUS_OK
                     result.max_rho[i, j] = float(rho.max())
                     if result.rho is not None:
                         result.rho[i, j] = rho
