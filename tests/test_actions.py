@@ -511,8 +511,9 @@ def test_resolve_actions(tmp_path, env14, catalogue14):
     assert len(lines) == 41
     path = _save(tmp_path / "a.json", sampled, env14)
     assert resolve_actions(env14, n_actions=None, actions_file=path, seed=99) == sampled
-    with pytest.raises(InvalidOption, match="--actions must be at least 1"):
+    with pytest.raises(InvalidOption, match="n_actions must be at least 1") as info:
         resolve_actions(env14, n_actions=0, actions_file=None, seed=0)
+    assert info.value.param == "n_actions"  # the CLI names it --actions
     with pytest.raises(InvalidOption, match="exactly one"):
         resolve_actions(env14, n_actions=5, actions_file=path, seed=0)
     with pytest.raises(InvalidOption, match="exactly one"):

@@ -542,5 +542,5 @@ def resolve_actions(
         return load_catalogue(actions_file, env)
     assert n_actions is not None
     if n_actions < 1:
-        raise InvalidOption(f"--actions must be at least 1, got {n_actions}")
+        raise InvalidOption(f"n_actions must be at least 1, got {n_actions}", param="n_actions")
     return sample_actions(enumerate_actions(env, kind), n_actions, seed)

@@ -102,7 +102,7 @@ class StateBatch:
 def check_horizon(horizon: int) -> int:
     """Validate a horizon value (``--horizon``)."""
     if horizon not in HORIZONS:
-        raise InvalidOption(f"--horizon {horizon}: must be one of {list(HORIZONS)}")
+        raise InvalidOption(f"horizon {horizon}: must be one of {list(HORIZONS)}", param="horizon")
     return int(horizon)
 
 
