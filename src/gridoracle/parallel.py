@@ -16,10 +16,12 @@ a Dask worker; the caller merges the results, in any completion order.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing as mp
 import os
 import re
+import signal
 import uuid
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -209,10 +211,36 @@ def _context(method: str | None) -> mp.context.BaseContext:
     return mp.get_context(method)
 
 
+def _die_with_parent(parent: int) -> None:
+    """Run in each local worker: end it when the process that started it dies (even by SIGKILL).
+
+    On Linux the kernel sends SIGKILL to the worker when its parent exits
+    (``PR_SET_PDEATHSIG``); a parent that died before that was set is caught by its pid.
+    Elsewhere workers end when the pool's pipe breaks, as usual.
+    """
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        return
+    if os.getppid() != parent:  # the parent is already gone
+        os._exit(1)
+
+
+_PR_SET_PDEATHSIG = 1
+
+
 def _map_processes(
     fn: Callable[[U], R], units: Sequence[U], workers: int, method: str | None
 ) -> Iterator[tuple[U, R]]:
-    pool = ProcessPoolExecutor(max_workers=min(workers, len(units)), mp_context=_context(method))
+    pool = ProcessPoolExecutor(
+        max_workers=min(workers, len(units)),
+        mp_context=_context(method),
+        initializer=_die_with_parent,
+        initargs=(os.getpid(),),
+    )
     pending: dict[Future[R], U] = {}
     todo = list(units)
     todo.reverse()
@@ -258,6 +286,13 @@ def _dask_client(backend: Backend) -> tuple[Any, Any]:
 def _map_dask(
     fn: Callable[[U], R], units: Sequence[U], backend: Backend, retries: int
 ) -> Iterator[tuple[U, R]]:
+    with _quiet_dask():
+        yield from _map_dask_quietly(fn, units, backend, retries)
+
+
+def _map_dask_quietly(
+    fn: Callable[[U], R], units: Sequence[U], backend: Backend, retries: int
+) -> Iterator[tuple[U, R]]:
     from distributed import as_completed
 
     client, cluster = _dask_client(backend)
@@ -292,6 +327,27 @@ def _map_dask(
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+@contextlib.contextmanager
+def _quiet_dask() -> Iterator[None]:
+    """Keep Dask's INFO lines (scheduler start, worker registration) out of the user's terminal."""
+    import distributed  # noqa: F401 - its loggers exist once it is imported
+
+    names = [
+        name
+        for name in ["distributed", "dask", *logging.root.manager.loggerDict]
+        if name.split(".")[0] in ("distributed", "dask")
+    ]
+    loggers = [logging.getLogger(name) for name in dict.fromkeys(names)]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
 
 
 # --------------------------------------------------------------------------------------------------
