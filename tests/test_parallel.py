@@ -1,4 +1,4 @@
-"""parallel.py: the Backend's checks, map_units on each backend, workers that die with their parent."""
+"""parallel.py: the Backend, map_units on each backend, workers that die with their parent."""
 
 from __future__ import annotations
 
