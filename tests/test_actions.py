@@ -367,6 +367,11 @@ def _mutations():
             "substation 1 has 6 elements, its bus vector has 3",
         ),
         ("bus-3", g2op(1, {"set_bus": {"substations_id": [[0, [1, 3, 2]]]}}), "bus 3"),
+        (  # issue 12, item 8: the name says substation 0, the dict sets an element elsewhere
+            "element-not-at-named-sub",
+            g2op(1, {"set_bus": {"lines_or_id": [[15, 2]]}}),
+            "origin of line 15 is at substation",
+        ),
         ("bus-0", g2op(1, {"set_bus": {"loads_id": [[0, 0]]}}), "bus 0"),
         ("bus-float", g2op(1, {"set_bus": {"loads_id": [[0, 1.0]]}}), "integer pairs"),
         (

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,7 @@ from gridoracle.io import atomic_write_text
 #: value of the ``format`` field of a catalogue file
 FORMAT = "gridoracle-actions/1"
 
+_SUB_NAME = re.compile(r"^sub-([0-9]+)-[0-9]+$")
 _MAX_DETAIL = 240  # characters of a grid2op error message kept in ours
 
 # how error messages name an element of each set_bus key
@@ -341,6 +343,8 @@ def _check_actions(entries: list[Any], layout: GridLayout, space: Any) -> list[C
             raise _Problem(f"duplicate action name {name!r} (entries {seen[name]} and {i})")
         seen[name] = i
         canonical = _canonical_dict(kind, g2op, layout, label)
+        if kind == TOPOLOGY:
+            _check_named_substation(name, canonical["set_bus"], layout, label)
         try:
             # the canonical dict is ours and freshly built, and grid2op does not modify it
             space(canonical)
@@ -349,6 +353,24 @@ def _check_actions(entries: list[Any], layout: GridLayout, space: Any) -> list[C
             raise _Problem(f"grid2op refuses {label}: {detail}") from None
         actions.append(CatalogueAction(name=name, kind=kind, grid2op=canonical))
     return actions
+
+
+def _check_named_substation(
+    name: str, set_bus: Mapping[str, Any], layout: GridLayout, label: str
+) -> None:
+    """A topology action named ``sub-<s>-<k>`` sets buses at substation ``s`` only."""
+    match = _SUB_NAME.match(name)
+    if match is None:
+        return
+    sub = int(match.group(1))
+    for key in SET_BUS_KEYS:
+        for el, _bus in set_bus.get(key, ()):
+            at = layout.to_subid[key][el]
+            if at != sub:
+                raise _Problem(
+                    f"{label}: {_ELEMENT[key]} {el} is at substation {at}, not at substation "
+                    f"{sub} that the name says the action sets"
+                )
 
 
 def _canonical_dict(
