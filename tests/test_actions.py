@@ -532,3 +532,17 @@ def test_folder_without_write_permission_is_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(catalogue_mod.os, "access", lambda path, mode: False)
     with pytest.raises(OutputError, match="is not writable"):
         check_output_file(tmp_path / "a.json")
+
+
+def test_a_grid_mismatch_names_the_environment_once(tmp_path, env14, catalogue14):
+    # issue 12, item 12: "l2rpn_case14_sandbox has 36 substations; l2rpn_case14_sandbox has 14"
+    path = _save(tmp_path / "other.json", catalogue14[:3], env14)
+    data = json.loads(path.read_text())
+    data["grid"]["n_sub"] = 36
+    path.write_text(json.dumps(data))
+    with pytest.raises(ActionFileError) as err:
+        load_catalogue(path, env14)
+    message = str(err.value).replace(str(path), "")
+    assert (
+        message.count(CASE14) == 1 and "36 substations" in message and "14 substations" in message
+    )

@@ -298,6 +298,11 @@ def _check_header(data: Any, layout: GridLayout, env_name: str) -> list[Any]:
     if any(key in grid and grid[key] != ours[key] for key in sizes):
         theirs_txt = ", ".join(f"{grid[k]} {v}" for k, v in sizes.items() if k in grid)
         ours_txt = ", ".join(f"{ours[k]} {v}" for k, v in sizes.items() if k in grid)
+        if written_for == env_name:  # same name, other grid: say it once
+            raise _Problem(
+                f"written for another grid of the same name: the file's {written_for} has "
+                f"{theirs_txt}; this one has {ours_txt}"
+            )
         raise _Problem(
             f"written for another grid: {written_for} has {theirs_txt}; {env_name} has {ours_txt}"
         )
