@@ -34,14 +34,14 @@ import numpy as np
 
 from gridoracle.actions.combine import combinations, filter_at_t0
 from gridoracle.actions.parse import load_unitary_actions
-from gridoracle.oracle.best_path import best_unconstrained
 from gridoracle.oracle.config import OracleConfig
+from gridoracle.oracle.core.best_path import best_unconstrained
+from gridoracle.oracle.core.kpis import compute_kpis
 from gridoracle.oracle.graph_export import build_graph, reference_best_path, without_overload
-from gridoracle.oracle.kpis import compute_kpis
-from gridoracle.oracle.pipeline import run_oracle
-from gridoracle.oracle.replay import OracleReplayAgent, make_replay_env
-from gridoracle.oracle.rewards import make_simulation_env, reference_reward_table
-from gridoracle.oracle.transitions import drop_incomplete
+from gridoracle.oracle.sim.env import make_oracle_env
+from gridoracle.oracle.sim.replay import OracleReplayAgent
+from gridoracle.oracle.sim.rewards import drop_incomplete, reference_reward_table
+from gridoracle.pipelines.oracle import OracleRequest, run_oracle
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -54,7 +54,7 @@ def reference(
 
     times: dict[str, float] = {}
     tick = time.perf_counter()
-    env = make_simulation_env(env_name)
+    env = make_oracle_env(env_name, rules="simulation")
     unitary, _ = load_unitary_actions(actions_file, env)
     times["0 inputs"] = time.perf_counter() - tick
     tick = time.perf_counter()
@@ -95,7 +95,7 @@ def reference(
     )
     times["5 kpis"] = time.perf_counter() - tick
     tick = time.perf_counter()
-    real = make_replay_env(env_name)
+    real = make_oracle_env(env_name, rules="replay")
     dicts = [actions[i].grid2op for i in keep]
     for found in (path, path_no):
         if not found:
@@ -149,7 +149,9 @@ def main() -> None:
         warnings.simplefilter("ignore")
         tick = time.perf_counter()
         with tempfile.TemporaryDirectory() as out:
-            report = run_oracle(args.env, args.chronic, args.actions, config, out=Path(out))
+            report = run_oracle(
+                OracleRequest(args.env, args.chronic, args.actions, config, out=Path(out))
+            )
         ours_total = time.perf_counter() - tick
         tick = time.perf_counter()
         ref = reference(args.env, args.chronic, args.actions, config, 0)

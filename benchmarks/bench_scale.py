@@ -180,7 +180,8 @@ def child_generate(spec: dict[str, Any]) -> dict[str, Any]:
 def child_oracle(spec: dict[str, Any]) -> dict[str, Any]:
     """One ``run_oracle`` run in this (fresh) process."""
     from gridoracle.oracle.config import OracleConfig
-    from gridoracle.oracle.pipeline import run_oracle
+    from gridoracle.parallel import Backend
+    from gridoracle.pipelines.oracle import OracleRequest, run_oracle
 
     config = OracleConfig(
         max_depth=spec["max_depth"],
@@ -190,15 +191,10 @@ def child_oracle(spec: dict[str, Any]) -> dict[str, Any]:
     )
     tick = time.perf_counter()
     with MemorySampler() as memory:
-        report = run_oracle(
-            ENV,
-            0,
-            Path(spec["actions_file"]),
-            config,
-            out=Path(spec["out"]),
-            resume=False,
-            dask_workers=spec.get("dask_workers"),
+        request = OracleRequest(
+            ENV, 0, Path(spec["actions_file"]), config, out=Path(spec["out"]), resume=False
         )
+        report = run_oracle(request, Backend.from_options(dask_workers=spec.get("dask_workers")))
     wall = time.perf_counter() - tick
     summary = json.loads((report.folder / "summary.json").read_text())
     return {
@@ -293,7 +289,8 @@ def bench_engine(args: argparse.Namespace) -> dict[str, Any]:
     from gridoracle.engine.batched import BatchedEngine
     from gridoracle.engine.reference import ReferenceEngine
     from gridoracle.engine.states import states_from_observations
-    from gridoracle.oracle.rewards import base_run, make_oracle_env
+    from gridoracle.oracle.sim.env import make_oracle_env
+    from gridoracle.oracle.sim.rewards import base_run
 
     load_before = _load()
     tick = time.perf_counter()

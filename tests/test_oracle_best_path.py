@@ -12,9 +12,10 @@ import pytest
 import scipy.sparse as sp
 
 from gridoracle.errors import InvalidOption, OutputError
-from gridoracle.oracle import best_path as best_path_module
 from gridoracle.oracle import graph_export
-from gridoracle.oracle.best_path import (
+from gridoracle.oracle.core import _small
+from gridoracle.oracle.core import best_path as best_path_module
+from gridoracle.oracle.core.best_path import (
     BestPath,
     best_path,
     best_path_no_overload,
@@ -25,6 +26,7 @@ from gridoracle.oracle.best_path import (
     path_reward,
     truncate_weights,
 )
+from gridoracle.oracle.core.transitions import TransitionRules, allowed_transitions, combined_name
 from gridoracle.oracle.graph_export import (
     build_graph,
     export_graph,
@@ -33,7 +35,6 @@ from gridoracle.oracle.graph_export import (
     split_node_name,
     without_overload,
 )
-from gridoracle.oracle.transitions import TransitionRules, allowed_transitions, combined_name
 
 KINDS = ("longest", "shortest")
 
@@ -384,7 +385,7 @@ def test_small_kernel_equals_step_loop(monkeypatch: pytest.MonkeyPatch) -> None:
     for seed in range(40):
         names, rewards, flags = stress_case(seed)
         rules = allowed_transitions(names, max_sub=1 + seed % 2, max_line=seed % 3 // 2)
-        monkeypatch.setattr(best_path_module, "_CHUNK_ELEMENTS", 64 * (1 + seed % 3))
+        monkeypatch.setattr(_small, "_CHUNK_ELEMENTS", 64 * (1 + seed % 3))
         for kind, ties, digits in itertools.product(KINDS, ("oracle4grid", "index"), (None, 1)):
             options = {"kind": kind, "ties": ties, "significant_digits": digits, "method": "dense"}
             kernel(False)

@@ -127,10 +127,10 @@ def test_combined_action_parts_and_assets(unitary: list[UnitaryAction]) -> None:
 
 
 def test_assets_agree_with_the_transition_name_parser(unitary: list[UnitaryAction]) -> None:
-    transitions = pytest.importorskip("gridoracle.oracle.transitions")
+    transitions = pytest.importorskip("gridoracle.oracle.core.transitions")
     parse_name = getattr(transitions, "parse_combined_name", None)
     if parse_name is None:
-        pytest.skip("gridoracle.oracle.transitions has no parse_combined_name")
+        pytest.skip("gridoracle.oracle.core.transitions has no parse_combined_name")
     for action in combinations(unitary, 3):
         assert parse_name(action.name) == action.assets()
 

@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 from gridoracle.engine.batched import BatchedEngine
-from gridoracle.oracle.rewards import make_oracle_env, reward_table
+from gridoracle.oracle.sim.env import make_oracle_env
+from gridoracle.oracle.sim.rewards import reward_table
 from gridoracle.parallel import Backend
 
 distributed = pytest.importorskip("distributed")
@@ -47,6 +48,19 @@ def _actions(env):
     acts.append(SimpleNamespace(name="line-0", grid2op={"set_line_status": [[0, -1]]}))
     acts.append(SimpleNamespace(name="combo", grid2op=(topo[20] + topo[60]).as_serializable_dict()))
     return acts
+
+
+class _OnAdvance:
+    """A Progress that calls ``advance(done, total)`` after each chunk of the reward table."""
+
+    def __init__(self, advance) -> None:
+        self._advance = advance
+
+    def stage(self, text: str) -> None:
+        pass
+
+    def advance(self, done: int, total: int, label: str = "") -> None:
+        self._advance(done, total)
 
 
 def _same(a, b) -> None:
@@ -83,7 +97,7 @@ def test_dask_table_is_identical_and_survives_a_killed_worker(oracle_env):
             chunk=1,
             env_name=ENV,
             backend=Backend.from_options(scheduler=cluster.scheduler_address),
-            progress=progress,
+            progress=_OnAdvance(progress),
         )
     finally:
         client.close()
@@ -104,7 +118,9 @@ def test_an_interrupted_table_resumes_from_its_cache(oracle_env, tmp_path, caplo
 
     cached_run = {"chunk": 2, "cache": cache, "env_name": ENV}  # env_name: part of the key
     with pytest.raises(KeyboardInterrupt):
-        reward_table(env, engine, actions, 0, STEPS, 0, progress=interrupt, **cached_run)
+        reward_table(
+            env, engine, actions, 0, STEPS, 0, progress=_OnAdvance(interrupt), **cached_run
+        )
     files = sorted(cache.rglob("*.npy"))
     assert len(files) == 2 and not list(cache.rglob("*.tmp"))
     resumed = reward_table(env, engine, actions, 0, STEPS, 0, **cached_run)

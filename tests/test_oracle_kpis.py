@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from gridoracle.errors import GridOracleError, OracleOrderError
-from gridoracle.oracle import kpis as kpis_module
-from gridoracle.oracle.best_path import best_path, best_path_no_overload, best_unconstrained
-from gridoracle.oracle.kpis import (
+from gridoracle.oracle.core import kpis as kpis_module
+from gridoracle.oracle.core.best_path import best_path, best_path_no_overload, best_unconstrained
+from gridoracle.oracle.core.kpis import (
     MSG_DONOTHING,
     MSG_GAMERULES,
     MSG_GAMERULES_NO_OL,
@@ -20,7 +20,7 @@ from gridoracle.oracle.kpis import (
     compute_kpis,
     most_frequent,
 )
-from gridoracle.oracle.transitions import allowed_transitions
+from gridoracle.oracle.core.transitions import allowed_transitions
 
 # sub-1-0 -> sub-2-1 changes two substations: not allowed in one step
 NAMES = ["sub-1-0", "sub-2-1", "donothing-0"]

@@ -10,17 +10,18 @@ import numpy as np
 import pytest
 
 from gridoracle.engine.batched import BatchedEngine
-from gridoracle.oracle.replay import make_replay_env, replay
-from gridoracle.oracle.rewards import make_simulation_env, reward_table
+from gridoracle.oracle.sim.env import make_oracle_env
+from gridoracle.oracle.sim.replay import replay
+from gridoracle.oracle.sim.rewards import reward_table
 
 
 @pytest.fixture(scope="module")
 def setup():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        sim = make_simulation_env("rte_case14_realistic")
+        sim = make_oracle_env("rte_case14_realistic", rules="simulation")
         engine = BatchedEngine(sim)
-        real = make_replay_env("rte_case14_realistic")
+        real = make_oracle_env("rte_case14_realistic", rules="replay")
     space = sim.action_space
     topo = space.get_all_unitary_topologies_set(space)
     actions = [
@@ -65,8 +66,7 @@ def test_a_line_disconnected_again_is_not_a_second_line_change(tmp_path):
     replay must play it as one for grid2op's rules too (line 4 is already off)."""
     from gridoracle.actions.combine import combinations
     from gridoracle.actions.parse import load_unitary_actions
-    from gridoracle.oracle.replay import use_replay_parameters
-    from gridoracle.oracle.rewards import make_oracle_env
+    from gridoracle.oracle.sim.env import use_replay_parameters
 
     root = __import__("pathlib").Path(__file__).resolve().parents[1]
     with warnings.catch_warnings():

@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 
 from gridoracle.engine.batched import BatchedEngine
-from gridoracle.oracle.agents import margin_reward, overload_flag
-from gridoracle.oracle.rewards import (
+from gridoracle.oracle.core.margins import margin_reward, overload_flag
+from gridoracle.oracle.sim.env import make_oracle_env
+from gridoracle.oracle.sim.rewards import (
     RewardTable,
     _finish_runs,
-    make_simulation_env,
     reference_reward_table,
     reward_table,
 )
@@ -28,7 +28,7 @@ from gridoracle.parallel import Backend
 def sim_env():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        env = make_simulation_env("rte_case14_realistic")
+        env = make_oracle_env("rte_case14_realistic", rules="simulation")
     engine = BatchedEngine(env)
     yield env, engine
     env.close()

@@ -9,17 +9,16 @@ import numpy as np
 import pytest
 
 from gridoracle.errors import ActionFileError, GridOracleError
-from gridoracle.oracle import transitions
-from gridoracle.oracle.transitions import (
+from gridoracle.oracle.core import transitions
+from gridoracle.oracle.core.transitions import (
     allowed_transitions,
     as_parts,
     combined_name,
-    drop_incomplete,
     init_counts,
     parse_combined_name,
-    steps_played,
     transition_counts,
 )
+from gridoracle.oracle.sim.rewards import drop_incomplete, steps_played
 
 
 def random_actions(rng: np.random.Generator, n_max: int) -> list[dict[tuple[str, int], int]]:

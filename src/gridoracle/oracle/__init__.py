@@ -1,15 +1,17 @@
 """The Oracle: the best achievable trajectory of topologies over one episode.
 
-The pure-algorithm core works on plain arrays and imports neither grid2op nor networkx:
-
-- :mod:`gridoracle.oracle.transitions`: which combined action may follow which under the game
-  rules (substations and lines changed per step, reachability from the reference topology).
-- :mod:`gridoracle.oracle.best_path`: the best path over (time, action) by dynamic programming.
-- :mod:`gridoracle.oracle.kpis`: Oracle4Grid's indicators and their order check.
+- :mod:`gridoracle.oracle.core`: the pure-algorithm core on plain arrays (NumPy and SciPy, no
+  grid2op, no files): transitions under the game rules, the best paths by dynamic programming,
+  the KPIs, the reward's formula.
+- :mod:`gridoracle.oracle.sim`: the simulations with grid2op: the one environment factory, the
+  reward table (with its chunk cache), the rewards and agents, the replay under real rules.
+- :mod:`gridoracle.oracle.config`: Oracle4Grid's settings (``config.ini`` as is, or TOML).
 - :mod:`gridoracle.oracle.graph_export`: Oracle4Grid's networkx graph, kept as a test oracle and
   for ``--export-graph`` (GraphML and ``edge_list.csv``).
+- :mod:`gridoracle.oracle.outputs`: what the Oracle writes (CSV, JSON, PNG).
 
-This package module imports nothing heavy: import the submodule you need.
+The Oracle's steps 0 to 6 are run by :func:`gridoracle.pipelines.oracle.run_oracle`. This package
+module imports nothing heavy: import the submodule you need.
 """
 
 from __future__ import annotations

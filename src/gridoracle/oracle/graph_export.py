@@ -32,8 +32,8 @@ from numpy.typing import ArrayLike
 
 from gridoracle.errors import OutputError
 from gridoracle.io import atomic_path
-from gridoracle.oracle.best_path import END_NODE_REWARD, LONGEST, check_kind
-from gridoracle.oracle.transitions import ActionLike, TransitionRules, allowed_transitions
+from gridoracle.oracle.core.best_path import END_NODE_REWARD, LONGEST, check_kind
+from gridoracle.oracle.core.transitions import PartsLike, TransitionRules, allowed_transitions
 
 INIT_NODE = "init"
 END_NODE = "end"
@@ -76,7 +76,7 @@ def _weights(values: np.ndarray, significant_digits: int | None) -> list[float] 
 def build_graph(
     rewards: ArrayLike,
     names: Sequence[str],
-    rules: TransitionRules | Sequence[ActionLike],
+    rules: TransitionRules | Sequence[PartsLike],
     *,
     overload: ArrayLike | None = None,
     significant_digits: int | None = None,
@@ -231,7 +231,7 @@ def reference_best_path(
         ``dag_longest_path`` on the whole graph, which may return a path starting at an action
         not reachable from the reference topology (a source at t0, or after removed nodes) or
         ending at a dead end, when that is longer; ``strict=True`` gives the ``init -> end``
-        optimum that :func:`gridoracle.oracle.best_path.best_path` computes.
+        optimum that :func:`gridoracle.oracle.core.best_path.best_path` computes.
 
     Returns
     -------

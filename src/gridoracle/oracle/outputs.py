@@ -1,7 +1,8 @@
 """What the Oracle writes: CSV, JSON and PNG files a person or another program can read.
 
 No pickle: the reward table and KPIs are CSV, paths are JSON (per timestep: the action's name and
-its grid2op dict), figures are PNG. Every file is written atomically.
+its grid2op dict), figures are PNG. Every file is written atomically. Figures are drawn on
+``matplotlib.figure.Figure`` objects of their own (no pyplot, no process-wide backend).
 """
 
 from __future__ import annotations
@@ -52,21 +53,17 @@ def path_document(
     return {"kind": kind, "value": value, "found": bool(path), "steps": steps}
 
 
-def _figure(width: float, height: float) -> Any:
-    import matplotlib
+def _figure(width: float, height: float) -> tuple[Any, Any]:
+    """A figure of its own and its axes: no pyplot, no backend switched for the process."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt.subplots(figsize=(width, height))
+    fig = Figure(figsize=(width, height))
+    return fig, fig.subplots()
 
 
 def _save(fig: Any, path: Path) -> Path:
-    import matplotlib.pyplot as plt
-
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")  # Agg canvas, for PNG
     atomic_write_bytes(path, buffer.getvalue())
     return path
 
@@ -145,3 +142,26 @@ def plot_topology_count(path_names: Sequence[str], n_best: int, title: str, path
     ax.set_xlabel("timesteps played")
     ax.set_title(title, fontsize=10)
     return _save(fig, path)
+
+
+def write_figures(
+    rewards: np.ndarray,
+    names: Sequence[str],
+    best: Sequence[int],
+    best_no_overload: Sequence[int],
+    overload: np.ndarray,
+    n_best: int,
+    folder: Path,
+) -> list[Path]:
+    """graph.png and the topology counts of both best paths, into ``folder``."""
+    written = [plot_graph(rewards, names, best, best_no_overload, overload, folder / "graph.png")]
+    for path, title, file in (
+        (best, "Most played topologies of the best path", "best_path_topologies_count.png"),
+        (
+            best_no_overload,
+            "Most played topologies of the best path without overload",
+            "best_path_no_overload_topologies_count.png",
+        ),
+    ):
+        written.append(plot_topology_count([names[i] for i in path], n_best, title, folder / file))
+    return written

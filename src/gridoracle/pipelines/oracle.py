@@ -1,22 +1,63 @@
 """The Oracle pipeline, steps 0 to 6, and what it writes: ``gridoracle oracle``.
 
-:func:`run_oracle` takes an :class:`OracleRequest`, a :class:`~gridoracle.parallel.Backend` (where
-the reward table's chunks are solved; the rest runs here) and a
-:class:`~gridoracle.progress.Progress` (a ``stage`` per Oracle step, ``advance`` per chunk of the
-reward table).
+0. inputs: environment, chronic, unitary actions (three formats), settings;
+1. combinations up to ``max_depth``, filtered at t0 (divergence, no effect);
+2. reward table, every combined action held over the episode (batched engine);
+3. transitions under the game rules;
+4. best paths, with and without overload (dynamic programming);
+5. KPIs with Oracle4Grid's order check;
+6. replay of both paths under real rules.
+
+Outputs go to ``<output>/scenario_<chronic>/<actions file stem>/``. :func:`run_oracle` takes an
+:class:`OracleRequest`, a :class:`~gridoracle.parallel.Backend` (where the reward table's chunks
+are solved; the rest runs here) and a :class:`~gridoracle.progress.Progress` (a ``stage`` per
+Oracle step, ``advance`` per chunk of the reward table).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import numpy as np
+import pandas as pd
+
+from gridoracle.actions.combine import CombinedAction, combinations, filter_at_t0
+from gridoracle.actions.parse import UnitaryAction, load_unitary_actions
+from gridoracle.engine.batched import BatchedEngine
+from gridoracle.errors import InvalidOption
+from gridoracle.grid import resolve_chronics
+from gridoracle.io import versions
 from gridoracle.oracle.config import OracleConfig, read_config
-from gridoracle.oracle.pipeline import OracleReport
+from gridoracle.oracle.core.best_path import BestPath, best_paths, best_unconstrained
+from gridoracle.oracle.core.kpis import compute_kpis
+from gridoracle.oracle.core.transitions import TransitionRules, allowed_transitions
+from gridoracle.oracle.outputs import path_document, write_csv, write_figures, write_json
+from gridoracle.oracle.sim.env import make_oracle_env, use_replay_parameters
+from gridoracle.oracle.sim.replay import ReplayResult, replay
+from gridoracle.oracle.sim.rewards import RewardTable, drop_incomplete, reward_table
 from gridoracle.parallel import SERIAL, Backend
 from gridoracle.progress import SILENT, Progress
 
-__all__ = ["OracleConfig", "OracleReport", "OracleRequest", "read_config", "run_oracle"]
+__all__ = [
+    "OracleConfig",
+    "OracleReport",
+    "OracleRequest",
+    "read_config",
+    "run_oracle",
+    "scenario_label",
+]
+
+#: the two best paths: label in messages, and the stem of their files
+_PATHS: tuple[tuple[str, str], ...] = (
+    ("best path", "best_path"),
+    ("best path without overload", "best_path_no_overload"),
+)
 
 
 @dataclass(frozen=True)
@@ -60,28 +101,332 @@ class OracleRequest:
     resume: bool = True
 
 
+@dataclass
+class OracleReport:
+    """Everything the Oracle found, and where it wrote it."""
+
+    folder: Path
+    config: OracleConfig
+    chronic: int
+    names: list[str]
+    table: RewardTable
+    best: BestPath
+    best_no_overload: BestPath
+    kpis: pd.DataFrame
+    filtered: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    replays: list[ReplayResult] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def path_names(self, best: BestPath) -> list[str]:
+        """The action names along ``best``."""
+        return [self.names[i] for i in best.path]
+
+
+def scenario_label(given: str | int) -> str:
+    """``scenario_<chronic>``: the index or name the user gave, as Oracle4Grid names it."""
+    return f"scenario_{given}"
+
+
 def run_oracle(
     request: OracleRequest, backend: Backend = SERIAL, progress: Progress = SILENT
 ) -> OracleReport:
     """Run the Oracle (steps 0-6) and write its outputs.
 
-    ``backend`` solves the reward table (step 2); a serial backend uses
-    ``settings.nb_process`` local processes, as Oracle4Grid's ``nb_process`` does.
-    """
-    from gridoracle.oracle.pipeline import run_oracle as _run_oracle
+    Parameters
+    ----------
+    request : OracleRequest
+        The inputs and settings.
+    backend : Backend
+        Where the reward table (step 2) is solved. A serial backend leaves it to
+        ``settings.nb_process`` local processes, as Oracle4Grid's ``nb_process`` does; a Dask
+        backend ignores ``nb_process``. The rest of the Oracle runs here.
+    progress : Progress
+        ``stage`` at each step, ``advance(done, total, "combined actions")`` during step 2.
 
-    return _run_oracle(
-        request.env,
-        request.chronic,
-        request.actions_file,
-        request.settings,
-        out=request.out,
-        seed=request.seed,
+    Returns
+    -------
+    OracleReport
+    """
+    timings: dict[str, float] = {}
+    with _timed(timings, "0 inputs"):
+        progress.stage("0 - environment and unitary actions")
+        sim_env = make_oracle_env(request.env, request.reward)
+    try:
+        return _run(request, sim_env, _table_backend(request.settings, backend), progress, timings)
+    finally:
+        sim_env.close()
+
+
+@contextmanager
+def _timed(timings: dict[str, float], label: str) -> Iterator[None]:
+    """Add the time spent in the block to ``timings[label]`` (a label may be timed twice)."""
+    tick = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[label] = timings.get(label, 0.0) + time.perf_counter() - tick
+
+
+def _table_backend(settings: OracleConfig, backend: Backend) -> Backend:
+    """``backend``, or for a serial one the local processes of ``settings.nb_process``."""
+    if backend.kind == "serial":
+        return Backend.from_options(workers=settings.nb_process)
+    return backend
+
+
+@dataclass
+class _Episode:
+    """What steps 0 and 1 found: the chronic, the actions, where the outputs go; warnings."""
+
+    chronic: int
+    folder: Path
+    unitary: list[UnitaryAction]
+    warnings: list[str]
+    combos: list[CombinedAction] = field(default_factory=list)
+    actions: list[CombinedAction] = field(default_factory=list)  # kept at t0
+    filtered: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _run(
+    request: OracleRequest,
+    sim_env: Any,
+    backend: Backend,
+    progress: Progress,
+    timings: dict[str, float],
+) -> OracleReport:
+    settings = request.settings
+    with _timed(timings, "0 inputs"):
+        engine = BatchedEngine(sim_env)  # built first: its voltages do not depend on later runs
+        episode = _read_inputs(request, sim_env)
+    with _timed(timings, "1 combinations"):
+        progress.stage("1 - combinations and filters at t0")
+        _combine(episode, settings, sim_env, request.seed)
+    with _timed(timings, "2 rewards"):
+        progress.stage(
+            f"2 - rewards of {len(episode.actions)} combined actions over {settings.max_iter} steps"
+        )
+        full_table = _rewards(request, episode, sim_env, engine, backend, progress)
+    keep, drop_warnings = drop_incomplete(full_table.played, full_table.names)
+    episode.warnings += drop_warnings
+    table = full_table.select(keep)
+    overload = np.nan_to_num(table.overload, nan=-1).astype(np.int8)
+    with _timed(timings, "3 transitions"):
+        progress.stage("3 - transitions under the game rules")
+        rules = allowed_transitions(table.names, max_sub=1, max_line=1)
+    with _timed(timings, "4 best paths"):
+        progress.stage("4 - best paths")
+        best, best_no = best_paths(
+            table.rewards,
+            rules,
+            overload,
+            kind=settings.best_path_type,
+            significant_digits=settings.significant_digit,
+        )
+    with _timed(timings, "5 kpis"):
+        progress.stage("5 - indicators")
+        kpis = _kpis(table, best, best_no, settings)
+    report = OracleReport(
+        episode.folder,
+        settings,
+        episode.chronic,
+        table.names,
+        table,
+        best,
+        best_no,
+        kpis,
+        episode.filtered,
+        episode.warnings,
+    )
+    dicts = [episode.actions[i].grid2op for i in keep]
+    with _timed(timings, "outputs"):
+        _write_tables(report, full_table, dicts)
+        if request.export_graph:
+            _export_graph(report, rules, overload)
+    with _timed(timings, "6 replay"):
+        if request.replay:
+            progress.stage("6 - replay under real rules")
+            _replay_paths(report, sim_env, dicts, request.seed)
+    with _timed(timings, "outputs"):
+        _draw_figures(report, overload)
+    report.timings = timings
+    _write_summary(report, request, backend, episode, full_table)
+    return report
+
+
+def _read_inputs(request: OracleRequest, sim_env: Any) -> _Episode:
+    """Step 0: the chronic (one) and the unitary actions; where the outputs go."""
+    chronics = resolve_chronics(sim_env, str(request.chronic))
+    if len(chronics) != 1:
+        raise InvalidOption(f"--chronic {request.chronic}: give one chronic, not {len(chronics)}")
+    unitary, warnings = load_unitary_actions(request.actions_file, sim_env)
+    if not unitary:
+        raise InvalidOption(f"actions file {str(request.actions_file)!r}: no unitary action in it")
+    root = Path(request.out or request.settings.output_path or "results/oracle")
+    folder = root / scenario_label(request.chronic) / Path(request.actions_file).stem
+    return _Episode(chronics[0], folder, unitary, list(warnings))
+
+
+def _combine(episode: _Episode, settings: OracleConfig, sim_env: Any, seed: int | None) -> None:
+    """Step 1: the combinations of the unitary actions, filtered at t0."""
+    episode.combos = combinations(episode.unitary, settings.max_depth)
+    kept, episode.filtered = filter_at_t0(episode.combos, sim_env, episode.chronic, seed)
+    if episode.filtered:
+        episode.warnings.append(f"{len(episode.filtered)} combined action(s) filtered at t0")
+    episode.actions = list(kept)
+
+
+def _rewards(
+    request: OracleRequest,
+    episode: _Episode,
+    sim_env: Any,
+    engine: BatchedEngine,
+    backend: Backend,
+    progress: Progress,
+) -> RewardTable:
+    """Step 2: the reward table of every combined action, cached under the output folder."""
+    env = request.env
+    return reward_table(
+        sim_env,
+        engine,
+        episode.actions,
+        episode.chronic,
+        request.settings.max_iter,
+        request.seed,
         reward=request.reward,
-        export_graph=request.export_graph,
-        do_replay=request.replay,
-        progress=progress.stage,
-        scheduler=backend.scheduler,
-        dask_workers=backend.dask_workers,
-        resume=request.resume,
+        backend=backend,
+        progress=progress,
+        env_name=str(Path(env).resolve()) if Path(env).exists() else env,
+        cache=episode.folder / ".cache" if request.resume else None,
+    )
+
+
+def _kpis(
+    table: RewardTable, best: BestPath, best_no: BestPath, settings: OracleConfig
+) -> pd.DataFrame:
+    """Step 5: Oracle4Grid's indicators, with their order check."""
+    kind = settings.best_path_type
+    return compute_kpis(
+        table.rewards,
+        table.names,
+        best,
+        best_no,
+        settings.n_best_topos,
+        settings.significant_digit,
+        best_unconstrained(table.rewards, kind),
+        kind=kind,
+    )
+
+
+def _write_tables(
+    report: OracleReport, full_table: RewardTable, dicts: Sequence[dict[str, Any]]
+) -> None:
+    """reward_df.csv (every action simulated), kpis.csv and the two best_path*.json."""
+    folder, kind = report.folder, report.config.best_path_type
+    folder.mkdir(parents=True, exist_ok=True)
+    write_csv(full_table.to_frame(), folder / "reward_df.csv")
+    write_csv(report.kpis, folder / "kpis.csv")
+    rewards = report.table.rewards
+    for found, (_, stem) in zip((report.best, report.best_no_overload), _PATHS, strict=True):
+        document = path_document(found.path, report.names, dicts, rewards, found.reward, kind)
+        write_json(document, folder / f"{stem}.json")
+
+
+def _export_graph(report: OracleReport, rules: TransitionRules, overload: np.ndarray) -> None:
+    """Oracle4Grid's graph as GraphML and edge_list.csv (``--export-graph``)."""
+    from gridoracle.oracle.graph_export import build_graph, export_graph
+
+    graph = build_graph(
+        report.table.rewards,
+        report.names,
+        rules,
+        overload=overload,
+        significant_digits=report.config.significant_digit,
+    )
+    export_graph(graph, report.folder)
+
+
+def _draw_figures(report: OracleReport, overload: np.ndarray) -> None:
+    """graph.png and the topology counts (drawn here, after the replay: about 0.5 s)."""
+    write_figures(
+        report.table.rewards,
+        report.names,
+        report.best.path,
+        report.best_no_overload.path,
+        overload,
+        report.config.n_best_topos,
+        report.folder,
+    )
+
+
+def _replay_paths(
+    report: OracleReport, sim_env: Any, dicts: Sequence[dict[str, Any]], seed: int | None
+) -> None:
+    """Step 6: replay both best paths under real rules (the same path is replayed once)."""
+    real_env = use_replay_parameters(sim_env)  # applied at the replay's reset
+    done: dict[tuple[int, ...], ReplayResult] = {}
+    for found, (label, stem) in zip((report.best, report.best_no_overload), _PATHS, strict=True):
+        if not found.path:
+            continue
+        key = tuple(found.path)
+        if key in done:  # the same path: same replay
+            earlier = done[key]
+            result = dataclasses.replace(
+                earlier,
+                label=label,
+                warnings=[w.replace(earlier.label, label, 1) for w in earlier.warnings],
+            )
+        else:
+            result = replay(
+                real_env,
+                [dicts[i] for i in found.path],
+                found.reward,
+                report.chronic,
+                seed=seed,
+                rel_tolerance=report.config.replay_reward_rel_tolerance,
+                label=label,
+                names=report.path_names(found),
+                logs=report.folder / "replay_logs" / stem,
+            )
+            done[key] = result
+        report.replays.append(result)
+        report.warnings += result.warnings
+
+
+def _write_summary(
+    report: OracleReport,
+    request: OracleRequest,
+    backend: Backend,
+    episode: _Episode,
+    full_table: RewardTable,
+) -> None:
+    """summary.json: the inputs, the counts, both paths, the replays, warnings and timings."""
+    write_json(
+        {
+            "env": request.env,
+            "chronic": report.chronic,
+            "chronic_given": str(request.chronic),
+            "actions_file": str(request.actions_file),
+            "config": report.config.to_dict(),
+            "seed": request.seed,
+            "reward": request.reward,
+            "versions": versions(),
+            "n_unitary": len(episode.unitary),
+            "n_combined": len(episode.combos),
+            "n_simulated": len(episode.actions),
+            "n_in_graph": len(report.names),
+            "n_reused": full_table.reused,
+            "scheduler": backend.scheduler,
+            "dask_workers": backend.dask_workers,
+            "filtered": [{"action": a, "reason": r} for a, r in report.filtered],
+            "best_path": {"value": report.best.reward, "actions": report.path_names(report.best)},
+            "best_path_no_overload": {
+                "value": report.best_no_overload.reward,
+                "actions": report.path_names(report.best_no_overload),
+            },
+            "replays": [r.to_dict() for r in report.replays],
+            "warnings": report.warnings,
+            "seconds": report.timings,
+        },
+        report.folder / "summary.json",
     )

@@ -26,7 +26,7 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from gridoracle.errors import OracleOrderError
-from gridoracle.oracle.best_path import (
+from gridoracle.oracle.core.best_path import (
     LONGEST,
     BestPath,
     best_unconstrained,
@@ -34,7 +34,7 @@ from gridoracle.oracle.best_path import (
     check_significant_digits,
     path_reward,
 )
-from gridoracle.oracle.transitions import DONOTHING_NAME
+from gridoracle.oracle.core.transitions import DONOTHING_NAME
 
 MSG_DONOTHING = "Do Nothing in ref topo"
 MSG_TOPO = " then do nothing"

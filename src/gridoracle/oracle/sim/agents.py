@@ -1,7 +1,8 @@
 """grid2op rewards and agents with Oracle4Grid's semantics.
 
 They serve the slow reference (grid2op ``Runner``) that the fast reward table is checked against,
-and the replay of a best path under real rules.
+and the replay of a best path under real rules. The rewards' formulas are
+:mod:`gridoracle.oracle.core.margins`, which the batched reward table uses too.
 """
 
 from __future__ import annotations
@@ -14,64 +15,56 @@ from grid2op.Agent import BaseAgent
 from grid2op.dtypes import dt_float
 from grid2op.Reward import BaseReward
 
-#: Oracle4Grid adds this to every thermal limit (A) "for numerical stability"
-MARGIN_A = 0.1
+from gridoracle.oracle.core.margins import margin_reward, overload_flag
 
 
-def margin_reward(amps: np.ndarray, thermal_limit: np.ndarray) -> np.ndarray:
-    """Σ over lines of max(1 − min(|a| / (limit + 0.1), 1)², 0), over the last axis (float64)."""
-    x = np.minimum(np.abs(amps) / (np.abs(thermal_limit) + MARGIN_A), 1.0)
-    return np.maximum(1.0 - x**2, 0.0).sum(axis=-1)
+class _FlowReward(BaseReward):
+    """A grid2op reward computed from the line flows (A) and thermal limits; ``on_error`` when
+    the step failed. Subclasses define :meth:`of_flows` (and ``initialize``)."""
+
+    on_error = 0.0
+
+    def of_flows(self, amps: np.ndarray, thermal_limit: np.ndarray) -> Any:
+        """The reward of a step without error."""
+        raise NotImplementedError
+
+    def __call__(
+        self,
+        action: Any,
+        env: Any,
+        has_error: bool,
+        is_done: bool,
+        is_illegal: bool,
+        is_ambiguous: bool,
+    ) -> float:
+        if has_error:
+            return self.on_error
+        amps = np.asarray(env.backend.get_line_flow(), dtype=np.float64)
+        return float(self.of_flows(amps, np.asarray(env.get_thermal_limit(), dtype=np.float64)))
 
 
-def overload_flag(amps: np.ndarray, thermal_limit: np.ndarray) -> np.ndarray:
-    """1 where no line is above its limit + 0.1 A, else 0 (over the last axis)."""
-    over = (np.abs(amps) / (np.abs(thermal_limit) + MARGIN_A) > 1.0).any(axis=-1)
-    return np.where(over, 0, 1).astype(np.int8)
-
-
-class OracleL2RPNReward(BaseReward):
+class OracleL2RPNReward(_FlowReward):
     """Oracle4Grid's reward: the sum of squared line margins, 0 when the step failed."""
 
     def initialize(self, env: Any) -> None:
         self.reward_min = dt_float(0.0)
         self.reward_max = dt_float(env.backend.n_line)
 
-    def __call__(
-        self,
-        action: Any,
-        env: Any,
-        has_error: bool,
-        is_done: bool,
-        is_illegal: bool,
-        is_ambiguous: bool,
-    ) -> float:
-        if has_error:
-            return float(self.reward_min)
-        amps = np.asarray(env.backend.get_line_flow(), dtype=np.float64)
-        return float(margin_reward(amps, np.asarray(env.get_thermal_limit(), dtype=np.float64)))
+    def of_flows(self, amps: np.ndarray, thermal_limit: np.ndarray) -> Any:
+        return margin_reward(amps, thermal_limit)
 
 
-class OracleOverloadReward(BaseReward):
+class OracleOverloadReward(_FlowReward):
     """Oracle4Grid's overload flag: 1 none, 0 some line above its limit, -1 on error."""
+
+    on_error = -1.0
 
     def initialize(self, env: Any) -> None:
         self.reward_min = dt_float(-1.0)
         self.reward_max = dt_float(1.0)
 
-    def __call__(
-        self,
-        action: Any,
-        env: Any,
-        has_error: bool,
-        is_done: bool,
-        is_illegal: bool,
-        is_ambiguous: bool,
-    ) -> float:
-        if has_error:
-            return -1.0
-        amps = np.asarray(env.backend.get_line_flow(), dtype=np.float64)
-        return float(overload_flag(amps, np.asarray(env.get_thermal_limit(), dtype=np.float64)))
+    def of_flows(self, amps: np.ndarray, thermal_limit: np.ndarray) -> Any:
+        return overload_flag(amps, thermal_limit)
 
 
 def reconnect_action(

@@ -34,14 +34,15 @@ from typing import Any, TypeAlias
 
 import numpy as np
 import scipy.sparse as sp
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import NDArray
 
 from gridoracle.errors import ActionFileError
 
 #: an asset: ``("sub", substation id)`` or ``("line", line id)``
 Asset: TypeAlias = tuple[str, int]
-#: a combined action given by its parts (asset -> unitary id k) or by its Oracle4Grid name
-ActionLike: TypeAlias = Mapping[Asset, int] | str
+#: a combined action given by its parts (asset -> unitary id k) or by its Oracle4Grid name (not
+#: :data:`gridoracle.engine.base.ActionLike`, an action with a name and a grid2op dict)
+PartsLike: TypeAlias = Mapping[Asset, int] | str
 
 #: Oracle4Grid's name of the do-nothing action
 DONOTHING_NAME = "donothing-0"
@@ -114,7 +115,7 @@ def combined_name(parts: Mapping[Asset, int]) -> str:
     return "_".join(f"{kind}-{asset}-{k}" for (kind, asset), k in parts.items())
 
 
-def as_parts(actions: Sequence[ActionLike]) -> list[dict[Asset, int]]:
+def as_parts(actions: Sequence[PartsLike]) -> list[dict[Asset, int]]:
     """Each action as its parts mapping (names are parsed, mappings checked and copied)."""
     out: list[dict[Asset, int]] = []
     for action in actions:
@@ -172,7 +173,7 @@ def _count_block(rows: _Encoding, cols: _Encoding, start: int, stop: int) -> NDA
 
 
 def transition_counts(
-    actions: Sequence[ActionLike],
+    actions: Sequence[PartsLike],
 ) -> tuple[NDArray[np.int32], NDArray[np.int32]]:
     """Substations and lines changed by each transition X -> Y, for all pairs.
 
@@ -207,7 +208,7 @@ def transition_counts(
 
 
 def init_counts(
-    actions: Sequence[ActionLike], reference: ActionLike | None = None
+    actions: Sequence[PartsLike], reference: PartsLike | None = None
 ) -> tuple[NDArray[np.int32], NDArray[np.int32]]:
     """Substations and lines changed going from the reference topology to each action.
 
@@ -307,12 +308,12 @@ def _blocks(n_rows: int, n_cols: int | None = None) -> list[tuple[int, int]]:
 
 
 def allowed_transitions(
-    actions: Sequence[ActionLike],
+    actions: Sequence[PartsLike],
     max_sub: int = 1,
     max_line: int = 1,
     *,
     sparse: bool | None = None,
-    reference: ActionLike | None = None,
+    reference: PartsLike | None = None,
 ) -> TransitionRules:
     """The transitions allowed by the game rules between N combined actions.
 
@@ -364,82 +365,19 @@ def allowed_transitions(
             r, c = np.nonzero(block)
             row_parts.append(r + start)
             col_parts.append(c)
-    if dense is not None:
-        return TransitionRules(dense, from_init, max_sub=max_sub, max_line=max_line)
+    allowed = dense if dense is not None else _csr(row_parts, col_parts, n)
+    return TransitionRules(allowed, from_init, max_sub=max_sub, max_line=max_line)
+
+
+def _csr(
+    row_parts: Sequence[NDArray[np.int64]], col_parts: Sequence[NDArray[np.int64]], n: int
+) -> Any:
+    """The (N, N) boolean CSR matrix of the allowed pairs, given block by block (rows sorted)."""
     rows = np.concatenate(row_parts) if row_parts else np.zeros(0, dtype=np.int64)
     cols = np.concatenate(col_parts) if col_parts else np.zeros(0, dtype=np.int64)
     index_type = np.int32 if len(cols) < np.iinfo(np.int32).max else np.int64
     indptr = np.zeros(n + 1, dtype=index_type)
     np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
-    matrix = sp.csr_array(
+    return sp.csr_array(
         (np.ones(len(cols), dtype=bool), cols.astype(index_type), indptr), shape=(n, n)
     )
-    return TransitionRules(matrix, from_init, max_sub=max_sub, max_line=max_line)
-
-
-def steps_played(rewards: ArrayLike) -> NDArray[np.int64]:
-    """Steps each action's run lasted, from a reward table padded with NaN after its end.
-
-    Parameters
-    ----------
-    rewards : array-like of float, shape (T, N)
-
-    Returns
-    -------
-    ndarray of int64, shape (N,)
-        One more than the last timestep holding a number (0 for an all-NaN column).
-    """
-    table = np.asarray(rewards, dtype=np.float64)
-    played = ~np.isnan(table)
-    t = table.shape[0]
-    last = t - 1 - np.argmax(played[::-1], axis=0)
-    return np.where(played.any(axis=0), last + 1, 0).astype(np.int64)
-
-
-def drop_incomplete(
-    n_steps: ArrayLike, names: Sequence[str], n_expected: int | None = None
-) -> tuple[NDArray[np.int64], list[str]]:
-    """Keep the actions whose run lasted the whole episode; warn about the others.
-
-    Oracle4Grid drops, before building its graph, every action whose simulation ended before the
-    longest one (a game over while the action was held), with a warning.
-
-    Parameters
-    ----------
-    n_steps : array-like of int, shape (N,)
-        Steps each action's run lasted (see :func:`steps_played`).
-    names : sequence of str
-        The N action names, for the warning.
-    n_expected : int, optional
-        Steps of a complete run; default the longest run, as Oracle4Grid.
-
-    Returns
-    -------
-    kept : ndarray of int64
-        Indices of the complete actions, in their order.
-    warnings : list of str
-        One message naming the dropped actions, or none.
-
-    Examples
-    --------
-    >>> kept, warnings = drop_incomplete([6, 3, 6], ["donothing-0", "sub-1-0", "sub-2-1"])
-    >>> kept.tolist()
-    [0, 2]
-    >>> warnings[0].endswith("dropped: sub-1-0 (3 of 6 steps)")
-    True
-    """
-    steps = np.asarray(n_steps, dtype=np.int64)
-    if steps.shape != (len(names),):
-        raise ValueError(f"n_steps has shape {steps.shape}, expected ({len(names)},) like names")
-    expected = int(steps.max(initial=0)) if n_expected is None else int(n_expected)
-    complete = steps >= expected
-    kept = np.flatnonzero(complete).astype(np.int64)
-    dropped = np.flatnonzero(~complete).tolist()
-    if len(dropped) == 0:
-        return kept, []
-    listed = ", ".join(f"{names[i]} ({steps[i]} of {expected} steps)" for i in dropped)
-    verb = "action was" if len(dropped) == 1 else "actions were"
-    return kept, [
-        f"{len(dropped)} {verb} not simulated until the last timestep (game over while it was"
-        f" held) and {'is' if len(dropped) == 1 else 'are'} dropped: {listed}"
-    ]

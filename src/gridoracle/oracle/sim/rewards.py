@@ -9,31 +9,33 @@ injections and the line statuses of every step; with overflow disconnection off,
 a combined action at step k is then the action's buses on that state, so the batched engine solves
 each action over the whole episode in one call. :func:`reference_reward_table` is Oracle4Grid's
 way (one Runner per action), kept as the ground truth the tests compare against.
+
+The table is solved in chunks of actions (:class:`RewardUnit`, self-contained: it runs in this
+process, a local worker or a Dask worker), kept on disk by
+:mod:`~gridoracle.oracle.sim.chunk_cache`.
+:func:`steps_played` and :func:`drop_incomplete` are what Oracle4Grid does with a table whose
+runs ended early.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import ArrayLike, NDArray
 
 from gridoracle.actions.model import Action
 from gridoracle.engine.base import STATUS_OK, ActionLike
 from gridoracle.engine.states import states_from_observations
-from gridoracle.errors import InvalidOption
-from gridoracle.oracle.agents import (
-    OneChangeThenOnlyReconnect,
-    OracleL2RPNReward,
-    OracleOverloadReward,
-    margin_reward,
-    overload_flag,
-    reconnect_action,
-)
+from gridoracle.oracle.core.margins import margin_reward, overload_flag
+from gridoracle.oracle.sim.agents import OneChangeThenOnlyReconnect, reconnect_action
+from gridoracle.oracle.sim.chunk_cache import Chunk, ChunkCache
+from gridoracle.oracle.sim.env import make_oracle_env
 from gridoracle.parallel import (
     SERIAL,
     Backend,
@@ -42,10 +44,12 @@ from gridoracle.parallel import (
     prime_worker_state,
     worker_state,
 )
+from gridoracle.progress import SILENT, Progress
 
 log = logging.getLogger(__name__)
 
-REWARDS = ("oracle", "l2rpn")
+#: what :meth:`Progress.advance` counts while the table is solved
+PROGRESS_LABEL = "combined actions"
 
 
 @dataclass
@@ -101,58 +105,6 @@ class RewardTable:
         )
 
 
-def simulation_parameters() -> Any:
-    """Oracle4Grid's parameters of the reward simulation (no overflow disconnection)."""
-    from grid2op.Parameters import Parameters
-
-    param = Parameters()
-    param.NO_OVERFLOW_DISCONNECTION = True
-    param.MAX_LINE_STATUS_CHANGED = 999
-    param.MAX_SUB_CHANGED = 2999
-    return param
-
-
-def make_simulation_env(env: str, reward: str = "oracle") -> Any:
-    """The environment Oracle4Grid simulates rewards in: always-legal rules, no protections."""
-    from grid2op.Reward import L2RPNReward
-    from grid2op.Rules import AlwaysLegal
-
-    from gridoracle.grid import make_env
-
-    if reward not in REWARDS:
-        raise InvalidOption(f"reward {reward!r}: must be one of {list(REWARDS)}")
-    return make_env(
-        env,
-        param=simulation_parameters(),
-        gamerules_class=AlwaysLegal,
-        reward_class=OracleL2RPNReward if reward == "oracle" else L2RPNReward,
-        other_rewards={"overload_reward": OracleOverloadReward},
-    )
-
-
-def make_oracle_env(env: str, reward: str = "oracle") -> Any:
-    """One environment for the whole Oracle: the simulation parameters, the environment's rules.
-
-    The reward table does not ask grid2op about legality (the engine holds each action, as
-    Oracle4Grid's always-legal rules let it), the reconnect-only run and the filter at t0 only
-    do what those rules allow anyway, and the replay switches to the replay parameters
-    (:func:`gridoracle.oracle.replay.use_replay_parameters`): making one environment instead of
-    two saves a second of set-up.
-    """
-    from grid2op.Reward import L2RPNReward
-
-    from gridoracle.grid import make_env
-
-    if reward not in REWARDS:
-        raise InvalidOption(f"reward {reward!r}: must be one of {list(REWARDS)}")
-    return make_env(
-        env,
-        param=simulation_parameters(),
-        reward_class=OracleL2RPNReward if reward == "oracle" else L2RPNReward,
-        other_rewards={"overload_reward": OracleOverloadReward},
-    )
-
-
 def base_run(env: Any, chronic: int, max_iter: int, seed: int | None) -> tuple[list[Any], str]:
     """Observations after steps 1..T of a run that only reconnects lines (as the Runner seeds).
 
@@ -193,6 +145,74 @@ def _finish_runs(
     return rewards, overload, played
 
 
+def steps_played(rewards: ArrayLike) -> NDArray[np.int64]:
+    """Steps each action's run lasted, from a reward table padded with NaN after its end.
+
+    Parameters
+    ----------
+    rewards : array-like of float, shape (T, N)
+
+    Returns
+    -------
+    ndarray of int64, shape (N,)
+        One more than the last timestep holding a number (0 for an all-NaN column).
+    """
+    table = np.asarray(rewards, dtype=np.float64)
+    played = ~np.isnan(table)
+    t = table.shape[0]
+    last = t - 1 - np.argmax(played[::-1], axis=0)
+    return np.where(played.any(axis=0), last + 1, 0).astype(np.int64)
+
+
+def drop_incomplete(
+    n_steps: ArrayLike, names: Sequence[str], n_expected: int | None = None
+) -> tuple[NDArray[np.int64], list[str]]:
+    """Keep the actions whose run lasted the whole episode; warn about the others.
+
+    Oracle4Grid drops, before building its graph, every action whose simulation ended before the
+    longest one (a game over while the action was held), with a warning.
+
+    Parameters
+    ----------
+    n_steps : array-like of int, shape (N,)
+        Steps each action's run lasted (see :func:`steps_played`).
+    names : sequence of str
+        The N action names, for the warning.
+    n_expected : int, optional
+        Steps of a complete run; default the longest run, as Oracle4Grid.
+
+    Returns
+    -------
+    kept : ndarray of int64
+        Indices of the complete actions, in their order.
+    warnings : list of str
+        One message naming the dropped actions, or none.
+
+    Examples
+    --------
+    >>> kept, warnings = drop_incomplete([6, 3, 6], ["donothing-0", "sub-1-0", "sub-2-1"])
+    >>> kept.tolist()
+    [0, 2]
+    >>> warnings[0].endswith("dropped: sub-1-0 (3 of 6 steps)")
+    True
+    """
+    steps = np.asarray(n_steps, dtype=np.int64)
+    if steps.shape != (len(names),):
+        raise ValueError(f"n_steps has shape {steps.shape}, expected ({len(names)},) like names")
+    expected = int(steps.max(initial=0)) if n_expected is None else int(n_expected)
+    complete = steps >= expected
+    kept = np.flatnonzero(complete).astype(np.int64)
+    dropped = np.flatnonzero(~complete).tolist()
+    if len(dropped) == 0:
+        return kept, []
+    listed = ", ".join(f"{names[i]} ({steps[i]} of {expected} steps)" for i in dropped)
+    verb = "action was" if len(dropped) == 1 else "actions were"
+    return kept, [
+        f"{len(dropped)} {verb} not simulated until the last timestep (game over while it was"
+        f" held) and {'is' if len(dropped) == 1 else 'are'} dropped: {listed}"
+    ]
+
+
 def reward_table(
     env: Any,
     engine: Any,
@@ -204,7 +224,7 @@ def reward_table(
     chunk: int = 16,
     reward: str = "oracle",
     backend: Backend = SERIAL,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress = SILENT,
     env_name: str | None = None,
     cache: Path | None = None,
 ) -> RewardTable:
@@ -213,7 +233,7 @@ def reward_table(
     Parameters
     ----------
     env : grid2op Environment
-        Made by :func:`make_oracle_env` (or :func:`make_simulation_env`).
+        Made by :func:`~gridoracle.oracle.sim.env.make_oracle_env`.
     engine : BatchedEngine
         Built on ``env`` right after it was made.
     actions : sequence
@@ -230,12 +250,13 @@ def reward_table(
     reward : {"oracle", "l2rpn"}
         The reward ``env`` was made with. grid2op's L2RPNReward gives its minimum (0) on the
         step that ends the episode; OracleL2RPNReward does not.
-    progress : callable, optional
-        ``progress(done, total)`` after each chunk.
+    progress : Progress
+        ``progress.advance(done, total, "combined actions")`` after the cached chunks are read
+        (when some are) and after each chunk solved.
     env_name : str, optional
-        The environment's name or folder as :func:`make_oracle_env` takes it: workers make their
-        own environment and engine from it. Required unless ``backend`` is serial; part of the
-        cache key.
+        The environment's name or folder as :func:`~gridoracle.oracle.sim.env.make_oracle_env`
+        takes it: workers make their own environment and engine from it. Required unless
+        ``backend`` is serial; part of the cache key.
     cache : Path, optional
         Folder where every finished chunk is written (atomically, ``.npy``) under a key of
         everything that determines it; a later call with the same inputs reads the chunks
@@ -243,6 +264,32 @@ def reward_table(
     """
     if backend.kind != "serial" and env_name is None:
         raise ValueError("env_name is required to solve the reward table outside this process")
+    observations = _reconnect_only_run(env, chronic, max_iter, seed)
+    n_steps = len(observations)
+    solution = _Solution(n_steps, len(actions), progress)
+    if n_steps:
+        episode = (env_name or "", reward, int(chronic), int(max_iter), seed)
+        store = None
+        if cache is not None:
+            key_name = env_name or str(getattr(env, "env_name", ""))
+            store = ChunkCache(Path(cache), _cache_key(key_name, *episode[1:], n_steps, actions))
+        todo = solution.read_cached(store, _chunks(len(actions), chunk))
+        units = [
+            RewardUnit(
+                *episode,
+                start,
+                stop,
+                tuple(Action(a.name, dict(a.grid2op)) for a in actions[start:stop]),
+            )
+            for start, stop in todo
+        ]
+        if units:
+            _solve(units, backend, _WorkerEpisode(env, engine), observations, solution, store)
+    return solution.table([a.name for a in actions], max_iter, reward)
+
+
+def _reconnect_only_run(env: Any, chronic: int, max_iter: int, seed: int | None) -> list[Any]:
+    """:func:`base_run`, logging why it stopped early (the table stops there too)."""
     observations, why = base_run(env, chronic, max_iter, seed)
     if why and why != "end of the chronic":
         log.warning(
@@ -255,135 +302,117 @@ def reward_table(
         )
     elif why:
         log.info("chronic %s has %d steps after its first state", chronic, len(observations))
-    n_steps = len(observations)
-    names = [a.name for a in actions]
-    rewards = np.full((n_steps, len(actions)), np.nan)
-    flags = np.zeros((n_steps, len(actions)), dtype=np.int8)
-    status_ok = np.zeros((n_steps, len(actions)), dtype=bool)
-    reused = 0
-    if n_steps:
-        jobs = [
-            (start, min(start + chunk, len(actions))) for start in range(0, len(actions), chunk)
-        ]
-        store = None
-        if cache is not None:
-            from gridoracle.io import versions
+    return observations
 
-            key = {
-                "env": env_name or str(getattr(env, "env_name", "")),
-                "reward": reward,
-                "chronic": int(chronic),
-                "max_iter": int(max_iter),
-                "seed": seed,
-                "n_steps": n_steps,
-                "actions": [[a.name, dict(a.grid2op)] for a in actions],
-                "versions": versions(),
-            }
-            store = _ChunkCache(Path(cache), key)
+
+def _chunks(n_actions: int, chunk: int) -> list[tuple[int, int]]:
+    return [(start, min(start + chunk, n_actions)) for start in range(0, n_actions, chunk)]
+
+
+def _cache_key(
+    env_name: str,
+    reward: str,
+    chronic: int,
+    max_iter: int,
+    seed: int | None,
+    n_steps: int,
+    actions: Sequence[ActionLike],
+) -> dict[str, Any]:
+    """Everything that determines the table's chunks (the cache folder's name hashes it)."""
+    from gridoracle.io import versions
+
+    return {
+        "env": env_name,
+        "reward": reward,
+        "chronic": chronic,
+        "max_iter": max_iter,
+        "seed": seed,
+        "n_steps": n_steps,
+        "actions": [[a.name, dict(a.grid2op)] for a in actions],
+        "versions": versions(),
+    }
+
+
+class _Solution:
+    """The table's arrays as its chunks come in (read from the cache or solved), with progress."""
+
+    def __init__(self, n_steps: int, n_actions: int, progress: Progress) -> None:
+        self.rewards = np.full((n_steps, n_actions), np.nan)
+        self.flags = np.zeros((n_steps, n_actions), dtype=np.int8)
+        self.status_ok = np.zeros((n_steps, n_actions), dtype=bool)
+        self.progress = progress
+        self.done = 0
+        self.reused = 0
+
+    def put(self, start: int, stop: int, chunk: Chunk) -> None:
+        """The rewards, flags and ok mask of actions ``start:stop``."""
+        rewards, flags, ok = chunk
+        self.rewards[:, start:stop], self.flags[:, start:stop] = rewards, flags
+        self.status_ok[:, start:stop] = ok
+        self.done += stop - start
+
+    def advance(self) -> None:
+        self.progress.advance(self.done, self.rewards.shape[1], PROGRESS_LABEL)
+
+    def read_cached(
+        self, store: ChunkCache | None, chunks: Sequence[tuple[int, int]]
+    ) -> list[tuple[int, int]]:
+        """Put the chunks ``store`` holds; returns those left to solve."""
         todo = []
-        done = 0
-        for start, stop in jobs:
+        n_steps = self.rewards.shape[0]
+        for start, stop in chunks:
             found = None if store is None else store.read(start, stop, n_steps)
             if found is None:
                 todo.append((start, stop))
-                continue
-            rewards[:, start:stop], flags[:, start:stop], status_ok[:, start:stop] = found
-            done += stop - start
-        reused = done
-        if done and progress is not None:
-            progress(done, len(actions))
+            else:
+                self.put(start, stop, found)
+        self.reused = self.done
+        if self.done:
+            self.advance()
+        return todo
 
-        def merge(start: int, stop: int, result: tuple[np.ndarray, ...]) -> None:
-            nonlocal done
-            r, f, ok = result
-            rewards[:, start:stop], flags[:, start:stop], status_ok[:, start:stop] = r, f, ok
+    def table(self, names: list[str], max_iter: int, reward: str) -> RewardTable:
+        """The finished table: runs end at their first failed step, as the Runner's do."""
+        n_steps = self.rewards.shape[0]
+        rewards, overload, played = _finish_runs(self.status_ok, self.rewards, self.flags)
+        if n_steps < max_iter:  # the episode itself ended early: nobody reached the end
+            played = np.minimum(played, n_steps)
+        if reward == "l2rpn" and n_steps:
+            ended = played == n_steps
+            rewards[n_steps - 1, ended] = 0.0
+        return RewardTable(names, rewards, overload, played, self.reused)
+
+
+def _solve(
+    units: Sequence[RewardUnit],
+    backend: Backend,
+    context: _WorkerEpisode,
+    observations: Sequence[Any],
+    solution: _Solution,
+    store: ChunkCache | None,
+) -> None:
+    """Solve ``units`` on ``backend`` into ``solution`` (and ``store``), as they complete.
+
+    ``context`` (this process's environment and engine) and the episode's states are what a
+    forked worker inherits and what a serial run uses; spawned and Dask workers rebuild them
+    from the unit.
+    """
+    first = units[0]
+    context.episodes[(first.chronic, first.max_iter, first.seed)] = _table_states(observations)
+    prime_worker_state(_worker_key(first.env, first.reward), context)
+    try:
+        for unit, result in map_units(run_reward_unit, units, backend):
+            solution.put(unit.start, unit.stop, result)
             if store is not None:
-                store.write(start, stop, r, f, ok)
-            done += stop - start
-            if progress is not None:
-                progress(done, len(actions))
-
-        if todo:
-            name = env_name or ""
-            # this process's environment, engine and episode are what a forked worker inherits
-            # and what a serial run uses; spawned and Dask workers rebuild them from the unit
-            context = _WorkerEpisode(env, engine)
-            context.episodes[(int(chronic), int(max_iter), seed)] = _table_states(observations)
-            prime_worker_state(_worker_key(name, reward), context)
-            units = [
-                RewardUnit(
-                    name,
-                    reward,
-                    int(chronic),
-                    int(max_iter),
-                    seed,
-                    start,
-                    stop,
-                    tuple(Action(a.name, dict(a.grid2op)) for a in actions[start:stop]),
-                )
-                for start, stop in todo
-            ]
-            try:
-                for unit, result in map_units(run_reward_unit, units, backend):
-                    merge(unit.start, unit.stop, result)
-            finally:
-                clear_worker_state()
-    rewards, overload, played = _finish_runs(status_ok, rewards, flags)
-    if n_steps < max_iter:  # the episode itself ended early: nobody reached the end
-        played = np.minimum(played, n_steps)
-    if reward == "l2rpn" and n_steps:
-        ended = played == n_steps
-        rewards[n_steps - 1, ended] = 0.0
-    return RewardTable(names, rewards, overload, played, reused)
+                store.write(unit.start, unit.stop, *result)
+            solution.advance()
+    finally:
+        clear_worker_state()
 
 
 def _table_states(observations: Sequence[Any]) -> Any:
     """The engine's states of the reconnect-only run: timestep k is the state after step k+1."""
     return states_from_observations(observations, range(1, len(observations) + 1), horizon=0)
-
-
-class _ChunkCache:
-    """Finished chunks of a reward table, one ``.npy`` file each, in a folder named by its key.
-
-    A file holds a float64 array of shape (3, T, n): rewards, overload flags and the ok mask of
-    the chunk's n actions. It is written atomically; one that cannot be read back is solved again.
-    """
-
-    def __init__(self, root: Path, key: dict[str, Any]) -> None:
-        import hashlib
-        import json
-
-        text = json.dumps(key, sort_keys=True, separators=(",", ":"), allow_nan=False)
-        self.folder = root / f"rewards-{hashlib.sha256(text.encode()).hexdigest()[:16]}"
-
-    def _path(self, start: int, stop: int) -> Path:
-        return self.folder / f"actions_{start:06d}-{stop:06d}.npy"
-
-    def read(self, start: int, stop: int, n_steps: int) -> tuple[np.ndarray, ...] | None:
-        path = self._path(start, stop)
-        if not path.is_file():
-            return None
-        try:
-            data = np.load(path, allow_pickle=False)
-            if data.shape != (3, n_steps, stop - start) or data.dtype != np.float64:
-                raise ValueError(f"shape {data.shape}, dtype {data.dtype}")
-        except (OSError, ValueError) as exc:
-            log.warning("cached reward chunk %s is unreadable (%s): solving it again", path, exc)
-            return None
-        return data[0], data[1].astype(np.int8), data[2] != 0
-
-    def write(
-        self, start: int, stop: int, rewards: np.ndarray, flags: np.ndarray, ok: np.ndarray
-    ) -> None:
-        import io
-
-        from gridoracle.io import atomic_write_bytes
-
-        self.folder.mkdir(parents=True, exist_ok=True)
-        buffer = io.BytesIO()
-        stacked = np.stack([rewards, flags.astype(np.float64), ok.astype(np.float64)])
-        np.save(buffer, stacked, allow_pickle=False)
-        atomic_write_bytes(self._path(start, stop), buffer.getvalue())
 
 
 @dataclass(frozen=True)

@@ -23,38 +23,9 @@ from typing import Any
 import numpy as np
 from grid2op.Agent import BaseAgent
 
-from gridoracle.oracle.agents import OracleL2RPNReward, OracleOverloadReward, reconnect_action
+from gridoracle.oracle.sim.agents import reconnect_action
 
 log = logging.getLogger(__name__)
-
-
-def replay_parameters() -> Any:
-    """Oracle4Grid's replay parameters: protections on, one substation and one line per step."""
-    from grid2op.Parameters import Parameters
-
-    param = Parameters()
-    param.NO_OVERFLOW_DISCONNECTION = False
-    param.MAX_LINE_STATUS_CHANGED = 1
-    param.MAX_SUB_CHANGED = 1
-    return param
-
-
-def make_replay_env(env: str) -> Any:
-    """The environment of the replay: the environment's own rules with the replay parameters."""
-    from gridoracle.grid import make_env
-
-    return make_env(
-        env,
-        param=replay_parameters(),
-        reward_class=OracleL2RPNReward,
-        other_rewards={"overload_reward": OracleOverloadReward},
-    )
-
-
-def use_replay_parameters(env: Any) -> Any:
-    """Switch ``env`` to the replay parameters (applied at its next reset); returns ``env``."""
-    env.change_parameters(replay_parameters())
-    return env
 
 
 def is_legal(action: Any, obs: Any, max_sub: int, max_line: int) -> bool:
@@ -213,23 +184,45 @@ def replay(
     names: Sequence[str] | None = None,
     logs: Path | None = None,
 ) -> ReplayResult:
-    """Play ``path`` in ``env`` (made by :func:`make_replay_env`), step by step with grid2op.
+    """Play ``path`` in ``env`` under its rules, step by step with grid2op.
 
-    The episode is reset like grid2op's Runner does (``set_id``, ``seed``, ``reset``) and played
-    with ``env.step``. Warns (logging, and in the result) on game over with the steps survived,
-    and when the total reward differs from ``expected_reward`` by more than ``rel_tolerance``
-    (relative). With ``logs``, writes ``steps.csv`` there: per step the path's action, what the
-    agent played (grid2op dict), the reward, the max rho and whether the game ended.
+    ``env`` is made by :func:`~gridoracle.oracle.sim.env.make_oracle_env` with
+    ``rules="replay"``, or switched to them by
+    :func:`~gridoracle.oracle.sim.env.use_replay_parameters`. The episode is reset like
+    grid2op's Runner does (``set_id``, ``seed``, ``reset``) and played with ``env.step``. Warns
+    (logging, and in the result) on game over with the steps survived, and when the total
+    reward differs from ``expected_reward`` by more than ``rel_tolerance`` (relative). With
+    ``logs``, writes ``steps.csv`` there: per step the path's action, what the agent played
+    (grid2op dict), the reward, the max rho and whether the game ended.
     """
-    import pandas as pd
-
-    from gridoracle.oracle.outputs import write_csv
-
     steps = len(path)
     result = ReplayResult(label, steps, 0, float(expected_reward), 0.0)
     if steps == 0:
         result.warnings.append(f"{label}: empty path, nothing to replay")
         return result
+    rows = _play(env, path, chronic, seed, names, result)
+    if logs is not None:
+        import pandas as pd
+
+        from gridoracle.oracle.outputs import write_csv
+
+        logs.mkdir(parents=True, exist_ok=True)
+        write_csv(pd.DataFrame(rows), logs / "steps.csv")
+    _check(result, rel_tolerance)
+    for message in result.warnings:
+        log.warning(message)
+    return result
+
+
+def _play(
+    env: Any,
+    path: Sequence[Mapping[str, Any]],
+    chronic: int,
+    seed: int | None,
+    names: Sequence[str] | None,
+    result: ReplayResult,
+) -> list[dict[str, Any]]:
+    """Play the path into ``result`` (rewards, steps survived, total); the rows of steps.csv."""
     env.set_id(int(chronic))
     if seed is not None:
         env.seed(int(seed))
@@ -246,7 +239,7 @@ def replay(
     agent.reset(obs)
     reward, done = 0.0, False
     rows = []
-    for t in range(steps):
+    for t in range(len(path)):
         act = agent.act(obs, reward, done)
         obs, reward, done, info = env.step(act)
         reward = float(reward)
@@ -266,13 +259,16 @@ def replay(
             break
         result.steps_survived = t + 1
     result.reward = float(np.sum(result.rewards, dtype=np.float64))
-    if logs is not None:
-        logs.mkdir(parents=True, exist_ok=True)
-        write_csv(pd.DataFrame(rows), logs / "steps.csv")
+    return rows
+
+
+def _check(result: ReplayResult, rel_tolerance: float) -> None:
+    """Add the warnings of a game over and of a reward off the expected one to ``result``."""
+    label, expected_reward = result.label, result.expected_reward
     if result.game_over:
         result.warnings.append(
             f"{label}: game over during the replay under real rules after "
-            f"{result.steps_survived} of {steps} steps"
+            f"{result.steps_survived} of {result.steps_planned} steps"
         )
     denominator = abs(expected_reward) if expected_reward else 1.0
     if abs(result.reward - expected_reward) / denominator > rel_tolerance:
@@ -281,6 +277,3 @@ def replay(
             f"{expected_reward:.4f}, obtained {result.reward:.4f}, relative tolerance "
             f"{rel_tolerance}): some transitions break the real game rules or overload lines"
         )
-    for message in result.warnings:
-        log.warning(message)
-    return result

@@ -1,0 +1,95 @@
+"""The one environment factory of the Oracle, with the rules it plays under as a parameter.
+
+Oracle4Grid makes two environments: one to simulate the rewards (overflow disconnection off, any
+number of substations and lines changed per step, every action legal) and one to replay the best
+paths under real rules (protections on, one substation and one line per step). Here the rules
+are a parameter of :func:`make_oracle_env` (:data:`RULES`):
+
+- ``"simulation"``: Oracle4Grid's reward simulation, :func:`simulation_parameters` and
+  grid2op's ``AlwaysLegal`` rules;
+- ``"oracle"`` (the default): :func:`simulation_parameters` with the environment's own legality
+  rules, one environment for the whole Oracle. The reward table does not ask grid2op about
+  legality (the engine holds each action, as always-legal rules let it), the reconnect-only run
+  and the filter at t0 only do what those rules allow anyway, and the replay switches to the
+  replay parameters with :func:`use_replay_parameters`: making one environment instead of two
+  saves a second of set-up;
+- ``"replay"``: :func:`replay_parameters` with the environment's own legality rules.
+
+Every environment gets Oracle4Grid's reward (or grid2op's L2RPNReward) and its overload flag as
+the other reward ``overload_reward``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gridoracle.errors import InvalidOption
+from gridoracle.oracle.sim.agents import OracleL2RPNReward, OracleOverloadReward
+
+#: the rewards of the table: Oracle4Grid's (OracleL2RPNReward) or grid2op's L2RPNReward
+REWARDS: tuple[str, ...] = ("oracle", "l2rpn")
+#: the rules an environment of the Oracle plays under (see the module docstring)
+RULES: tuple[str, ...] = ("simulation", "oracle", "replay")
+
+
+def _parameters(*, protections: bool, max_line: int, max_sub: int) -> Any:
+    from grid2op.Parameters import Parameters
+
+    param = Parameters()
+    param.NO_OVERFLOW_DISCONNECTION = not protections
+    param.MAX_LINE_STATUS_CHANGED = max_line
+    param.MAX_SUB_CHANGED = max_sub
+    return param
+
+
+def simulation_parameters() -> Any:
+    """Oracle4Grid's parameters of the reward simulation (no overflow disconnection)."""
+    return _parameters(protections=False, max_line=999, max_sub=2999)
+
+
+def replay_parameters() -> Any:
+    """Oracle4Grid's replay parameters: protections on, one substation and one line per step."""
+    return _parameters(protections=True, max_line=1, max_sub=1)
+
+
+def make_oracle_env(env: str, reward: str = "oracle", *, rules: str = "oracle") -> Any:
+    """An environment for the Oracle: ``env`` on lightsim2grid, under ``rules``.
+
+    Parameters
+    ----------
+    env : str
+        Environment name or folder (see :func:`gridoracle.grid.make_env`).
+    reward : {"oracle", "l2rpn"}
+        The environment's reward: Oracle4Grid's OracleL2RPNReward or grid2op's L2RPNReward; the
+        overload flag is always the other reward ``overload_reward``.
+    rules : {"oracle", "simulation", "replay"}
+        The parameters and legality rules (see the module docstring).
+
+    Raises
+    ------
+    InvalidOption
+        An unknown ``reward`` or ``rules``.
+    """
+    from grid2op.Reward import L2RPNReward
+    from grid2op.Rules import AlwaysLegal
+
+    from gridoracle.grid import make_env
+
+    if reward not in REWARDS:
+        raise InvalidOption(f"reward {reward!r}: must be one of {list(REWARDS)}", param="reward")
+    if rules not in RULES:
+        raise InvalidOption(f"rules {rules!r}: must be one of {list(RULES)}", param="rules")
+    kwargs: dict[str, Any] = {
+        "param": replay_parameters() if rules == "replay" else simulation_parameters(),
+        "reward_class": OracleL2RPNReward if reward == "oracle" else L2RPNReward,
+        "other_rewards": {"overload_reward": OracleOverloadReward},
+    }
+    if rules == "simulation":
+        kwargs["gamerules_class"] = AlwaysLegal
+    return make_env(env, **kwargs)
+
+
+def use_replay_parameters(env: Any) -> Any:
+    """Switch ``env`` to the replay parameters (applied at its next reset); returns ``env``."""
+    env.change_parameters(replay_parameters())
+    return env
