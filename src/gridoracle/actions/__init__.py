@@ -6,7 +6,11 @@
 - :mod:`gridoracle.actions.catalogue`: catalogue files (atomic writes, checked reads) and the
   choice of the actions of a run (``--actions N`` / ``--actions-file FILE``).
 - :mod:`gridoracle.actions.strategies`: choosing actions on big grids (chosen or busiest
-  substations, a sample per substation, the topologies that move the most lines, a file).
+  substations, a sample per substation, the topologies that move the most lines), the checked
+  options of a choice (:class:`Selection`) and its record.
+- :mod:`gridoracle.actions.source`: the actions of a file to choose from (a catalogue, or an
+  Oracle4Grid file in any of its formats).
+- :mod:`gridoracle.actions.show`: each unitary action of an Oracle4Grid file judged and drawn.
 """
 
 from __future__ import annotations
@@ -20,11 +24,13 @@ from gridoracle.actions.catalogue import (
 )
 from gridoracle.actions.enumerate import ACTION_SETS, enumerate_actions, sample_actions
 from gridoracle.actions.model import KINDS, CatalogueAction, GridLayout, count_kinds
+from gridoracle.actions.source import ActionSource, load_action_source
 from gridoracle.actions.strategies import (
-    ActionSource,
+    ChosenActions,
+    Selection,
     busiest_substations,
+    choose_actions,
     lines_moved,
-    load_action_source,
     parse_ids,
     select_actions,
 )
@@ -35,9 +41,12 @@ __all__ = [
     "KINDS",
     "ActionSource",
     "CatalogueAction",
+    "ChosenActions",
     "GridLayout",
+    "Selection",
     "busiest_substations",
     "check_output_file",
+    "choose_actions",
     "count_kinds",
     "enumerate_actions",
     "lines_moved",

@@ -34,13 +34,14 @@ import math
 import os
 import re
 import textwrap
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from gridoracle.actions.parse import UnitaryAction, load_unitary_actions
 from gridoracle.errors import InvalidOption, OutputError
+from gridoracle.progress import SILENT, Progress
 
 __all__ = [
     "CSV_COLUMNS",
@@ -182,7 +183,7 @@ def show_actions(
     out: str | os.PathLike[str] | None = None,
     chronic: int | str = 0,
     seed: int | None = 0,
-    progress: Callable[[int, int, str], None] | None = None,
+    progress: Progress = SILENT,
 ) -> list[ShownAction]:
     """Judge and draw each unitary action of an Oracle4Grid action file.
 
@@ -190,14 +191,14 @@ def show_actions(
     unitary action is simulated on its first observation (see :func:`judge_action`), drawn with
     :class:`grid2op.PlotGrid.PlotMatplot` into ``<out>/<action name>.png`` and summarised in
     ``<out>/actions.csv`` (columns :data:`CSV_COLUMNS`; ``warnings`` joined with `` | ``). Files
-    are written atomically; other files in ``out`` are left alone. Matplotlib is switched to its
-    Agg backend, and every figure is closed.
+    are written atomically; other files in ``out`` are left alone. Figures are drawn on
+    :class:`matplotlib.figure.Figure` objects (no pyplot, no change of matplotlib's backend).
 
     Parameters
     ----------
-    env : str, path-like or grid2op Environment
-        An environment name or folder (made with :func:`gridoracle.grid.make_env`, closed at
-        the end), or an environment, which is reset to ``chronic`` and left open.
+    env : grid2op Environment
+        The environment, reset to ``chronic`` and left open (an environment made from a name:
+        :func:`gridoracle.pipelines.actions.show_actions`).
     actions_file : str or path-like
         Unitary actions in any of Oracle4Grid's three formats.
     out : str or path-like, optional
@@ -206,8 +207,9 @@ def show_actions(
         Chronic index or folder name (one chronic).
     seed : int, optional
         Seed passed to ``env.reset``.
-    progress : callable, optional
-        Called as ``progress(done, total, name)`` before each action is drawn.
+    progress : Progress
+        ``progress.advance(done, total, name)`` before each action is drawn, and
+        ``advance(total, total)`` at the end.
 
     Returns
     -------
@@ -219,38 +221,19 @@ def show_actions(
     ActionFileError
         Unreadable or malformed action file (see
         :func:`gridoracle.actions.parse.load_unitary_actions`).
-    EnvironmentNotFound
-        Unknown environment name or folder.
     InvalidOption
-        ``chronic`` is not one chronic of the environment.
+        ``chronic`` is not one chronic of the environment, or the environment cannot be drawn.
     OutputError
         The output folder cannot be created or written.
     """
-    from gridoracle.grid import make_env
-
-    if isinstance(env, (str, os.PathLike)):
-        environment = make_env(env)
-        try:
-            return _show(environment, actions_file, out, chronic, seed, progress)
-        finally:
-            environment.close()
-    return _show(env, actions_file, out, chronic, seed, progress)
-
-
-def _show(
-    env: Any,
-    actions_file: str | os.PathLike[str],
-    out: str | os.PathLike[str] | None,
-    chronic: int | str,
-    seed: int | None,
-    progress: Callable[[int, int, str], None] | None,
-) -> list[ShownAction]:
     from gridoracle.grid import resolve_chronics
 
     actions, warnings = load_unitary_actions(actions_file, env)
     chronics = resolve_chronics(env, [chronic])
     if len(chronics) != 1:
-        raise InvalidOption(f"chronic {chronic!r}: give one chronic, not {len(chronics)}")
+        raise InvalidOption(
+            f"chronic {chronic!r}: give one chronic, not {len(chronics)}", param="chronic"
+        )
     if getattr(env.observation_space, "grid_layout", None) is None:
         raise InvalidOption(
             f"environment {env.name!r} has no grid layout (grid_layout.json): it cannot be drawn"
@@ -263,28 +246,27 @@ def _show(
     plotter = _plotter(env)
     records: list[ShownAction] = []
     for done, action in enumerate(actions):
-        if progress is not None:
-            progress(done, len(actions), action.name)
+        progress.advance(done, len(actions), action.name)
         validity, detail, after, sim_obs = judge_action(action, env, obs)
         png = folder / f"{action.name}.png"
         title = _title(action, validity, detail, before, after)
         _write(png, _render(plotter, env, sim_obs if sim_obs is not None else obs, action, title))
+        named = tuple(_naming(warnings, action.name))
         records.append(
             ShownAction(
-                name=action.name,
-                kind=action.asset_kind,
-                asset_id=action.asset_id,
-                validity=validity,
-                detail=detail,
-                max_rho_before=before,
-                max_rho_after=after,
-                warnings=tuple(_naming(warnings, action.name)),
-                png=png,
+                action.name,
+                action.asset_kind,
+                action.asset_id,
+                validity,
+                detail,
+                before,
+                after,
+                named,
+                png,
             )
         )
         logger.info("%s: %s %s", action.name, validity, detail)
-    if progress is not None:
-        progress(len(actions), len(actions), "")
+    progress.advance(len(actions), len(actions))
     _write(folder / CSV_NAME, _csv_bytes(records))
     return records
 
@@ -346,28 +328,28 @@ def _title(action: UnitaryAction, validity: str, detail: str, before: float, aft
 
 
 def _plotter(env: Any) -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
     from grid2op.PlotGrid import PlotMatplot
 
     return PlotMatplot(env.observation_space)
 
 
 def _render(plotter: Any, env: Any, obs: Any, action: UnitaryAction, title: str) -> bytes:
-    """The PNG of ``obs`` drawn by ``plotter``, the acted asset highlighted, titled."""
-    import matplotlib.pyplot as plt
+    """The PNG of ``obs`` drawn by ``plotter``, the acted asset highlighted, titled.
 
-    fig = plotter.plot_obs(obs)
-    try:
-        _highlight(plotter, env, action)
-        fig.suptitle(title, fontsize=11)
-        fig.tight_layout()
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png")
-        return buffer.getvalue()
-    finally:
-        plt.close(fig)
+    The figure is a plain :class:`~matplotlib.figure.Figure` of the plotter's size (grid2op's own
+    figure would come from pyplot): nothing to close, matplotlib's backend left as it is.
+    """
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(plotter.width / plotter.dpi, plotter.height / plotter.dpi))
+    fig.set_dpi(plotter.dpi)
+    plotter.plot_obs(obs, figure=fig)
+    _highlight(plotter, env, action)
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    return buffer.getvalue()
 
 
 def _highlight(plotter: Any, env: Any, action: UnitaryAction) -> None:

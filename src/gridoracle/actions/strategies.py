@@ -17,26 +17,22 @@ The full catalogue of unitary substation topologies grows quickly with the grid 
 ``donothing`` is never filtered out. The result keeps the catalogue's order. Steps 3 and 4 act on
 topology actions only: line actions are kept as they are (they move no element between buses).
 
-:func:`load_action_source` reads the actions to start from out of a file instead of the
-enumerated catalogue: a gridoracle catalogue file or an Oracle4Grid unitary-action file in any of
-its three formats.
+:func:`choose_actions` applies a checked :class:`Selection` (the options of ``gridoracle
+actions``) to the grid's catalogue or to the actions of a file
+(:func:`~gridoracle.actions.source.load_action_source`: a gridoracle catalogue file or an
+Oracle4Grid unitary-action file in any of its three formats), and records how they were chosen.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import logging
-import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from gridoracle.actions.catalogue import FORMAT, catalogue_from_json
-from gridoracle.actions.enumerate import ACTION_SETS, ActionSet, sample_actions
+from gridoracle.actions.enumerate import ACTION_SETS, ActionSet, enumerate_actions, sample_actions
 from gridoracle.actions.model import (
     DONOTHING,
     LINE_OFF,
@@ -45,17 +41,16 @@ from gridoracle.actions.model import (
     TOPOLOGY,
     CatalogueAction,
     GridLayout,
-    donothing_action,
-    gc_paused,
-    line_action,
 )
-from gridoracle.actions.parse import SUB, detect_format, load_unitary_actions
-from gridoracle.errors import ActionFileError, InvalidOption
-from gridoracle.files import read_user_text
+from gridoracle.actions.source import ActionSource, load_action_source
+from gridoracle.errors import InvalidOption
 
 __all__ = [
     "ActionSource",
+    "ChosenActions",
+    "Selection",
     "busiest_substations",
+    "choose_actions",
     "lines_moved",
     "load_action_source",
     "parse_ids",
@@ -69,8 +64,6 @@ _KINDS_OF: dict[str, tuple[str, ...]] = {
     "all": (DONOTHING, TOPOLOGY, LINE_OFF, LINE_ON),
 }
 _LINE_END_KEYS = ("lines_or_id", "lines_ex_id")
-
-logger = logging.getLogger(__name__)
 
 
 # -- facts about one action ------------------------------------------------------------------------
@@ -133,14 +126,15 @@ def busiest_substations(grid: GridLayout | Any, n: int) -> tuple[int, ...]:
     layout = GridLayout.of(grid)
     if not 1 <= n <= layout.n_sub:
         raise InvalidOption(
-            f"--busiest must be between 1 and {layout.n_sub} (the grid has {layout.n_sub} "
-            f"substations), got {n}"
+            f"busiest must be between 1 and {layout.n_sub} (the grid has {layout.n_sub} "
+            f"substations), got {n}",
+            param="busiest",
         )
     ranked = sorted(range(layout.n_sub), key=lambda sub: (-layout.sub_sizes[sub], sub))
     return tuple(ranked[:n])
 
 
-def parse_ids(text: str, option: str = "--substations") -> tuple[int, ...]:
+def parse_ids(text: str, option: str = "substations") -> tuple[int, ...]:
     """Read a comma-separated list of ids, such as ``"4,5,11"``.
 
     Parameters
@@ -148,7 +142,7 @@ def parse_ids(text: str, option: str = "--substations") -> tuple[int, ...]:
     text : str
         The list; spaces around the ids are allowed, a repeated id is kept once.
     option : str
-        How error messages name the option.
+        The parameter the list is given as: errors lead with it and carry it as their ``param``.
 
     Returns
     -------
@@ -159,16 +153,22 @@ def parse_ids(text: str, option: str = "--substations") -> tuple[int, ...]:
     ------
     InvalidOption
         When the text is empty or holds something other than non-negative integers.
+
+    Examples
+    --------
+    >>> parse_ids(" 11, 4 ,4")
+    (4, 11)
     """
     parts = [part.strip() for part in text.split(",")]
     if not any(parts):
-        raise InvalidOption(f"{option} is empty: give substation ids such as 4,5,11")
+        raise InvalidOption(f"{option} is empty: give substation ids such as 4,5,11", param=option)
     ids: set[int] = set()
     for part in parts:
         if not part.isascii() or not part.isdigit():
             raise InvalidOption(
                 f"{option} {text!r}: {part!r} is not a substation id "
-                "(give non-negative integers separated by commas, such as 4,5,11)"
+                "(give non-negative integers separated by commas, such as 4,5,11)",
+                param=option,
             )
         ids.add(int(part))
     return tuple(sorted(ids))
@@ -177,19 +177,17 @@ def parse_ids(text: str, option: str = "--substations") -> tuple[int, ...]:
 def _check_substations(substations: Iterable[int], layout: GridLayout) -> tuple[int, ...]:
     ids = tuple(sorted({int(s) for s in substations}))
     if not ids:
-        raise InvalidOption("--substations is empty: give substation ids such as 4,5,11")
+        raise InvalidOption(
+            "substations is empty: give substation ids such as 4,5,11", param="substations"
+        )
     for sub in ids:
         if not 0 <= sub < layout.n_sub:
             raise InvalidOption(
-                f"--substations: substation {sub} does not exist (the grid has {layout.n_sub} "
-                f"substations, 0 to {layout.n_sub - 1})"
+                f"substations: substation {sub} does not exist (the grid has {layout.n_sub} "
+                f"substations, 0 to {layout.n_sub - 1})",
+                param="substations",
             )
     return ids
-
-
-def _check_count(value: int | None, option: str) -> None:
-    if value is not None and (isinstance(value, bool) or value < 1):
-        raise InvalidOption(f"{option} must be at least 1, got {value}")
 
 
 # -- the selection ---------------------------------------------------------------------------------
@@ -245,48 +243,49 @@ def select_actions(
     Returns
     -------
     list of CatalogueAction
+        The actions kept, in the catalogue's order.
 
     Raises
     ------
     InvalidOption
-        One line naming the option (as the command line names it): ``substations`` and
+        One line leading with the parameter's name (the error's ``param``): ``substations`` and
         ``busiest`` together, a substation id out of range, ``busiest`` out of 1 .. number of
         substations, a count below 1, a negative seed, an unknown kind.
     """
-    layout = GridLayout.of(grid)
-    if kind is not None and kind not in ACTION_SETS:
-        raise InvalidOption(f"--kind {kind!r} is not one of {', '.join(ACTION_SETS)}")
-    if substations is not None and busiest is not None:
-        raise InvalidOption(
-            "--substations and --busiest cannot be combined: give the substations or their number"
-        )
-    for value, option in (
-        (busiest, "--busiest"),
-        (per_substation, "--per-substation"),
-        (most_lines, "--most-lines"),
-        (limit, "--limit"),
-    ):
-        _check_count(value, option)
-    if seed < 0:
-        raise InvalidOption(f"--seed must be a non-negative integer, got {seed}")
+    selection = Selection(
+        kind=kind,
+        substations=None if substations is None else tuple(substations),
+        busiest=busiest,
+        per_substation=per_substation,
+        most_lines=most_lines,
+        limit=limit,
+        seed=seed,
+    )
+    return _apply(actions, GridLayout.of(grid), selection)
+
+
+def _apply(
+    actions: Sequence[CatalogueAction], layout: GridLayout, selection: Selection
+) -> list[CatalogueAction]:
+    """The filters of :func:`select_actions`, in order, on a checked selection."""
     chosen_subs: tuple[int, ...] | None = None
-    if substations is not None:
-        chosen_subs = _check_substations(substations, layout)
-    elif busiest is not None:
-        chosen_subs = busiest_substations(layout, busiest)
+    if selection.substations is not None:
+        chosen_subs = _check_substations(selection.substations, layout)
+    elif selection.busiest is not None:
+        chosen_subs = busiest_substations(layout, selection.busiest)
 
     out = list(actions)
-    if kind is not None:
-        kept_kinds = _KINDS_OF[kind]
+    if selection.kind is not None:
+        kept_kinds = _KINDS_OF[selection.kind]
         out = [a for a in out if a.kind in kept_kinds]
     if chosen_subs is not None:
         out = _at_substations(out, layout, set(chosen_subs))
-    if per_substation is not None:
-        out = _per_substation(out, layout, per_substation, seed)
-    if most_lines is not None:
-        out = _most_lines(out, most_lines)
-    if limit is not None:
-        out = sample_actions(out, limit, seed)
+    if selection.per_substation is not None:
+        out = _per_substation(out, layout, selection.per_substation, selection.seed)
+    if selection.most_lines is not None:
+        out = _most_lines(out, selection.most_lines)
+    if selection.limit is not None:
+        out = sample_actions(out, selection.limit, selection.seed)
     return out
 
 
@@ -331,102 +330,161 @@ def _most_lines(actions: list[CatalogueAction], n: int) -> list[CatalogueAction]
     return [a for i, a in enumerate(actions) if i not in dropped]
 
 
-# -- actions from a file ---------------------------------------------------------------------------
+# -- the options of a selection, checked, and its record -------------------------------------------
 
 
 @dataclass(frozen=True)
-class ActionSource:
-    """Actions read from a file by :func:`load_action_source`.
+class Selection:
+    """What to choose from and how (``gridoracle actions``): see :func:`choose_actions`.
+
+    Made, it has checked every option that needs no grid (a substation out of the grid is found
+    when the selection is applied). The fields are those of :func:`select_actions`, plus where to
+    start from.
+
+    Attributes
+    ----------
+    kind : {"topology", "line", "all"}, optional
+        Default: ``topology`` from the grid's catalogue, every kind from a file.
+    substations : tuple of int, optional
+        Substation ids, sorted.
+    busiest, per_substation, most_lines, limit : int, optional
+        As in :func:`select_actions`.
+    seed : int
+        Seed of the ``per_substation`` and ``limit`` draws.
+    from_file : Path, optional
+        Start from the actions of this file (:func:`load_action_source`) instead of the grid's
+        catalogue.
+
+    Raises
+    ------
+    InvalidOption
+        An unknown kind, ``substations`` with ``busiest``, a count below 1 or a negative seed;
+        the message leads with the parameter's name, which the error carries as ``param``.
+
+    Examples
+    --------
+    >>> Selection(substations=(5, 4, 5), limit=20).substations
+    (4, 5)
+    """
+
+    kind: ActionSet | None = None
+    substations: tuple[int, ...] | None = None
+    busiest: int | None = None
+    per_substation: int | None = None
+    most_lines: int | None = None
+    limit: int | None = None
+    seed: int = 0
+    from_file: Path | None = None
+
+    def __post_init__(self) -> None:
+        """Check the options that need no grid; substations become a sorted tuple of ids."""
+        if self.kind is not None and self.kind not in ACTION_SETS:
+            raise InvalidOption(
+                f"kind {self.kind!r} is not one of {', '.join(ACTION_SETS)}", param="kind"
+            )
+        if self.substations is not None and self.busiest is not None:
+            raise InvalidOption(
+                "substations and busiest cannot be combined: give the substations or their number",
+                param="substations",
+            )
+        counts = {
+            "busiest": self.busiest,
+            "per_substation": self.per_substation,
+            "most_lines": self.most_lines,
+            "limit": self.limit,
+        }
+        for name, value in counts.items():
+            if value is not None and (isinstance(value, bool) or value < 1):
+                raise InvalidOption(f"{name} must be at least 1, got {value}", param=name)
+        if self.seed < 0:
+            raise InvalidOption(
+                f"seed must be a non-negative integer, got {self.seed}", param="seed"
+            )
+        if self.substations is not None:
+            ids = tuple(sorted({int(sub) for sub in self.substations}))
+            object.__setattr__(self, "substations", ids)
+        if self.from_file is not None:
+            object.__setattr__(self, "from_file", Path(self.from_file))
+
+
+@dataclass(frozen=True)
+class ChosenActions:
+    """What :func:`choose_actions` chose.
 
     Attributes
     ----------
     actions : list of CatalogueAction
-        ``donothing`` first (added when the file has none), then the file's actions in its
-        order (Oracle4Grid's order for its formats), identical actions kept once.
-    format : str
-        ``gridoracle-actions/1`` (a catalogue file), or Oracle4Grid's ``reference``, ``parser1``
-        or ``parser2``.
-    sha256 : str
-        Hash of the file's bytes.
-    warnings : list of str
-        One line each, naming the file: what the parser noted and the actions left out (also
-        logged at WARNING level).
+        The actions kept, ``donothing`` first, in the catalogue's order.
+    available : int
+        Size of the catalogue they were chosen from (after ``kind``).
+    extra : dict
+        The record of the choice, for the catalogue file's ``extra``: the options, the
+        substations of ``busiest``, the source file's format and hash.
     """
 
     actions: list[CatalogueAction]
-    format: str
-    sha256: str
-    warnings: list[str]
+    available: int
+    extra: dict[str, Any]
 
 
-def load_action_source(path: str | os.PathLike[str], env: Any) -> ActionSource:
-    """Read the actions of a file, in any format gridoracle reads, as catalogue actions.
+def choose_actions(selection: Selection, env: Any) -> ChosenActions:
+    """The actions of ``selection`` on ``env``, with the record of how they were chosen.
 
-    A JSON object with a ``format`` key is a gridoracle catalogue file
-    (:func:`~gridoracle.actions.catalogue.load_catalogue`'s checks); anything else is read as an
-    Oracle4Grid unitary-action file (:func:`~gridoracle.actions.parse.load_unitary_actions`:
-    reference, parser1 or parser2 format). Oracle4Grid's substation actions become ``topology``
-    actions named as Oracle4Grid names them (``sub-<sub id>-<k>``, k = position in the file);
-    its line actions become ``line-<line id>-off`` (``set_line: -1``) or ``line-<line id>-on``.
-    An action identical to an earlier one (same grid2op dict) is left out, with a warning.
+    The grid's catalogue (:func:`~gridoracle.actions.enumerate.enumerate_actions`, or the actions
+    of ``selection.from_file``) of kind ``selection.kind``, then :func:`select_actions`' filters.
+    Same selection and grid, same actions and record.
 
     Parameters
     ----------
-    path : path-like
-        The file.
-    env : grid2op Environment or ActionSpace
-        The grid the actions are checked against.
+    selection : Selection
+        The options.
+    env : grid2op Environment
+        The grid.
 
     Returns
     -------
-    ActionSource
+    ChosenActions
 
     Raises
     ------
+    InvalidOption
+        A substation out of the grid, or ``busiest`` above its number of substations.
     ActionFileError
-        One line naming the file and the problem (missing, not JSON, unknown format, an action
-        that does not fit the grid, ...).
+        An unreadable or malformed ``from_file``.
     """
-    file = Path(path)
-    label = f"actions file {file}"
-    text = read_user_text(file, label, ActionFileError)
-    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    try:
-        with gc_paused():
-            data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ActionFileError(
-            f"{label}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
-        ) from None
-    if isinstance(data, dict) and "format" in data:
-        actions = catalogue_from_json(data, env, source=label)
-        fmt = FORMAT
-        warnings: list[str] = []
+    layout = GridLayout.of(env)
+    extra: dict[str, Any] = {}
+    if selection.from_file is not None:
+        source = load_action_source(selection.from_file, env)
+        catalogue = _apply(source.actions, layout, Selection(kind=selection.kind))
+        extra["from"] = {
+            "file": str(selection.from_file),
+            "format": source.format,
+            "sha256": source.sha256,
+        }
     else:
-        fmt = detect_format(data, source=label)
-        unitary, warnings = load_unitary_actions(file, env)
-        warnings = list(warnings)
-        actions = []
-        seen: dict[str, str] = {}
-        for ua in unitary:
-            if ua.asset_kind == SUB:
-                action = CatalogueAction(name=ua.name, kind=TOPOLOGY, grid2op=ua.grid2op_dict())
-            else:
-                status = int(ua.grid2op["set_line_status"][0][1])
-                action = line_action(ua.asset_id, connect=status == 1)
-            key = json.dumps(action.grid2op, sort_keys=True)
-            if key in seen:
-                message = f"{label}: action {ua.name} left out: the same as {seen[key]}"
-                warnings.append(message)
-                logger.warning("%s", message)
-                continue
-            seen[key] = ua.name
-            actions.append(action)
-    if not any(a.kind == DONOTHING for a in actions):
-        taken = next((a for a in actions if a.name == DONOTHING), None)
-        if taken is not None:
-            raise ActionFileError(
-                f"{label}: action {DONOTHING!r} is a {taken.kind} action, not do nothing"
-            )
-        actions.insert(0, donothing_action())
-    return ActionSource(actions=actions, format=fmt, sha256=digest, warnings=warnings)
+        catalogue = enumerate_actions(env, selection.kind or "topology")
+    chosen = _apply(catalogue, layout, replace(selection, kind=None))
+    extra.update(_record(selection, len(catalogue), env))
+    return ChosenActions(actions=chosen, available=len(catalogue), extra=extra)
+
+
+def _record(selection: Selection, available: int, env: Any) -> dict[str, Any]:
+    """The options of ``selection`` as the catalogue file records them (keys in this order)."""
+    drawn = selection.limit is not None or selection.per_substation is not None
+    record: dict[str, Any] = {
+        "kind": selection.kind or ("all" if selection.from_file is not None else "topology"),
+        "limit": selection.limit,
+        "seed": selection.seed if drawn else None,
+        "available": available,
+    }
+    if selection.substations is not None:
+        record["substations"] = list(selection.substations)
+    if selection.busiest is not None:
+        record["busiest"] = selection.busiest
+        record["substations"] = sorted(busiest_substations(env, selection.busiest))
+    if selection.per_substation is not None:
+        record["per_substation"] = selection.per_substation
+    if selection.most_lines is not None:
+        record["most_lines"] = selection.most_lines
+    return record
