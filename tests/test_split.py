@@ -291,7 +291,7 @@ def test_cli_split_by_time(tmp_path, capsys):
 
 
 def test_cli_gap_default_is_the_library_default():
-    from gridoracle import cli
+    from gridoracle.cli import options
     from gridoracle.dataset.split import DEFAULT_GAP
 
-    assert cli._GAP_OPTION.default == DEFAULT_GAP
+    assert options.DEFAULT_GAP == DEFAULT_GAP

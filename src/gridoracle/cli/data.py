@@ -1,0 +1,131 @@
+"""``gridoracle generate`` (the action-outcome dataset) and ``gridoracle split`` (its two sides)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gridoracle.cli import render
+from gridoracle.cli.options import (
+    DEFAULT_ENV,
+    DEFAULT_GAP,
+    TEST_CHRONICS_HELP,
+    DaskWorkers,
+    Data,
+    Env,
+    Gap,
+    Quiet,
+    Scheduler,
+    Seed,
+    SplitBy,
+    TestFraction,
+    Workers,
+    chronic_list,
+    optional,
+    out_option,
+    test_chronics_option,
+)
+from gridoracle.cli.progress import terminal_progress
+from gridoracle.errors import InvalidOption
+
+
+def generate_cmd(
+    env: Env = DEFAULT_ENV,
+    chronics: Annotated[
+        str, typer.Option(help="Chronics to play: 0,1,2 or 0-2 or all, or chronic names.")
+    ] = "all",
+    max_steps: Annotated[int, typer.Option(help="States per chronic at most.")] = 575,
+    actions: Annotated[
+        int | None,
+        optional("Sample this many actions (do nothing included) [default: 100]."),
+    ] = None,
+    actions_file: Annotated[
+        Path | None,
+        optional("Use the catalogue written by `gridoracle actions`."),
+    ] = None,
+    horizon: Annotated[
+        int, typer.Option(help="0: same injections (simulate time_step=0); 1: next-step forecast.")
+    ] = 0,
+    targets: Annotated[str, typer.Option(help="max: max rho; full: also every rho.")] = "max",
+    engine: Annotated[
+        str, typer.Option(help="batched (lightsim2grid) or reference (grid2op simulate).")
+    ] = "batched",
+    seed: Seed = 0,
+    out: Annotated[Path, out_option("Root folder of datasets.")] = Path("data"),
+    force: Annotated[bool, typer.Option("--force", help="Regenerate even if cached.")] = False,
+    workers: Workers = None,
+    chunk_actions: Annotated[
+        int, typer.Option(help="Actions per chunk (unit of work and of resumption).")
+    ] = 50,
+    scheduler: Scheduler = None,
+    dask_workers: DaskWorkers = None,
+    quiet: Quiet = False,
+) -> None:
+    """Build the dataset: grid state features -> max rho after each candidate action.
+
+    For every state visited by a do-nothing agent and every action, the target is the max line
+    loading after applying the action to the state. Cached by configuration; an interrupted run
+    resumes from its finished chunks.
+
+    With `--scheduler`, the cluster's workers write the chunks into `--out`: a folder they all
+    see.
+
+    Example: gridoracle generate --env l2rpn_case14_sandbox --chronics 0,1,2 --max-steps 575
+    --actions 100 --horizon 0 --out data/
+    """
+    from gridoracle.pipelines.backend import Backend
+    from gridoracle.pipelines.generate import GenerateRequest, generate
+
+    if actions is not None and actions_file is not None:
+        raise InvalidOption("--actions and --actions-file: give one or the other, not both")
+    backend = Backend.from_options(workers=workers, scheduler=scheduler, dask_workers=dask_workers)
+    request = GenerateRequest(
+        env=env,
+        chronics=chronics,
+        max_steps=max_steps,
+        horizon=horizon,
+        n_actions=100 if actions is None and actions_file is None else actions,
+        actions_file=actions_file,
+        seed=seed,
+        targets=targets,
+        engine=engine,
+        out=out,
+        force=force,
+        chunk_actions=chunk_actions,
+    )
+    with terminal_progress(quiet, "simulating") as progress:
+        report = generate(request, backend, progress)
+    render.generate_report(report)
+
+
+def split_cmd(
+    data: Data,
+    test_chronics: Annotated[str | None, test_chronics_option(TEST_CHRONICS_HELP)] = None,
+    test_fraction: TestFraction = 0.25,
+    seed: Seed = 0,
+    split_by: SplitBy = "chronic",
+    gap: Gap = DEFAULT_GAP,
+) -> None:
+    """Split a dataset into train and test and print the counts of each side.
+
+    By chronic (default): no chronic is on both sides (rows of one episode are correlated). By
+    time: the end of every chronic is the test set, with a gap of --gap steps before it.
+
+    Example: gridoracle split --data data/ --test-chronics 2
+    """
+    from gridoracle.pipelines.datasets import load, split, split_summary
+
+    chosen = chronic_list(test_chronics)
+    ds = load(Path(data))
+    train, test = split(
+        ds, by=split_by, test_chronics=chosen, test_fraction=test_fraction, seed=seed, gap=gap
+    )
+    if split_by == "time":
+        how = f"last {test_fraction:g} of every chronic, gap {gap} steps"
+    elif chosen is not None:
+        how = f"test chronics {render.chronics(chosen)}"
+    else:
+        how = f"test fraction {test_fraction:g}, seed {seed}"
+    render.split_table(f"{ds.path.name}: split by {split_by} ({how})", split_summary(train, test))

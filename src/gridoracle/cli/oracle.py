@@ -1,0 +1,135 @@
+"""``gridoracle oracle``: the best achievable trajectory of combined actions on one episode."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from gridoracle.cli import render
+from gridoracle.cli.options import (
+    DaskWorkers,
+    Env,
+    Quiet,
+    Scheduler,
+    Seed,
+    UnitaryActions,
+    optional,
+    out_option,
+    workers_option,
+)
+from gridoracle.cli.progress import terminal_progress
+
+Chronic = Annotated[str, typer.Option(help="Chronic index or name (one).")]
+Config = Annotated[
+    Path | None, optional("Settings: Oracle4Grid's config.ini as is, or a .toml file.")
+]
+# Oracle4Grid's settings: each replaces the value of --config (its name there: the option's)
+MaxDepth = Annotated[int | None, optional("Most unitary actions combined.")]
+MaxIter = Annotated[int | None, optional("Timesteps of the episode.")]
+NbProcess = Annotated[
+    int | None,
+    workers_option(
+        "Local processes of the reward table [default: nb_process of --config, else 1].",
+        "--nb-process",
+    ),
+]
+BestPathType = Annotated[str | None, optional("longest (maximise the reward) or shortest.")]
+NBestTopos = Annotated[int | None, optional("Most played topologies of the best path given a KPI.")]
+RewardDigits = Annotated[int | None, optional("Decimals kept of the rewards in the graph.")]
+ReplayTolerance = Annotated[float | None, optional("Relative tolerance of the replayed reward.")]
+OutputPath = Annotated[
+    Path | None,
+    out_option(
+        "Root of the outputs [default: output_path of --config, else results/oracle].",
+        "--output",
+        show_default=False,
+    ),
+]
+Reward = Annotated[str, typer.Option(help="oracle (OracleL2RPNReward) or l2rpn.")]
+ExportGraph = Annotated[
+    bool, typer.Option("--export-graph", help="Also write the graph as GraphML and edge_list.csv.")
+]
+NoReplay = Annotated[bool, typer.Option("--no-replay", help="Skip step 6 (replay).")]
+Force = Annotated[
+    bool,
+    typer.Option("--force", help="Solve every reward chunk again (ignore the output's .cache)."),
+]
+
+
+def oracle_cmd(
+    env: Env,
+    chronic: Chronic,
+    actions: UnitaryActions,
+    config: Config = None,
+    max_depth: MaxDepth = None,
+    max_iter: MaxIter = None,
+    workers: NbProcess = None,
+    best_path_type: BestPathType = None,
+    n_best_topos: NBestTopos = None,
+    reward_significant_digit: RewardDigits = None,
+    replay_reward_rel_tolerance: ReplayTolerance = None,
+    out: OutputPath = None,
+    seed: Seed = 0,
+    reward: Reward = "oracle",
+    export_graph: ExportGraph = False,
+    no_replay: NoReplay = False,
+    scheduler: Scheduler = None,
+    dask_workers: DaskWorkers = None,
+    force: Force = False,
+    quiet: Quiet = False,
+) -> None:
+    """The Oracle: the best achievable trajectory of combined topology actions on one episode.
+
+    Reads Oracle4Grid's inputs as they are (action files in its three formats, config.ini) and
+    writes `<out>/scenario_<chronic>/<actions file stem>/`: reward_df.csv, kpis.csv,
+    best_path.json, best_path_no_overload.json, graph.png, topology counts, replay_logs/ and
+    summary.json.
+
+    Oracle4Grid's names are accepted too: `--output` for `--out`, `--nb-process` for `--workers`,
+    `--actions-file` for `--actions`.
+
+    The reward table (step 2) is solved in chunks of combined actions: locally (--workers) or on
+    Dask (--scheduler, --dask-workers, which replace --workers). Finished chunks are kept in the
+    output's .cache: an interrupted run resumes there, a repeated one reuses them (--force solves
+    them again).
+
+    Example: gridoracle oracle --env rte_case14_realistic --chronic 0
+    --actions examples/actions/rte_case14_realistic/reference.json --config examples/config.ini
+    """
+    from gridoracle.pipelines.backend import Backend
+    from gridoracle.pipelines.oracle import OracleRequest, read_config, run_oracle
+
+    settings, config_warnings = read_config(config)
+    settings = settings.merge(
+        {
+            "max_depth": max_depth,
+            "max_iter": max_iter,
+            "nb_process": workers,
+            "best_path_type": best_path_type,
+            "n_best_topos": n_best_topos,
+            "reward_significant_digit": reward_significant_digit,
+            "replay_reward_rel_tolerance": replay_reward_rel_tolerance,
+            "output_path": None if out is None else str(out),
+        }
+    )
+    render.warnings(config_warnings)
+    backend = Backend.from_options(
+        workers=settings.nb_process, scheduler=scheduler, dask_workers=dask_workers
+    )
+    request = OracleRequest(
+        env=env,
+        chronic=chronic,
+        actions_file=actions,
+        settings=settings,
+        out=out,
+        seed=seed,
+        reward=reward,
+        export_graph=export_graph,
+        replay=not no_replay,
+        resume=not force,
+    )
+    with terminal_progress(quiet) as progress:
+        report = run_oracle(request, backend, progress)
+    render.oracle_report(report)
