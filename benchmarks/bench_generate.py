@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from gridoracle.actions.enumerate import enumerate_actions, sample_actions
-from gridoracle.dataset.generate import do_nothing_episode
+from gridoracle.dataset.units import do_nothing_episode
 from gridoracle.engine.base import STATUS_OK
 from gridoracle.engine.batched import BatchedEngine
 from gridoracle.engine.reference import ReferenceEngine

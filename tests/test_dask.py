@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from gridoracle.dataset.generate import generate
+from gridoracle.parallel import Backend
+from gridoracle.pipelines.generate import GenerateRequest
+from gridoracle.pipelines.generate import generate as run_generate
 
 distributed = pytest.importorskip("distributed")
 
@@ -24,6 +26,12 @@ SMALL = dict(
     chunk_actions=2,
     engine="reference",
 )
+
+
+def generate(env, *, workers=None, scheduler=None, dask_workers=None, **options):
+    """The generate pipeline with the backend of ``workers``/``scheduler``/``dask_workers``."""
+    backend = Backend.from_options(workers=workers, scheduler=scheduler, dask_workers=dask_workers)
+    return run_generate(GenerateRequest(env, **options), backend)
 
 
 def _files(folder: Path) -> dict[str, bytes]:

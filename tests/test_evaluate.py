@@ -12,11 +12,9 @@ import pytest
 
 from gridoracle.cli import main
 from gridoracle.dataset import Dataset, load
-from gridoracle.dataset.generate import generate
 from gridoracle.errors import DatasetError, InvalidOption, ModelMismatch
 from gridoracle.io import json_safe as _json_safe
 from gridoracle.models import (
-    compare,
     current_max_rho,
     decision_metrics,
     evaluate,
@@ -25,7 +23,11 @@ from gridoracle.models import (
     regression_metrics,
     train,
 )
-from gridoracle.models.evaluate import LEADERBOARD_COLUMNS, parse_model_list
+from gridoracle.models.leaderboard import LEADERBOARD_COLUMNS
+from gridoracle.models.zoo import parse_model_list
+from gridoracle.parallel import Backend
+from gridoracle.pipelines.generate import GenerateRequest, generate
+from gridoracle.pipelines.models import CompareRequest, compare
 
 CASE14 = "l2rpn_case14_sandbox"
 ET_FAST = {"n_estimators": 10}
@@ -197,7 +199,7 @@ def test_parse_model_list():
 def tiny(tmp_path_factory) -> Dataset:
     """case14, chronics 0-2, 20 states each, 8 actions (donothing first)."""
     out = tmp_path_factory.mktemp("tiny")
-    report = generate(CASE14, chronics="0,1,2", max_steps=20, n_actions=8, out=out, workers=1)
+    report = generate(GenerateRequest(CASE14, chronics="0,1,2", max_steps=20, n_actions=8, out=out))
     return load(report.path)
 
 
@@ -290,7 +292,7 @@ def test_same_seed_same_metrics(tiny, tmp_path):
 
 
 def test_compare_writes_one_leaderboard(tiny, tmp_path):
-    result = compare(tiny, "mean,ridge", out=tmp_path, test_chronics=[2])
+    result = compare(CompareRequest(tiny, "mean,ridge", out=tmp_path, test_chronics=[2]))
     board = result.leaderboard
     assert list(board.columns) == list(LEADERBOARD_COLUMNS)
     assert sorted(board["model"]) == ["donothing", "mean", "ridge"]
@@ -309,7 +311,7 @@ def test_compare_writes_one_leaderboard(tiny, tmp_path):
     rows = json.loads(result.json_path.read_text())["rows"]
     assert [r["model"] for r in rows] == board["model"].tolist()
     # the per-action mean is a baseline row even when it is not among the models
-    only = compare(tiny, ["extra_trees"], out=tmp_path / "only", test_chronics=[2])
+    only = compare(CompareRequest(tiny, ["extra_trees"], out=tmp_path / "only", test_chronics=[2]))
     assert sorted(only.leaderboard["model"]) == ["donothing", "extra_trees", "mean"]
 
 
@@ -355,7 +357,9 @@ def test_cli_train_evaluate_compare(tiny, tmp_path, capsys):
 def other_actions(tmp_path_factory) -> Dataset:
     """case14, chronics 0-1, 5 states, 5 actions: other actions than ``tiny``."""
     out = tmp_path_factory.mktemp("other")
-    report = generate(CASE14, chronics="0,1", max_steps=5, n_actions=5, seed=1, out=out, workers=1)
+    report = generate(
+        GenerateRequest(CASE14, chronics="0,1", max_steps=5, n_actions=5, seed=1, out=out)
+    )
     return load(report.path)
 
 
@@ -397,8 +401,11 @@ def test_best_zoo_model_beats_the_per_action_mean_on_case14(tmp_path):
     the per-action mean, and choose better than it. On the larger demo dataset (575 states x 100
     actions) no model does on chronic 2: see README, "Leaderboard on case14".
     """
-    report = generate(CASE14, chronics="0,1,2", max_steps=288, n_actions=40, out=tmp_path)
-    result = compare(report.path, "all", out=tmp_path / "models", test_chronics=[2])
+    report = generate(
+        GenerateRequest(CASE14, chronics="0,1,2", max_steps=288, n_actions=40, out=tmp_path),
+        Backend.from_options(workers=None),
+    )
+    result = compare(CompareRequest(report.path, "all", out=tmp_path / "models", test_chronics=[2]))
     board = result.leaderboard.set_index("model")
     models = board[board["kind"] == "model"]
     best = models["mean_regret"].idxmin()
@@ -419,6 +426,6 @@ def test_a_time_split_model_is_evaluated_on_the_end_of_every_chronic(tiny, tmp_p
     with pytest.raises(InvalidOption, match="split by time"):
         evaluate(folder, tiny, test_chronics=[2])
     board = compare(
-        tiny, "mean,extra_trees", out=tmp_path / "zoo", split_by="time", gap=2
+        CompareRequest(tiny, "mean,extra_trees", out=tmp_path / "zoo", split_by="time", gap=2)
     ).leaderboard
     assert set(board["model"]) == {"mean", "extra_trees", "donothing"}

@@ -16,10 +16,12 @@ import pandas as pd
 import pytest
 
 from gridoracle.cli import main
-from gridoracle.dataset import generate as generate_module
 from gridoracle.dataset import load
-from gridoracle.dataset.generate import generate
 from gridoracle.errors import GridOracleError
+from gridoracle.parallel import Backend
+from gridoracle.pipelines import generate as generate_module
+from gridoracle.pipelines.generate import GenerateRequest
+from gridoracle.pipelines.generate import generate as run_generate
 
 SMALL = dict(
     env="l2rpn_case14_sandbox",
@@ -29,6 +31,12 @@ SMALL = dict(
     chunk_actions=4,
     workers=1,
 )
+
+
+def generate(env, *, workers=None, scheduler=None, dask_workers=None, **options):
+    """The generate pipeline with the backend of ``workers``/``scheduler``/``dask_workers``."""
+    backend = Backend.from_options(workers=workers, scheduler=scheduler, dask_workers=dask_workers)
+    return run_generate(GenerateRequest(env, **options), backend)
 
 
 def _files(folder: Path) -> dict[str, bytes]:

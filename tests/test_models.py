@@ -10,7 +10,6 @@ import pandas as pd
 import pytest
 
 from gridoracle.dataset import Dataset, load
-from gridoracle.dataset.generate import generate
 from gridoracle.errors import DatasetError, InvalidOption, ModelError, ModelMismatch
 from gridoracle.models import (
     ALL_MODEL_NAMES,
@@ -24,6 +23,7 @@ from gridoracle.models import (
 )
 from gridoracle.models import load as load_model
 from gridoracle.models.persist import METADATA_FILE, MODEL_FILE
+from gridoracle.pipelines.generate import GenerateRequest, generate
 
 CASE14 = "l2rpn_case14_sandbox"
 # small enough for every zoo model to train in about a second
@@ -40,7 +40,7 @@ FAST = {
 def tiny(tmp_path_factory) -> Dataset:
     """case14, chronics 0-2, 20 states each, 8 actions (donothing first)."""
     out = tmp_path_factory.mktemp("tiny")
-    report = generate(CASE14, chronics="0,1,2", max_steps=20, n_actions=8, out=out, workers=1)
+    report = generate(GenerateRequest(CASE14, chronics="0,1,2", max_steps=20, n_actions=8, out=out))
     return load(report.path)
 
 

@@ -11,11 +11,11 @@ NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "tour.ipynb"
 
 @pytest.fixture(scope="module")
 def small_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from gridoracle.dataset.generate import generate
+    from gridoracle.pipelines.generate import GenerateRequest, generate
 
     out = tmp_path_factory.mktemp("tour-data")
     report = generate(
-        "l2rpn_case14_sandbox", chronics="0,1", max_steps=20, n_actions=8, out=out, workers=1
+        GenerateRequest("l2rpn_case14_sandbox", chronics="0,1", max_steps=20, n_actions=8, out=out)
     )
     return report.path
 

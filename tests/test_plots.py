@@ -10,6 +10,7 @@ import pytest
 
 from gridoracle import plots
 from gridoracle.errors import InvalidOption
+from gridoracle.models import importance
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -77,7 +78,7 @@ def test_feature_importances_own(tmp_path: Path) -> None:
     X = pd.DataFrame(rng.normal(size=(80, 5)), columns=[f"f{i}" for i in range(5)])
     Y = pd.DataFrame({"a": 2 * X["f3"], "b": X["f3"] - 0.1 * X["f0"]})
     model = make_pipeline(StandardScaler(), RandomForestRegressor(20, random_state=0)).fit(X, Y)
-    imp, how = plots.feature_importances(model, X)
+    imp, how = importance.feature_importances(model, X)
     assert "own" in how
     assert imp.index[0] == "f3" and imp.sum() == pytest.approx(1.0)
     assert_png(plots.plot_feature_importances(imp, tmp_path / "imp.png", top=3, method=how))
@@ -92,14 +93,14 @@ def test_feature_importances_permutation_is_seeded_and_finds_the_feature() -> No
     X = pd.DataFrame(rng.normal(size=(60, 4)), columns=["f0", "f1", "f2", "f3"])
     Y = OnlyF1().predict(X)
     Y.iloc[0, 1] = np.nan  # NaN targets are skipped, not propagated
-    imp, how = plots.feature_importances(OnlyF1(), X, Y, n_samples=50, n_repeats=2, seed=3)
-    again, _ = plots.feature_importances(OnlyF1(), X, Y, n_samples=50, n_repeats=2, seed=3)
+    imp, how = importance.feature_importances(OnlyF1(), X, Y, n_samples=50, n_repeats=2, seed=3)
+    again, _ = importance.feature_importances(OnlyF1(), X, Y, n_samples=50, n_repeats=2, seed=3)
     assert "shuffled" in how
     assert imp.index[0] == "f1" and imp["f1"] > 1.0
     assert imp.drop("f1").abs().max() == 0.0  # unused features change nothing
     pd.testing.assert_series_equal(imp, again)
     with pytest.raises(ValueError, match="pass Y"):
-        plots.feature_importances(OnlyF1(), X)
+        importance.feature_importances(OnlyF1(), X)
 
 
 def test_permutation_importances_batching_does_not_change_values() -> None:
@@ -111,8 +112,8 @@ def test_permutation_importances_batching_does_not_change_values() -> None:
         return (frame.to_numpy() @ w)[:, None]
 
     Y = predict(X)
-    one = plots.permutation_importances(predict, X, Y, n_repeats=2, seed=0, batch_rows=30)
-    all_ = plots.permutation_importances(predict, X, Y, n_repeats=2, seed=0, batch_rows=10**6)
+    one = importance.permutation_importances(predict, X, Y, n_repeats=2, seed=0, batch_rows=30)
+    all_ = importance.permutation_importances(predict, X, Y, n_repeats=2, seed=0, batch_rows=10**6)
     np.testing.assert_allclose(one, all_)
     assert np.argmax(one) == 1
 
@@ -126,7 +127,7 @@ def test_permutation_importances_skip_constant_columns() -> None:
 
     rng = np.random.default_rng(0)
     X = pd.DataFrame({"x": rng.normal(size=25), "k": np.full(25, 3.0)})
-    values = plots.permutation_importances(predict, X, predict(X), n_repeats=3, seed=1)
+    values = importance.permutation_importances(predict, X, predict(X), n_repeats=3, seed=1)
     assert values[1] == 0.0 and values[0] > 0.5
     assert sum(rows_predicted[1:]) == 25 + 3 * 25  # the base, then x three times; never k
 

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gridoracle.dataset.split import format_chronics
 from gridoracle.errors import OutputError
 from gridoracle.io import atomic_write_bytes
 
@@ -125,8 +126,6 @@ def dataset_summary(manifest: Mapping[str, Any], path: str | Path | None = None)
     put("environment", config.get("env"))
     chronics = config.get("chronics")
     if chronics is not None:
-        from gridoracle.dataset.split import format_chronics
-
         try:
             put("chronics", format_chronics([int(c) for c in chronics]))
         except (TypeError, ValueError):
@@ -316,6 +315,54 @@ def _highlighted_row(leaderboard: pd.DataFrame, name: str | None) -> int | None:
     return int(hits[0]) if hits.size else None
 
 
+def _dataset_html(dataset: Mapping[str, Any], split: Iterable[Mapping[str, Any]] | None) -> str:
+    """The dataset's facts, and the split's table when there is one."""
+    body = _key_value_table(dataset)
+    if split:
+        rows = [
+            {
+                "set": r.get("set"),
+                "chronics": format_chronics(r.get("chronics", [])),
+                "rows": r.get("rows"),
+                "finite targets": r.get("targets"),
+                "share > 1": _percent(r.get("share_above_1")),
+            }
+            for r in split
+        ]
+        body += "<h3>Split by chronic</h3>" + table_html(pd.DataFrame(rows))
+    return body
+
+
+def _add_figures(sections: list[tuple[str, str]], figures: Sequence[ReportFigure]) -> None:
+    """Append each figure to the section of its name (a new one at the end if none)."""
+    for fig in figures:
+        try:
+            part = _figure_html(fig)
+        except OSError as exc:
+            raise OutputError(f"cannot read figure {fig.path}: {exc.strerror or exc}") from exc
+        names = [name for name, _ in sections]
+        if fig.section in names:
+            i = names.index(fig.section)
+            sections[i] = (fig.section, sections[i][1] + part)
+        else:
+            sections.append((fig.section, part))
+
+
+def _oracle_html(oracle: Sequence[OracleResult]) -> str:
+    """The KPIs, warnings and output folder of each Oracle result."""
+    parts = []
+    for res in oracle:
+        kpis = res.kpis.copy()
+        for col in kpis.columns:  # rewards differ in the 4th decimal: show them all
+            if pd.api.types.is_float_dtype(kpis[col]):
+                kpis[col] = [f"{v:,.4f}" if v == v else "n/a" for v in kpis[col]]
+        parts.append(f"<h3>{_esc(res.label)}</h3>" + table_html(kpis))
+        for warning in res.summary.get("warnings", [])[:5]:
+            parts.append(f'<p class="warn">{_esc(warning)}</p>')
+        parts.append(f'<p class="note">outputs: {_esc(res.folder)}</p>')
+    return "".join(parts)
+
+
 # --------------------------------------------------------------------------------------------------
 # The page
 # --------------------------------------------------------------------------------------------------
@@ -368,22 +415,7 @@ def render_report(
     """
     sections: list[tuple[str, str]] = []
     if dataset:
-        body = _key_value_table(dataset)
-        if split:
-            from gridoracle.dataset.split import format_chronics
-
-            rows = [
-                {
-                    "set": r.get("set"),
-                    "chronics": format_chronics(r.get("chronics", [])),
-                    "rows": r.get("rows"),
-                    "finite targets": r.get("targets"),
-                    "share > 1": _percent(r.get("share_above_1")),
-                }
-                for r in split
-            ]
-            body += "<h3>Split by chronic</h3>" + table_html(pd.DataFrame(rows))
-        sections.append(("Dataset", body))
+        sections.append(("Dataset", _dataset_html(dataset, split)))
     if leaderboard is not None and len(leaderboard):
         body = table_html(leaderboard, highlight_row=_highlighted_row(leaderboard, highlight))
         if leaderboard_note:
@@ -396,29 +428,9 @@ def render_report(
             "are in each model's metrics.json.</p>"
         )
         sections.append(("Metrics", body))
-    for fig in figures:  # into the section of that name, a new one at the end if none
-        try:
-            part = _figure_html(fig)
-        except OSError as exc:
-            raise OutputError(f"cannot read figure {fig.path}: {exc.strerror or exc}") from exc
-        names = [name for name, _ in sections]
-        if fig.section in names:
-            i = names.index(fig.section)
-            sections[i] = (fig.section, sections[i][1] + part)
-        else:
-            sections.append((fig.section, part))
+    _add_figures(sections, figures)
     if oracle:
-        parts = []
-        for res in oracle:
-            kpis = res.kpis.copy()
-            for col in kpis.columns:  # rewards differ in the 4th decimal: show them all
-                if pd.api.types.is_float_dtype(kpis[col]):
-                    kpis[col] = [f"{v:,.4f}" if v == v else "n/a" for v in kpis[col]]
-            parts.append(f"<h3>{_esc(res.label)}</h3>" + table_html(kpis))
-            for warning in res.summary.get("warnings", [])[:5]:
-                parts.append(f'<p class="warn">{_esc(warning)}</p>')
-            parts.append(f'<p class="note">outputs: {_esc(res.folder)}</p>')
-        sections.append(("Oracle", "".join(parts)))
+        sections.append(("Oracle", _oracle_html(oracle)))
     if notes:
         sections.append(("Notes", "".join(f'<p class="note">{_esc(n)}</p>' for n in notes)))
 

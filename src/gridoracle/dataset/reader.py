@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,14 +20,23 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from gridoracle.dataset.split import DEFAULT_GAP
+from gridoracle.dataset.split import split as _split
 from gridoracle.dataset.store import FORMAT, MANIFEST_NAME, RHO_PREFIX, STATUS_PREFIX
-from gridoracle.errors import DatasetError
+from gridoracle.errors import DatasetError, GridOracleError
 
 if TYPE_CHECKING:
     import numpy.typing as npt
 
-__all__ = ["META_COLUMNS", "RHO_PREFIX", "STATUS_PREFIX", "Dataset", "find_dataset", "load"]
+__all__ = [
+    "META_COLUMNS",
+    "RHO_PREFIX",
+    "STATUS_PREFIX",
+    "Dataset",
+    "find_dataset",
+    "load",
+    "read_json_document",
+    "read_verified",
+]
 
 META_COLUMNS = ("chronic", "step")
 
@@ -140,25 +149,8 @@ class Dataset:
             rho_lines=self.rho_lines,
         )
 
-    def split(
-        self,
-        by: str = "chronic",
-        test_chronics: Sequence[int] | None = None,
-        test_fraction: float = 0.25,
-        seed: int = 0,
-        gap: int = DEFAULT_GAP,
-    ) -> tuple[Dataset, Dataset]:
-        """Split into (train, test) by chronic or by time; see :func:`gridoracle.dataset.split`."""
-        from gridoracle.dataset.split import split as _split
-
-        return _split(
-            self,
-            by=by,
-            test_chronics=test_chronics,
-            test_fraction=test_fraction,
-            seed=seed,
-            gap=gap,
-        )
+    split = _split
+    """Split into (train, test) by chronic or by time: :func:`gridoracle.dataset.split`."""
 
     def __repr__(self) -> str:
         return (
@@ -202,20 +194,71 @@ def find_dataset(path: str | Path) -> Path:
     return found[0]
 
 
-def _read_manifest(folder: Path) -> dict[str, Any]:
-    mpath = folder / MANIFEST_NAME
+def read_json_document(
+    path: Path,
+    *,
+    fmt: str,
+    required: Sequence[str],
+    what: str,
+    kind: str,
+    error: type[GridOracleError],
+) -> dict[str, Any]:
+    """A JSON object of format ``fmt`` holding the fields ``required``, or ``error``.
+
+    ``what`` names the file in messages ("dataset manifest"), ``kind`` is what it is not when the
+    format differs ("a gridoracle dataset manifest").
+    """
     try:
-        manifest = json.loads(mpath.read_text(encoding="utf-8"))
+        document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise DatasetError(f"cannot read dataset manifest {mpath}: {exc}") from exc
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        found = manifest.get("format") if isinstance(manifest, dict) else type(manifest).__name__
-        raise DatasetError(f"{mpath} is not a gridoracle dataset manifest (format {found!r})")
-    required = ("actions", "feature_columns", "chunks", "expected_chunks", "complete")
-    missing = [k for k in required if k not in manifest]
+        raise error(f"cannot read {what} {path}: {exc}") from exc
+    if not isinstance(document, dict) or document.get("format") != fmt:
+        found = document.get("format") if isinstance(document, dict) else type(document).__name__
+        raise error(f"{path} is not {kind} (format {found!r})")
+    missing = [k for k in required if k not in document]
     if missing:
-        raise DatasetError(f"dataset manifest {mpath} lacks field(s) {', '.join(missing)}")
-    return manifest
+        raise error(f"{what} {path} lacks field(s) {', '.join(missing)}")
+    return document
+
+
+def read_verified(
+    path: Path,
+    entry: Mapping[str, Any] | None,
+    *,
+    what: str,
+    missing: str,
+    corrupted: str,
+    error: type[GridOracleError],
+) -> bytes:
+    """The bytes of ``path`` when their size and SHA-256 are those ``entry`` records, or ``error``.
+
+    The messages: ``"<what> <path> is missing<missing>"``, ``"cannot read <what> <path>: ..."``
+    and ``"<what> <path> is corrupted<corrupted>"`` (also without an ``entry``).
+    """
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise error(f"{what} {path} is missing{missing}") from None
+    except OSError as exc:
+        raise error(f"cannot read {what} {path}: {exc.strerror}") from exc
+    if (
+        not isinstance(entry, Mapping)
+        or len(data) != entry.get("bytes")
+        or hashlib.sha256(data).hexdigest() != entry.get("sha256")
+    ):
+        raise error(f"{what} {path} is corrupted{corrupted}")
+    return data
+
+
+def _read_manifest(folder: Path) -> dict[str, Any]:
+    return read_json_document(
+        folder / MANIFEST_NAME,
+        fmt=FORMAT,
+        required=("actions", "feature_columns", "chunks", "expected_chunks", "complete"),
+        what="dataset manifest",
+        kind="a gridoracle dataset manifest",
+        error=DatasetError,
+    )
 
 
 def _read_chunk(folder: Path, relpath: str, entry: dict[str, Any] | None) -> pa.Table:
@@ -223,14 +266,14 @@ def _read_chunk(folder: Path, relpath: str, entry: dict[str, Any] | None) -> pa.
     fpath = folder / relpath
     if entry is None:
         raise DatasetError(f"chunk {fpath} is not registered in the manifest; {_RERUN}")
-    try:
-        data = fpath.read_bytes()
-    except FileNotFoundError:
-        raise DatasetError(f"chunk {fpath} is missing; {_RERUN}") from None
-    except OSError as exc:
-        raise DatasetError(f"cannot read chunk {fpath}: {exc.strerror}") from exc
-    if len(data) != entry.get("bytes") or hashlib.sha256(data).hexdigest() != entry.get("sha256"):
-        raise DatasetError(f"chunk {fpath} is corrupted (checksum mismatch); {_RERUN}")
+    data = read_verified(
+        fpath,
+        entry,
+        what="chunk",
+        missing=f"; {_RERUN}",
+        corrupted=f" (checksum mismatch); {_RERUN}",
+        error=DatasetError,
+    )
     table = pq.read_table(pa.BufferReader(data))
     if table.num_rows != entry.get("rows"):
         raise DatasetError(
@@ -280,12 +323,28 @@ def load(path: str | Path) -> Dataset:
     names = [str(a["name"]) for a in actions]
     if len(set(names)) != len(names):
         raise DatasetError(f"dataset manifest {folder / MANIFEST_NAME} has duplicate action names")
+    states, targets = _chunks_by_chronic(folder, manifest["expected_chunks"])
     features = [str(c) for c in manifest["feature_columns"]]
     chunks = manifest["chunks"]
+    parts = _Parts(folder, names)
+    for chronic in sorted(states):
+        srel = states[chronic]
+        n = parts.add_states(chronic, _read_chunk(folder, srel, chunks.get(srel)), srel, features)
+        tables = (  # read one at a time, as they are added
+            (trel, _read_chunk(folder, trel, chunks.get(trel)))
+            for trel in sorted(targets.get(chronic, []))
+        )
+        parts.add_targets(chronic, n, tables)
+    return parts.dataset(actions, manifest)
 
+
+def _chunks_by_chronic(
+    folder: Path, expected: Sequence[str]
+) -> tuple[dict[int, str], dict[int, list[str]]]:
+    """The states file and the target chunks of each chronic, from the manifest's chunk list."""
     states: dict[int, str] = {}
     targets: dict[int, list[str]] = {}
-    for rel in manifest["expected_chunks"]:
+    for rel in expected:
         if m := _STATES_RE.match(rel):
             states[int(m.group(1))] = rel
         elif m := _TARGETS_RE.match(rel):
@@ -295,31 +354,45 @@ def load(path: str | Path) -> Dataset:
         raise DatasetError(f"dataset {folder} has targets but no states for chronic(s) {orphans}")
     if not states:
         raise DatasetError(f"dataset {folder} holds no states file")
+    return states, targets
 
-    xs, metas, ys, sts = [], [], [], []
-    rho_parts: dict[str, list[np.ndarray]] = {}
-    rho_lines: list[str] | None = None
-    seen_rho: bool | None = None
-    for chronic in sorted(states):
-        srel = states[chronic]
-        table = _read_chunk(folder, srel, chunks.get(srel))
+
+class _Parts:
+    """The pieces of a dataset, chronic by chronic, checked as they come; then one Dataset."""
+
+    def __init__(self, folder: Path, names: list[str]) -> None:
+        self.folder = folder
+        self.names = names
+        self.xs: list[pd.DataFrame] = []
+        self.metas: list[pd.DataFrame] = []
+        self.ys: list[np.ndarray] = []
+        self.sts: list[np.ndarray] = []
+        self.rho_parts: dict[str, list[np.ndarray]] = {}
+        self.rho_lines: list[str] | None = None
+        self.seen_rho: bool | None = None
+
+    def add_states(self, chronic: int, table: pa.Table, srel: str, features: Sequence[str]) -> int:
+        """Add the features and meta columns of a states file; return its number of rows."""
         absent = [c for c in (*features, *META_COLUMNS) if c not in table.column_names]
         if absent:
-            raise DatasetError(f"states file {folder / srel} lacks column(s) {absent[:5]}")
+            raise DatasetError(f"states file {self.folder / srel} lacks column(s) {absent[:5]}")
         n = table.num_rows
         chronic_col = _column(table, "chronic", np.int32)
         if n and not np.all(chronic_col == chronic):
-            raise DatasetError(f"states file {folder / srel} holds rows of another chronic")
-        xs.append(table.select(features).to_pandas())
-        metas.append(
+            raise DatasetError(f"states file {self.folder / srel} holds rows of another chronic")
+        self.xs.append(table.select(list(features)).to_pandas())
+        self.metas.append(
             pd.DataFrame({"chronic": chronic_col, "step": _column(table, "step", np.int32)})
         )
+        return n
 
+    def add_targets(self, chronic: int, n: int, tables: Iterable[tuple[str, pa.Table]]) -> None:
+        """Add the max rho, status and full rho columns of a chronic's target chunks."""
+        folder, names = self.folder, self.names
         y: dict[str, np.ndarray] = {}
         st: dict[str, np.ndarray] = {}
         rho: dict[str, dict[str, np.ndarray]] = {}
-        for trel in sorted(targets.get(chronic, [])):
-            ttable = _read_chunk(folder, trel, chunks.get(trel))
+        for trel, ttable in tables:
             if ttable.num_rows != n:
                 raise DatasetError(
                     f"targets file {folder / trel} has {ttable.num_rows} rows, its states file {n}"
@@ -341,48 +414,58 @@ def load(path: str | Path) -> Dataset:
                     f"dataset {folder}: chronic {chronic} has no {what} for action(s) {lacking[:5]}"
                     f"{'…' if len(lacking) > 5 else ''}; {_RERUN}"
                 )
-        ys.append(np.column_stack([y[a] for a in names]) if names else np.zeros((n, 0)))
-        sts.append(np.column_stack([st[a] for a in names]) if names else np.zeros((n, 0), np.int8))
-        has_rho = bool(rho)
-        if seen_rho is not None and has_rho != seen_rho:
-            raise DatasetError(
-                f"dataset {folder}: chronic {chronic} {'has' if has_rho else 'lacks'} full rho "
-                f"columns, unlike the chronics before it; {_RERUN}"
-            )
-        seen_rho = has_rho
-        if has_rho:
-            for a in names:
-                lines = list(rho.get(a, {}))
-                if rho_lines is None:
-                    rho_lines = lines
-                if not lines or lines != rho_lines:
-                    raise DatasetError(
-                        f"dataset {folder}: chronic {chronic}, action {a}: full rho columns differ "
-                        f"from the other actions; {_RERUN}"
-                    )
-                rho_parts.setdefault(a, []).append(np.column_stack([rho[a][ln] for ln in lines]))
+        self.ys.append(np.column_stack([y[a] for a in names]) if names else np.zeros((n, 0)))
+        self.sts.append(
+            np.column_stack([st[a] for a in names]) if names else np.zeros((n, 0), np.int8)
+        )
+        self._add_rho(chronic, rho)
 
-    nrows = sum(len(m) for m in metas)
-    index = pd.RangeIndex(nrows)
-    X = pd.concat(xs, ignore_index=True)
-    X.index = index
-    Y = pd.DataFrame(np.concatenate(ys).astype(np.float64), columns=names, index=index)
-    status = pd.DataFrame(np.concatenate(sts).astype(np.int8), columns=names, index=index)
-    meta = pd.concat(metas, ignore_index=True).astype({"chronic": np.int32, "step": np.int32})
-    meta.index = index
-    rho_full = (
-        {a: np.concatenate(rho_parts[a]).astype(np.float32, copy=False) for a in names}
-        if seen_rho and names
-        else None
-    )
-    return Dataset(
-        X=X,
-        Y=Y,
-        status=status,
-        rho=rho_full,
-        meta=meta,
-        actions=actions,
-        manifest=manifest,
-        path=folder,
-        rho_lines=rho_lines if rho_full is not None else None,
-    )
+    def _add_rho(self, chronic: int, rho: dict[str, dict[str, np.ndarray]]) -> None:
+        has_rho = bool(rho)
+        if self.seen_rho is not None and has_rho != self.seen_rho:
+            raise DatasetError(
+                f"dataset {self.folder}: chronic {chronic} {'has' if has_rho else 'lacks'} "
+                f"full rho columns, unlike the chronics before it; {_RERUN}"
+            )
+        self.seen_rho = has_rho
+        if not has_rho:
+            return
+        for a in self.names:
+            lines = list(rho.get(a, {}))
+            if self.rho_lines is None:
+                self.rho_lines = lines
+            if not lines or lines != self.rho_lines:
+                raise DatasetError(
+                    f"dataset {self.folder}: chronic {chronic}, action {a}: full rho columns "
+                    f"differ from the other actions; {_RERUN}"
+                )
+            self.rho_parts.setdefault(a, []).append(np.column_stack([rho[a][ln] for ln in lines]))
+
+    def dataset(self, actions: list[dict[str, Any]], manifest: dict[str, Any]) -> Dataset:
+        """The rows of every chronic added, in the order added."""
+        names = self.names
+        index = pd.RangeIndex(sum(len(m) for m in self.metas))
+        X = pd.concat(self.xs, ignore_index=True)
+        X.index = index
+        Y = pd.DataFrame(np.concatenate(self.ys).astype(np.float64), columns=names, index=index)
+        status = pd.DataFrame(np.concatenate(self.sts).astype(np.int8), columns=names, index=index)
+        meta = pd.concat(self.metas, ignore_index=True).astype(
+            {"chronic": np.int32, "step": np.int32}
+        )
+        meta.index = index
+        rho_full = (
+            {a: np.concatenate(self.rho_parts[a]).astype(np.float32, copy=False) for a in names}
+            if self.seen_rho and names
+            else None
+        )
+        return Dataset(
+            X=X,
+            Y=Y,
+            status=status,
+            rho=rho_full,
+            meta=meta,
+            actions=actions,
+            manifest=manifest,
+            path=self.folder,
+            rho_lines=self.rho_lines if rho_full is not None else None,
+        )

@@ -13,18 +13,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
+import pandas as pd
 
 from gridoracle.errors import DatasetError, InvalidOption
-
-if TYPE_CHECKING:
-    from gridoracle.dataset.reader import Dataset
 
 __all__ = [
     "DEFAULT_GAP",
     "SPLIT_BY",
+    "Rows",
+    "check_chronics_in",
     "format_chronics",
     "parse_chronic_list",
     "split",
@@ -40,6 +41,32 @@ DEFAULT_GAP = 12
 """Steps left out between the training and the test states of a time split (one hour)."""
 
 
+class Rows(Protocol):
+    """What a split needs of a dataset: its rows' chronic and step, and a way to select rows.
+
+    :class:`gridoracle.dataset.Dataset` is one; the functions of this module return the type
+    they are given.
+    """
+
+    Y: pd.DataFrame
+    meta: pd.DataFrame
+    path: Path
+
+    def __len__(self) -> int: ...
+
+    @property
+    def chronics(self) -> list[int]:
+        """Sorted chronic indices of the rows."""
+        ...
+
+    def select(self: R, mask_or_index: Any) -> R:
+        """The rows of a boolean mask or of integer positions."""
+        ...
+
+
+R = TypeVar("R", bound=Rows)
+
+
 def _pick_test_chronics(chronics: list[int], test_fraction: float, seed: int) -> list[int]:
     n = len(chronics)
     n_test = min(n - 1, max(1, math.floor(test_fraction * n + 0.5)))
@@ -49,13 +76,13 @@ def _pick_test_chronics(chronics: list[int], test_fraction: float, seed: int) ->
 
 
 def split(
-    ds: Dataset,
+    ds: R,
     by: str = "chronic",
     test_chronics: Sequence[int] | None = None,
     test_fraction: float = 0.25,
     seed: int = 0,
     gap: int = DEFAULT_GAP,
-) -> tuple[Dataset, Dataset]:
+) -> tuple[R, R]:
     """Split a dataset into (train, test) so that no chronic is on both sides.
 
     Parameters
@@ -124,12 +151,7 @@ def split(
             ) from None
         if not wanted:
             raise InvalidOption("test chronics: the list is empty")
-        unknown = [c for c in wanted if c not in chronics]
-        if unknown:
-            raise InvalidOption(
-                f"test chronic(s) {unknown} not in dataset {ds.path.name}: "
-                f"available {format_chronics(chronics)}"
-            )
+        check_chronics_in(ds, wanted)
         if len(wanted) == len(chronics):
             raise InvalidOption(
                 f"test chronics {format_chronics(wanted)} are all the chronics of the dataset: "
@@ -147,8 +169,22 @@ def split(
     return ds.select(~is_test), ds.select(is_test)
 
 
+def check_chronics_in(ds: Rows, wanted: Sequence[int], *, allow_empty: bool = True) -> None:
+    """Raise :class:`InvalidOption` unless every chronic of ``wanted`` is in ``ds``.
+
+    ``allow_empty=False`` also refuses an empty ``wanted`` (no row to test on).
+    """
+    available = ds.chronics
+    unknown = [c for c in wanted if c not in available]
+    if unknown or (not wanted and not allow_empty):
+        raise InvalidOption(
+            f"test chronic(s) {unknown or list(wanted)} not in dataset {ds.path.name}: "
+            f"available {format_chronics(available)}"
+        )
+
+
 def time_split_rows(
-    ds: Dataset, test_fraction: float = 0.25, gap: int = DEFAULT_GAP
+    ds: Rows, test_fraction: float = 0.25, gap: int = DEFAULT_GAP
 ) -> dict[int, int]:
     """The first test step of every chronic in a split by time.
 
@@ -193,7 +229,7 @@ def time_split_rows(
 
 
 def time_split_masks(
-    ds: Dataset, test_from: dict[int, int] | dict[str, int], gap: int
+    ds: Rows, test_from: dict[int, int] | dict[str, int], gap: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """(test, train) row masks of a split by time (``test_from`` as :func:`time_split_rows`; its
     keys may be strings, as read back from JSON metadata)."""
@@ -256,7 +292,7 @@ def format_chronics(chronics: Sequence[int]) -> str:
     return ", ".join(parts)
 
 
-def split_summary(train: Dataset, test: Dataset) -> list[dict[str, Any]]:
+def split_summary(train: Rows, test: Rows) -> list[dict[str, Any]]:
     """Counts describing a split: one record per side (``train``, ``test``).
 
     Each record has ``set``, ``chronics`` (list), ``rows``, ``targets`` (finite targets, i.e. not

@@ -20,19 +20,17 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from gridoracle.dataset.reader import Dataset, read_json_document, read_verified
 from gridoracle.errors import ModelError, ModelMismatch
-
-if TYPE_CHECKING:
-    from gridoracle.dataset.reader import Dataset
 
 __all__ = [
     "METADATA_FILE",
@@ -71,6 +69,7 @@ def _differences(expected: Sequence[str], found: Sequence[str]) -> tuple[list[st
     return [n for n in expected if n not in found_set], [n for n in found if n not in expected_set]
 
 
+@dataclass(eq=False, repr=False)
 class Predictor:
     """A trained model ready to predict: the estimator with the names it was trained on.
 
@@ -93,17 +92,10 @@ class Predictor:
     ['donothing', 'sub-0-0']
     """
 
-    def __init__(
-        self,
-        estimator: Any,
-        metadata: dict[str, Any],
-        baseline: Any = None,
-        path: Path | None = None,
-    ) -> None:
-        self.estimator = estimator
-        self.metadata = metadata
-        self.baseline = baseline
-        self.path = path
+    estimator: Any
+    metadata: dict[str, Any]
+    baseline: Any = None
+    path: Path | None = None
 
     @property
     def name(self) -> str:
@@ -265,17 +257,14 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
     mpath = folder / METADATA_FILE
     if not mpath.is_file():
         raise ModelError(f"{folder} is not a gridoracle model: it has no {METADATA_FILE}")
-    try:
-        metadata = json.loads(mpath.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"cannot read model metadata {mpath}: {exc}") from exc
-    if not isinstance(metadata, dict) or metadata.get("format") != MODEL_FORMAT:
-        found = metadata.get("format") if isinstance(metadata, dict) else type(metadata).__name__
-        raise ModelError(f"{mpath} is not gridoracle model metadata (format {found!r})")
-    missing = [k for k in ("model", "features", "actions", "files") if k not in metadata]
-    if missing:
-        raise ModelError(f"model metadata {mpath} lacks field(s) {', '.join(missing)}")
-    return metadata
+    return read_json_document(
+        mpath,
+        fmt=MODEL_FORMAT,
+        required=("model", "features", "actions", "files"),
+        what="model metadata",
+        kind="gridoracle model metadata",
+        error=ModelError,
+    )
 
 
 def load(path: str | Path) -> Predictor:
@@ -308,21 +297,16 @@ def load(path: str | Path) -> Predictor:
     metadata = read_metadata(folder)
     fpath = folder / MODEL_FILE
     entry = metadata["files"].get(MODEL_FILE) if isinstance(metadata["files"], dict) else None
-    try:
-        data = fpath.read_bytes()
-    except FileNotFoundError:
-        raise ModelError(f"model file {fpath} is missing (train the model again)") from None
-    except OSError as exc:
-        raise ModelError(f"cannot read model file {fpath}: {exc.strerror}") from exc
-    if (
-        not isinstance(entry, dict)
-        or len(data) != entry.get("bytes")
-        or hashlib.sha256(data).hexdigest() != entry.get("sha256")
-    ):
-        raise ModelError(
-            f"model file {fpath} is corrupted or was replaced (checksum differs from "
-            f"{METADATA_FILE}); train the model again"
-        )
+    data = read_verified(
+        fpath,
+        entry,
+        what="model file",
+        missing=" (train the model again)",
+        corrupted=(
+            f" or was replaced (checksum differs from {METADATA_FILE}); train the model again"
+        ),
+        error=ModelError,
+    )
     try:
         bundle = joblib.load(io.BytesIO(data))
     except Exception as exc:  # unpickling errors have many types; report them on one line

@@ -160,47 +160,19 @@ def train(
         }
     _check_usable(train_ds, "training")
     _check_usable(test_ds, "test")
-
-    X = train_ds.X.to_numpy(dtype=np.float64)
-    Y = fill_targets(train_ds.Y, UNSAFE_RHO)
-    start = time.perf_counter()
-    # one BLAS thread: the MLP's small matrix products got 13x slower with one thread per core
-    # on a busy 2-core machine (measured in gridoracle run)
-    with threadpool_limits(limits=1, user_api="blas"):
-        estimator.fit(X, Y)
-    seconds = time.perf_counter() - start
-    serial_predictions(estimator)  # reproducible to the bit, and faster on few states
-    baseline = make_model("mean").fit(X, Y)
-
-    manifest = ds.manifest
-    config = manifest.get("config", {}) if isinstance(manifest.get("config"), dict) else {}
-    metadata: dict[str, Any] = {
-        "model": model,
-        "params": json_safe(dict(params or {}), fallback=repr),
-        "estimator": repr(estimator),
-        "features": [str(c) for c in train_ds.X.columns],
-        "actions": train_ds.action_names,
-        "dataset": {
-            "path": str(ds.path),
-            "config_hash": manifest.get("config_hash"),
-            "env": config.get("env"),
-            "horizon": config.get("horizon"),
-        },
-        "training": {
-            "seed": int(seed),
-            "test_chronics": test_ds.chronics,
-            "train_chronics": train_ds.chronics,
-            "test_fraction": None if test_chronics is not None else float(test_fraction),
-            "split": split_spec,
-            "train_rows": len(train_ds),
-            "test_rows": len(test_ds),
-            "nan_target_fill": UNSAFE_RHO,
-            "train_seconds": seconds,
-        },
-        "versions": model_versions(),
-        "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "metrics": None,
+    seconds, baseline = _fit(estimator, train_ds)
+    training = {
+        "seed": int(seed),
+        "test_chronics": test_ds.chronics,
+        "train_chronics": train_ds.chronics,
+        "test_fraction": None if test_chronics is not None else float(test_fraction),
+        "split": split_spec,
+        "train_rows": len(train_ds),
+        "test_rows": len(test_ds),
+        "nan_target_fill": UNSAFE_RHO,
+        "train_seconds": seconds,
     }
+    metadata = _metadata(model, params, estimator, ds, train_ds, training)
     predictor = Predictor(estimator, metadata, baseline=baseline)
     path = save(predictor, out) if out is not None else None
     return TrainResult(
@@ -215,3 +187,48 @@ def train(
         train=train_ds,
         test=test_ds,
     )
+
+
+def _fit(estimator: Any, train_ds: Dataset) -> tuple[float, Any]:
+    """Fit ``estimator`` on the training rows (NaN targets filled); return the fit's wall time
+    and the per-action mean fitted on the same rows."""
+    X = train_ds.X.to_numpy(dtype=np.float64)
+    Y = fill_targets(train_ds.Y, UNSAFE_RHO)
+    start = time.perf_counter()
+    # one BLAS thread: the MLP's small matrix products got 13x slower with one thread per core
+    # on a busy 2-core machine (measured in gridoracle run)
+    with threadpool_limits(limits=1, user_api="blas"):
+        estimator.fit(X, Y)
+    seconds = time.perf_counter() - start
+    serial_predictions(estimator)  # reproducible to the bit, and faster on few states
+    return seconds, make_model("mean").fit(X, Y)
+
+
+def _metadata(
+    model: str,
+    params: dict[str, Any] | None,
+    estimator: Any,
+    ds: Dataset,
+    train_ds: Dataset,
+    training: dict[str, Any],
+) -> dict[str, Any]:
+    """The record saved with a model (see :mod:`gridoracle.models.persist`)."""
+    manifest = ds.manifest
+    config = manifest.get("config", {}) if isinstance(manifest.get("config"), dict) else {}
+    return {
+        "model": model,
+        "params": json_safe(dict(params or {}), fallback=repr),
+        "estimator": repr(estimator),
+        "features": [str(c) for c in train_ds.X.columns],
+        "actions": train_ds.action_names,
+        "dataset": {
+            "path": str(ds.path),
+            "config_hash": manifest.get("config_hash"),
+            "env": config.get("env"),
+            "horizon": config.get("horizon"),
+        },
+        "training": training,
+        "versions": model_versions(),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "metrics": None,
+    }

@@ -33,6 +33,7 @@ rank a diverging action last. Metrics are computed on finite true targets only (
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -65,6 +66,7 @@ __all__ = [
     "default_params",
     "fill_targets",
     "make_model",
+    "parse_model_list",
     "serial_predictions",
 ]
 
@@ -165,6 +167,34 @@ def default_params(name: str) -> dict[str, Any]:
 def _check_name(name: str) -> None:
     if name not in ALL_MODEL_NAMES:
         raise InvalidOption(f"unknown model {name!r}: expected one of {', '.join(ALL_MODEL_NAMES)}")
+
+
+def parse_model_list(models: str | Sequence[str]) -> list[str]:
+    """``"all"`` → :data:`MODEL_NAMES`; ``"ridge,mlp"`` or a list → those names, checked.
+
+    Raises
+    ------
+    InvalidOption
+        An empty list or an unknown name.
+
+    Examples
+    --------
+    >>> parse_model_list("ridge, extra_trees")
+    ['ridge', 'extra_trees']
+    """
+    items = [m.strip() for m in models.split(",")] if isinstance(models, str) else list(models)
+    items = [m for m in items if m]
+    if items == ["all"]:
+        return list(MODEL_NAMES)
+    if not items:
+        raise InvalidOption("--models is empty: give all or names such as ridge,extra_trees")
+    unknown = [m for m in items if m not in ALL_MODEL_NAMES]
+    if unknown:
+        raise InvalidOption(
+            f"unknown model(s) {', '.join(unknown)}: expected all or among "
+            f"{', '.join(ALL_MODEL_NAMES)}"
+        )
+    return list(dict.fromkeys(items))
 
 
 def _check_params(name: str, params: dict[str, Any]) -> None:

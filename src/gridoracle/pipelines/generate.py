@@ -3,17 +3,33 @@
 :func:`generate` takes a :class:`GenerateRequest` (what to generate), a
 :class:`~gridoracle.parallel.Backend` (where the units run) and a
 :class:`~gridoracle.progress.Progress` (``advance(pairs_done, pairs_total, "pairs")`` after each
-unit).
+unit). It resolves the request into a :class:`~gridoracle.dataset.units.GenerateConfig`, opens
+the dataset's store (reusing every chunk already registered), runs the missing units of
+:mod:`gridoracle.dataset.units` on the backend, registers them as they finish and writes the
+summary. A complete dataset of the same configuration is a cache hit: nothing runs.
 """
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from gridoracle.dataset.generate import GenerateReport
-from gridoracle.parallel import SERIAL, Backend
+from gridoracle.dataset.store import DatasetStore
+from gridoracle.dataset.units import (
+    GenerateConfig,
+    Unit,
+    check_options,
+    in_folder,
+    plan_units,
+    run_unit,
+    summarize_chunks,
+)
+from gridoracle.io import versions
+from gridoracle.parallel import SERIAL, Backend, map_units
 from gridoracle.progress import SILENT, Progress
 
 __all__ = ["GenerateReport", "GenerateRequest", "generate"]
@@ -63,33 +79,158 @@ class GenerateRequest:
     chunk_actions: int = 50
 
 
+@dataclass
+class GenerateReport:
+    """What a call to :func:`generate` did."""
+
+    path: Path
+    summary: dict[str, Any]
+    cache_hit: bool
+    units_run: int
+    units_reused: int
+    wall_seconds: float
+    pairs_computed: int
+
+    @property
+    def pairs_per_second(self) -> float:
+        return self.pairs_computed / self.wall_seconds if self.wall_seconds > 0 else float("nan")
+
+
 def generate(
     request: GenerateRequest, backend: Backend = SERIAL, progress: Progress = SILENT
 ) -> GenerateReport:
     """Generate (or reuse) the dataset of ``request`` under ``request.out``.
 
+    Parameters
+    ----------
+    request : GenerateRequest
+        What to generate.
+    backend : Backend, default serial
+        Where the units run (this process, local processes or a Dask cluster whose workers see
+        ``request.out``).
+    progress : Progress, default silent
+        ``advance(pairs_done, pairs_total, "pairs")`` after every finished unit.
+
     Returns
     -------
     GenerateReport
         Where the dataset is, its summary, whether it was a cache hit, timings.
-    """
-    from gridoracle.dataset.generate import generate as _generate
 
-    return _generate(
-        request.env,
-        chronics=request.chronics,
-        max_steps=request.max_steps,
-        horizon=request.horizon,
-        n_actions=request.n_actions,
-        actions_file=request.actions_file,
-        seed=request.seed,
+    Raises
+    ------
+    InvalidOption
+        A bad option (horizon, targets, engine, counts, chronics, actions).
+
+    Examples
+    --------
+    >>> report = generate(GenerateRequest("l2rpn_case14_sandbox", chronics="0", max_steps=10,
+    ...                                   n_actions=5))  # doctest: +SKIP
+    >>> report.summary["rows"]  # doctest: +SKIP
+    10
+    """
+    from gridoracle.grid import env_label
+
+    tick = time.perf_counter()
+    config, columns = _resolve_config(request)
+    units = plan_units(config)
+    store = DatasetStore.open(
+        Path(request.out),
+        f"{env_label(request.env)}-h{config.horizon}",
+        config.hashed(),
+        versions(),
+        actions=list(config.actions),
+        feature_columns=columns,
+        expected_chunks=[u.relpath for u in units],
+        force=request.force,
+    )
+    if store.is_complete():
+        summary = dict(store.manifest.get("summary", {}))
+        wall = time.perf_counter() - tick
+        store.append_run_log({"event": "cache_hit", "wall_seconds": wall})
+        return GenerateReport(store.path, summary, True, 0, len(units), wall, 0)
+    todo = in_folder([u for u in units if not store.chunk_done(u.relpath)], str(store.path))
+    computed_pairs, cascades = _run_units(store, todo, backend, progress)
+    store.remove_temp_files()  # a killed worker may have left one behind
+    summary = summarize_chunks(store, config)
+    store.finalize(summary)
+    wall = time.perf_counter() - tick
+    store.append_run_log(
+        {
+            "event": "generate",
+            "units_run": len(todo),
+            "units_reused": len(units) - len(todo),
+            "pairs_computed": computed_pairs,
+            "cascades": cascades,
+            "wall_seconds": wall,
+            "workers": backend.workers if backend.is_local else None,
+            "scheduler": backend.scheduler,
+            "dask_workers": backend.dask_workers,
+        }
+    )
+    return GenerateReport(
+        store.path, summary, False, len(todo), len(units) - len(todo), wall, computed_pairs
+    )
+
+
+def _resolve_config(request: GenerateRequest) -> tuple[GenerateConfig, list[str]]:
+    """The configuration of ``request`` (chronics and catalogue resolved) and its feature columns.
+
+    Checks the options first, then opens the environment once to resolve the chronics, the
+    catalogue and the feature columns.
+    """
+    from gridoracle.actions.catalogue import resolve_actions
+    from gridoracle.dataset.features import feature_columns
+    from gridoracle.grid import make_env, resolve_chronics
+
+    horizon = check_options(
+        request.horizon, request.targets, request.engine, request.max_steps, request.chunk_actions
+    )
+    env_arg = str(request.env)
+    if Path(env_arg).exists():
+        env_arg = str(Path(env_arg).resolve())
+    grid_env = make_env(env_arg)
+    try:
+        chronic_ids = resolve_chronics(grid_env, request.chronics)
+        catalogue = resolve_actions(
+            grid_env,
+            n_actions=request.n_actions if request.actions_file is None else None,
+            actions_file=request.actions_file,
+            seed=request.seed,
+        )
+        obs_cls = type(grid_env.reset(seed=request.seed, options={"time serie id": chronic_ids[0]}))
+        columns = feature_columns(obs_cls, horizon)
+    finally:
+        grid_env.close()
+    config = GenerateConfig(
+        env=env_arg,
+        chronics=tuple(chronic_ids),
+        max_steps=int(request.max_steps),
+        horizon=horizon,
         targets=request.targets,
         engine=request.engine,
-        out=request.out,
-        force=request.force,
-        workers=backend.workers if backend.is_local else None,
-        chunk_actions=request.chunk_actions,
-        scheduler=backend.scheduler,
-        dask_workers=backend.dask_workers,
-        progress=lambda done, total: progress.advance(done, total, "pairs"),
+        seed=int(request.seed),
+        chunk_actions=int(request.chunk_actions),
+        actions=tuple(json.loads(json.dumps(a.to_json())) for a in catalogue),
     )
+    return config, columns
+
+
+def _run_units(
+    store: DatasetStore, todo: Sequence[Unit], backend: Backend, progress: Progress
+) -> tuple[int, int]:
+    """Run ``todo`` on ``backend``, registering each chunk as it finishes.
+
+    Returns
+    -------
+    (int, int)
+        Pairs computed and cascades seen.
+    """
+    total_pairs = sum(u.n_pairs for u in todo)
+    pairs_done = computed_pairs = cascades = 0
+    for unit, outcome in map_units(run_unit, todo, backend):
+        store.register_chunk(unit.relpath, outcome.info)
+        computed_pairs += outcome.pairs
+        cascades += outcome.cascades
+        pairs_done += unit.n_pairs
+        progress.advance(pairs_done, total_pairs, "pairs")
+    return computed_pairs, cascades

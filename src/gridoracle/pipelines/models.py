@@ -1,7 +1,9 @@
 """Train, evaluate and compare models on a dataset: ``gridoracle train | evaluate | compare``.
 
 Each verb takes a request dataclass and a :class:`~gridoracle.progress.Progress`. Fitting runs in
-this process with one BLAS thread (reproducible to the bit).
+this process with one BLAS thread (reproducible to the bit). :func:`compare` trains every model of
+the request on one split, evaluates each beside the baselines and writes the leaderboard
+(:mod:`gridoracle.models.leaderboard`).
 """
 
 from __future__ import annotations
@@ -11,10 +13,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
+from gridoracle.dataset.reader import Dataset
 from gridoracle.dataset.split import DEFAULT_GAP
-from gridoracle.models import load as load_model
-from gridoracle.models.evaluate import CompareResult, parse_model_list
-from gridoracle.models.train import TrainResult
+from gridoracle.models.evaluate import evaluate as evaluate_model
+from gridoracle.models.leaderboard import leaderboard, write_leaderboard
+from gridoracle.models.persist import load as load_model
+from gridoracle.models.train import TrainResult, as_dataset
+from gridoracle.models.train import train as train_model
+from gridoracle.models.zoo import parse_model_list
 from gridoracle.progress import SILENT, Progress
 
 __all__ = [
@@ -38,8 +46,8 @@ class TrainRequest:
 
     Attributes
     ----------
-    data : str or Path
-        A dataset folder.
+    data : str, Path or Dataset
+        A dataset folder or a loaded dataset.
     model : str
         A name of the zoo (``gridoracle.models.zoo.MODEL_NAMES``).
     out : Path, optional
@@ -58,7 +66,7 @@ class TrainRequest:
         Steps left out before the test part of a split by time.
     """
 
-    data: str | Path
+    data: str | Path | Dataset
     model: str = "random_forest"
     out: Path | None = None
     test_chronics: Sequence[int] | None = None
@@ -77,8 +85,8 @@ class EvaluateRequest:
     ----------
     model : str or Path
         A model folder written by :func:`train`.
-    data : str or Path
-        A dataset with the model's features and actions.
+    data : str, Path or Dataset
+        A dataset (folder or loaded) with the model's features and actions.
     test_chronics : sequence of int, optional
         Default: the model's test chronics when ``data`` is the dataset it was trained on.
     out : Path, optional
@@ -86,7 +94,7 @@ class EvaluateRequest:
     """
 
     model: str | Path
-    data: str | Path
+    data: str | Path | Dataset
     test_chronics: Sequence[int] | None = None
     out: Path | None = None
 
@@ -97,8 +105,8 @@ class CompareRequest:
 
     Attributes
     ----------
-    data : str or Path
-        The dataset.
+    data : str, Path or Dataset
+        The dataset (folder or loaded).
     models : str or sequence of str
         ``"all"`` (the zoo) or names (comma-separated or a list).
     out : Path
@@ -107,7 +115,7 @@ class CompareRequest:
         As in :class:`TrainRequest`.
     """
 
-    data: str | Path
+    data: str | Path | Dataset
     models: str | Sequence[str] = "all"
     out: Path = Path("models")
     test_chronics: Sequence[int] | None = None
@@ -117,30 +125,60 @@ class CompareRequest:
     gap: int = DEFAULT_GAP
 
 
+@dataclass
+class CompareResult:
+    """What :func:`compare` returns.
+
+    Attributes
+    ----------
+    leaderboard : DataFrame
+        One row per model and baseline (columns
+        :data:`~gridoracle.models.leaderboard.LEADERBOARD_COLUMNS`), sorted by mean regret, then
+        RMSE.
+    results : dict
+        The :func:`~gridoracle.models.evaluate.evaluate` record of each model, by name.
+    model_paths : dict
+        The model folder of each model, by name.
+    test_chronics : list of int
+    csv_path, json_path : Path
+        The leaderboard files.
+    """
+
+    leaderboard: pd.DataFrame
+    results: dict[str, dict[str, Any]] = field(repr=False)
+    model_paths: dict[str, Path]
+    test_chronics: list[int]
+    csv_path: Path
+    json_path: Path
+
+
+def _split_options(request: TrainRequest | CompareRequest) -> dict[str, Any]:
+    """The split and seed of a request, as :func:`gridoracle.models.train.train` takes them."""
+    return {
+        "test_chronics": request.test_chronics,
+        "test_fraction": request.test_fraction,
+        "seed": request.seed,
+        "split_by": request.split_by,
+        "gap": request.gap,
+    }
+
+
 def train(request: TrainRequest, progress: Progress = SILENT) -> TrainResult:
     """Fit ``request.model`` on the training part of the split and save it to ``request.out``."""
-    from gridoracle.models.train import train as _train
-
     progress.stage(f"training {request.model}")
-    return _train(
+    return train_model(
         request.data,
         request.model,
         out=request.out,
-        test_chronics=request.test_chronics,
-        test_fraction=request.test_fraction,
-        seed=request.seed,
         params=dict(request.params) or None,
-        split_by=request.split_by,
-        gap=request.gap,
+        **_split_options(request),
     )
 
 
 def evaluate(request: EvaluateRequest, progress: Progress = SILENT) -> dict[str, Any]:
     """Score a saved model beside the do-nothing and per-action-mean baselines."""
-    from gridoracle.models.evaluate import evaluate as _evaluate
-
     progress.stage(f"evaluating {request.model}")
-    return _evaluate(
+    return evaluate_model(
         request.model, request.data, test_chronics=request.test_chronics, out=request.out
     )
 
@@ -149,17 +187,56 @@ def compare(request: CompareRequest, progress: Progress = SILENT) -> CompareResu
     """Train and evaluate every model of ``request`` on one split; write the leaderboard.
 
     ``progress.advance(index, total, name)`` before each model is trained.
-    """
-    from gridoracle.models.evaluate import compare as _compare
 
-    return _compare(
-        request.data,
-        request.models,
-        out=request.out,
-        test_chronics=request.test_chronics,
-        test_fraction=request.test_fraction,
-        seed=request.seed,
-        progress=lambda name, i, n: progress.advance(i, n, name),
-        split_by=request.split_by,
-        gap=request.gap,
+    Returns
+    -------
+    CompareResult
+        Rows: every model, plus ``donothing`` and (when ``mean`` is not among the models)
+        ``mean`` as baselines (``kind`` column); a baseline has no training time.
+
+    Raises
+    ------
+    InvalidOption
+        An unknown model name (before the dataset is read), bad split options.
+
+    Examples
+    --------
+    >>> board = compare(CompareRequest("data/", "mean,extra_trees", test_chronics=[2]))
+    ... # doctest: +SKIP
+    >>> board.leaderboard.columns[0]  # doctest: +SKIP
+    'model'
+    """
+    names = parse_model_list(request.models)  # fail on a bad name before reading the dataset
+    ds = as_dataset(request.data)
+    root = Path(request.out)
+    results: dict[str, dict[str, Any]] = {}
+    paths: dict[str, Path] = {}
+    chosen: list[int] = []
+    for i, name in enumerate(names):
+        progress.advance(i, len(names), name)
+        trained = train_model(ds, name, out=root / name, **_split_options(request))
+        chosen = trained.test_chronics
+        assert trained.path is not None
+        paths[name] = trained.path
+        # a split by time: evaluate finds the test rows in the model's metadata
+        by_chronic = request.split_by == "chronic"
+        results[name] = evaluate_model(
+            trained.path, ds, test_chronics=chosen if by_chronic else None
+        )
+    board = leaderboard(names, results)
+    split = {
+        "dataset": {"path": str(ds.path), "config_hash": ds.manifest.get("config_hash")},
+        "test_chronics": chosen,
+        "split_by": request.split_by,
+        "gap": request.gap if request.split_by == "time" else None,
+        "seed": request.seed,
+    }
+    csv_path, json_path = write_leaderboard(board, root, split)
+    return CompareResult(
+        leaderboard=board,
+        results=results,
+        model_paths=paths,
+        test_chronics=chosen,
+        csv_path=csv_path,
+        json_path=json_path,
     )

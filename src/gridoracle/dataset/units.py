@@ -1,4 +1,4 @@
-"""Episodes × actions → features and targets, chunked, cached and resumable.
+"""The units of a dataset: episodes × actions → features and targets, one Parquet chunk each.
 
 For every state visited by a do-nothing agent on the chosen chronics, and every action of the
 catalogue, the target is the max line loading (max rho) after applying that action to that state,
@@ -12,17 +12,20 @@ consecutive actions. A unit is a pure function of its inputs that writes one Par
 atomically and returns its checksum; the parent registers it in the manifest. A run that stops
 (Ctrl-C, kill) resumes from the registered chunks, and every chunk is byte-identical whatever the
 number of workers or interruptions.
+
+This module holds the pure parts: the configuration (:class:`GenerateConfig`), the units
+(:class:`Unit`, :func:`run_unit`, :class:`UnitOutcome`) and the summary read back from the chunks;
+:func:`gridoracle.pipelines.generate.generate` runs them on a backend and keeps the store.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from gridoracle.actions.model import Action
-from gridoracle.dataset.features import feature_columns, features_from_observations
+from gridoracle.dataset.features import features_from_observations
 from gridoracle.dataset.store import (
     RHO_PREFIX,
     STATUS_PREFIX,
@@ -44,7 +47,20 @@ from gridoracle.dataset.store import (
 from gridoracle.engine.base import STATUS_GAME_OVER, STATUS_ILLEGAL, STATUS_OK, EngineResult
 from gridoracle.engine.states import StateBatch, check_horizon, states_from_observations
 from gridoracle.errors import InvalidOption
-from gridoracle.io import versions
+
+__all__ = [
+    "ENGINES",
+    "TARGETS",
+    "GenerateConfig",
+    "Unit",
+    "UnitOutcome",
+    "check_options",
+    "do_nothing_episode",
+    "plan_units",
+    "run_unit",
+    "summarize_chunks",
+    "targets_frame",
+]
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +141,40 @@ class Unit:
         return 0 if self.start < 0 else self.stop - self.start
 
 
+def plan_units(config: GenerateConfig, folder: str = "") -> list[Unit]:
+    """Every unit of ``config``: the states of each chronic, then each chronic's target chunks."""
+    units = [Unit(config, folder, c) for c in config.chronics]
+    units += [Unit(config, folder, c, s, e) for c in config.chronics for s, e in config.chunks()]
+    return units
+
+
+def in_folder(units: Sequence[Unit], folder: str) -> list[Unit]:
+    """The same units, writing under ``folder``."""
+    return [replace(u, folder=folder) for u in units]
+
+
+def check_options(
+    horizon: int, targets: str, engine: str, max_steps: int, chunk_actions: int
+) -> int:
+    """Check the options of a dataset before any work; return the horizon as an int.
+
+    Raises
+    ------
+    InvalidOption
+        An unknown horizon, target kind or engine, or a count below 1.
+    """
+    horizon = check_horizon(horizon)
+    if targets not in TARGETS:
+        raise InvalidOption(f"--targets {targets}: must be one of {list(TARGETS)}")
+    if engine not in ENGINES:
+        raise InvalidOption(f"--engine {engine}: must be one of {list(ENGINES)}")
+    if max_steps < 1:
+        raise InvalidOption(f"--max-steps {max_steps}: must be at least 1")
+    if chunk_actions < 1:
+        raise InvalidOption(f"--chunk-actions {chunk_actions}: must be at least 1")
+    return horizon
+
+
 @dataclass
 class UnitOutcome:
     """What a unit returns to the parent: the chunk written and its counts."""
@@ -139,23 +189,6 @@ class UnitOutcome:
     illegal: int = 0
     cascades: int = 0
     seconds: float = 0.0
-
-
-@dataclass
-class GenerateReport:
-    """What a call to :func:`generate` did."""
-
-    path: Path
-    summary: dict[str, Any]
-    cache_hit: bool
-    units_run: int
-    units_reused: int
-    wall_seconds: float
-    pairs_computed: int
-
-    @property
-    def pairs_per_second(self) -> float:
-        return self.pairs_computed / self.wall_seconds if self.wall_seconds > 0 else float("nan")
 
 
 # -- episodes -------------------------------------------------------------------------------------
@@ -286,10 +319,10 @@ def run_unit(unit: Unit) -> UnitOutcome:
     )
 
 
-# -- the pipeline ---------------------------------------------------------------------------------
+# -- the summary ----------------------------------------------------------------------------------
 
 
-def _summary_from_chunks(store: DatasetStore, config: GenerateConfig) -> dict[str, Any]:
+def summarize_chunks(store: DatasetStore, config: GenerateConfig) -> dict[str, Any]:
     """Deterministic summary, read back from the target chunks (same whatever was resumed)."""
     import pyarrow.parquet as pq
 
@@ -322,167 +355,3 @@ def _summary_from_chunks(store: DatasetStore, config: GenerateConfig) -> dict[st
         "game_over": game_over,
         "illegal": illegal,
     }
-
-
-def generate(
-    env: str,
-    *,
-    chronics: str | Sequence[int | str] | None = None,
-    max_steps: int = 575,
-    horizon: int = 0,
-    n_actions: int | None = 100,
-    actions_file: Path | None = None,
-    seed: int = 0,
-    targets: str = "max",
-    engine: str = "batched",
-    out: Path = Path("data"),
-    force: bool = False,
-    workers: int | None = None,
-    chunk_actions: int = 50,
-    scheduler: str | None = None,
-    dask_workers: int | None = None,
-    progress: Callable[[int, int], None] | None = None,
-) -> GenerateReport:
-    """Generate (or reuse) the dataset of this configuration under ``out``.
-
-    Parameters
-    ----------
-    env : str
-        Environment name (see ``gridoracle envs``) or folder.
-    chronics : str or sequence, optional
-        ``"0,1,2"``, ``"0-2"``, ``"all"`` (default) or a list.
-    max_steps : int
-        States per chronic at most.
-    horizon : {0, 1}
-        0: same injections (``obs.simulate(a, time_step=0)``); 1: next-step forecast.
-    n_actions, actions_file
-        Sample this many actions of the catalogue, or read them from a catalogue file.
-    seed : int
-        Seed of resets and sampling.
-    targets : {"max", "full"}
-        Also store every line's rho with ``"full"``.
-    engine : {"batched", "reference"}
-        The fast lightsim2grid engine or grid2op's ``obs.simulate``.
-    out : Path
-        Root folder; the dataset goes to ``out/<env>-h<horizon>-<config hash>``.
-    force : bool
-        Regenerate even if a complete dataset exists.
-    workers : int, optional
-        Local processes (default: the number of cores).
-    chunk_actions : int
-        Actions per target chunk (the unit of work and of resumption).
-    scheduler : str, optional
-        Run the units on this Dask cluster (``tcp://host:port``); its workers must see ``out``.
-    dask_workers : int, optional
-        Run the units on a Dask LocalCluster of this many processes, started and stopped here.
-    progress : callable, optional
-        Called as ``progress(pairs_done_now, pairs_total)`` after every finished unit.
-
-    Returns
-    -------
-    GenerateReport
-
-    Examples
-    --------
-    >>> report = generate("l2rpn_case14_sandbox", chronics="0", max_steps=10,
-    ...                   n_actions=5, out=Path("data"))  # doctest: +SKIP
-    >>> report.summary["rows"]  # doctest: +SKIP
-    10
-    """
-    from gridoracle.actions.catalogue import resolve_actions
-    from gridoracle.grid import env_label, make_env, resolve_chronics
-    from gridoracle.parallel import Backend, map_units
-
-    tick = time.perf_counter()
-    horizon = check_horizon(horizon)
-    if targets not in TARGETS:
-        raise InvalidOption(f"--targets {targets}: must be one of {list(TARGETS)}")
-    if engine not in ENGINES:
-        raise InvalidOption(f"--engine {engine}: must be one of {list(ENGINES)}")
-    if max_steps < 1:
-        raise InvalidOption(f"--max-steps {max_steps}: must be at least 1")
-    if chunk_actions < 1:
-        raise InvalidOption(f"--chunk-actions {chunk_actions}: must be at least 1")
-    backend = Backend.from_options(workers=workers, scheduler=scheduler, dask_workers=dask_workers)
-    env_arg = str(env)
-    if Path(env_arg).exists():
-        env_arg = str(Path(env_arg).resolve())
-    grid_env = make_env(env_arg)
-    try:
-        chronic_ids = resolve_chronics(grid_env, chronics)
-        catalogue = resolve_actions(
-            grid_env,
-            n_actions=n_actions if actions_file is None else None,
-            actions_file=actions_file,
-            seed=seed,
-        )
-        obs_cls = type(grid_env.reset(seed=seed, options={"time serie id": chronic_ids[0]}))
-        columns = feature_columns(obs_cls, horizon)
-    finally:
-        grid_env.close()
-    config = GenerateConfig(
-        env=env_arg,
-        chronics=tuple(chronic_ids),
-        max_steps=int(max_steps),
-        horizon=horizon,
-        targets=targets,
-        engine=engine,
-        seed=int(seed),
-        chunk_actions=int(chunk_actions),
-        actions=tuple(json.loads(json.dumps(a.to_json())) for a in catalogue),
-    )
-    units = [Unit(config, "", c) for c in config.chronics]
-    units += [Unit(config, "", c, s, e) for c in config.chronics for s, e in config.chunks()]
-    store = DatasetStore.open(
-        Path(out),
-        f"{env_label(env)}-h{horizon}",
-        config.hashed(),
-        versions(),
-        actions=list(config.actions),
-        feature_columns=columns,
-        expected_chunks=[u.relpath for u in units],
-        force=force,
-    )
-    folder = str(store.path)
-    if store.is_complete():
-        summary = dict(store.manifest.get("summary", {}))
-        wall = time.perf_counter() - tick
-        store.append_run_log({"event": "cache_hit", "wall_seconds": wall})
-        return GenerateReport(store.path, summary, True, 0, len(units), wall, 0)
-    todo = [
-        Unit(config, folder, u.chronic, u.start, u.stop)
-        for u in units
-        if not store.chunk_done(u.relpath)
-    ]
-    total_pairs = sum(u.n_pairs for u in todo)
-    pairs_done = 0
-    computed_pairs = 0
-    cascades = 0
-    results = map_units(run_unit, todo, backend)
-    for unit, outcome in results:
-        store.register_chunk(unit.relpath, outcome.info)
-        computed_pairs += outcome.pairs
-        cascades += outcome.cascades
-        pairs_done += unit.n_pairs
-        if progress is not None:
-            progress(pairs_done, total_pairs)
-    store.remove_temp_files()  # a killed worker may have left one behind
-    summary = _summary_from_chunks(store, config)
-    store.finalize(summary)
-    wall = time.perf_counter() - tick
-    store.append_run_log(
-        {
-            "event": "generate",
-            "units_run": len(todo),
-            "units_reused": len(units) - len(todo),
-            "pairs_computed": computed_pairs,
-            "cascades": cascades,
-            "wall_seconds": wall,
-            "workers": backend.workers if backend.is_local else None,
-            "scheduler": scheduler,
-            "dask_workers": dask_workers,
-        }
-    )
-    return GenerateReport(
-        store.path, summary, False, len(todo), len(units) - len(todo), wall, computed_pairs
-    )
