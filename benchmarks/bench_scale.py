@@ -9,7 +9,7 @@ Run on demand (not part of the test suite)::
 
 It measures, in one run, three things (say which one you quote):
 
-(a) generate: the real command path, ``gridoracle.dataset.generate.generate`` on chronic 0 with
+(a) generate: the real command path, ``gridoracle.pipelines.generate.generate`` on chronic 0 with
     ``max_steps=288`` and 1000 sampled topology actions, once per ``--workers`` count (local
     processes; 1 is serial) and once per ``--dask-workers`` count (a Dask LocalCluster), each in a
     fresh child process writing to a fresh folder. The do-nothing episode of this chronic is game
@@ -151,20 +151,23 @@ def _files(folder: Path) -> dict[str, bytes]:
 
 def child_generate(spec: dict[str, Any]) -> dict[str, Any]:
     """One ``generate`` run in this (fresh) process."""
-    from gridoracle.dataset.generate import generate
+    from gridoracle.parallel import Backend
+    from gridoracle.pipelines.generate import GenerateRequest, generate
 
     tick = time.perf_counter()
     with MemorySampler() as memory:
-        report = generate(
+        request = GenerateRequest(
             ENV,
             chronics="0",
             max_steps=spec["max_steps"],
             n_actions=spec["n_actions"],
             out=Path(spec["out"]),
-            workers=spec.get("workers"),
-            dask_workers=spec.get("dask_workers"),
             chunk_actions=spec["chunk_actions"],
         )
+        backend = Backend.from_options(
+            workers=spec.get("workers"), dask_workers=spec.get("dask_workers")
+        )
+        report = generate(request, backend)
     wall = time.perf_counter() - tick
     return {
         "wall_s": wall,
