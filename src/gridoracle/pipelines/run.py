@@ -49,8 +49,6 @@ DEFAULT_ENV = "l2rpn_case14_sandbox"
 RUN_FILE = "run.json"
 """The record of a run under its output folder; also the cache key of its trained models."""
 
-_CACHE_VERSION = 1
-
 
 @dataclass(frozen=True)
 class RunRequest:
@@ -322,6 +320,10 @@ def _train_models(
             _TrainingLines(progress),
         )
     return result.leaderboard, result.model_paths, result.results
+
+
+_CACHE_VERSION = 1
+"""Version of the models' cache key in ``run.json`` (a new one retrains)."""
 
 
 def _cache_key(
