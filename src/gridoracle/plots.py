@@ -313,7 +313,7 @@ def plot_regret_cdf(
     ----------
     regrets : mapping of str to array-like
         Per-state regret (true max rho of the chosen action minus the best) of each model, e.g.
-        the ``regret`` column of :func:`gridoracle.models.evaluate.per_state_decisions`.
+        the ``regret`` column of :func:`gridoracle.models.metrics.per_state_decisions`.
     path : str or Path
         PNG file to write.
     label : str, optional

@@ -118,7 +118,8 @@ def train(
         ``"time"``: train on the start of every chronic, test on its last ``test_fraction``,
         ``gap`` steps left out between them (for datasets with too few chronics; see
         :func:`gridoracle.dataset.split`). The first test step of each chronic is recorded in
-        the model's metadata, so that :func:`~gridoracle.models.evaluate` finds the same rows.
+        the model's metadata, so that :func:`~gridoracle.models.evaluate.evaluate` finds the
+        same rows.
     gap : int, default 12
         Steps left out between training and test states of a split by time.
 

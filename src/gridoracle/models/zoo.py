@@ -28,7 +28,7 @@ Targets that could not be computed (NaN: the power flow diverged, or the action 
 not dropped: :func:`fill_targets` replaces them with :data:`UNSAFE_RHO` (2.0, the usual hard
 overflow threshold, at or above every max rho a surviving grid shows), so that a model learns to
 rank a diverging action last. Metrics are computed on finite true targets only (see
-:mod:`gridoracle.models.evaluate`).
+:mod:`gridoracle.models.metrics`).
 """
 
 from __future__ import annotations
