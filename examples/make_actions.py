@@ -32,7 +32,8 @@ from gridoracle.actions.model import GridLayout
 from gridoracle.engine.base import STATUS_OK
 from gridoracle.engine.batched import BatchedEngine
 from gridoracle.engine.states import states_from_observations
-from gridoracle.oracle.rewards import base_run, make_oracle_env
+from gridoracle.oracle.sim.env import make_oracle_env
+from gridoracle.oracle.sim.rewards import base_run
 
 # reference format key of each grid2op set_bus key (a line is named by its id at either end)
 _REFERENCE_KEY = {
