@@ -124,18 +124,21 @@ def actions_cmd(
     """
     if ctx.invoked_subcommand is not None:
         return
-    from gridoracle.pipelines.actions import CatalogueRequest, write_catalogue
+    from gridoracle.pipelines.actions import (
+        CatalogueRequest,
+        Selection,
+        parse_ids,
+        write_catalogue,
+    )
 
     # the group cannot require its options (`actions show` has its own): checked here
     if env is None:
         raise InvalidOption("missing --env: the environment to list actions of (see envs)")
     if out is None:
         raise InvalidOption("missing --out: the catalogue file to write (e.g. actions.json)")
-    request = CatalogueRequest(
-        env=env,
-        out=out,
-        kind=kind,
-        substations=substations,
+    selection = Selection(  # checks the options before the environment is loaded
+        kind=kind,  # type: ignore[arg-type]  # checked by Selection
+        substations=None if substations is None else parse_ids(substations),
         busiest=busiest,
         per_substation=per_substation,
         most_lines=most_lines,
@@ -143,6 +146,7 @@ def actions_cmd(
         seed=seed,
         from_file=from_file,
     )
+    request = CatalogueRequest(env=env, out=out, selection=selection)
     with terminal_progress(quiet) as progress:
         report = write_catalogue(request, progress)
     render.catalogue_written(report, from_file)

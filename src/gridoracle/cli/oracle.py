@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -25,9 +25,16 @@ Chronic = Annotated[str, typer.Option(help="Chronic index or name (one).")]
 Config = Annotated[
     Path | None, optional("Settings: Oracle4Grid's config.ini as is, or a .toml file.")
 ]
-# Oracle4Grid's settings: each replaces the value of --config (its name there: the option's)
-MaxDepth = Annotated[int | None, optional("Most unitary actions combined.")]
-MaxIter = Annotated[int | None, optional("Timesteps of the episode.")]
+#: Oracle4Grid's settings that are options too (``max_depth``: ``--max-depth``); each replaces
+#: the value of --config
+SETTINGS_HELP = {
+    "max_depth": "Most unitary actions combined.",
+    "max_iter": "Timesteps of the episode.",
+    "best_path_type": "longest (maximise the reward) or shortest.",
+    "n_best_topos": "Most played topologies of the best path given a KPI.",
+    "reward_significant_digit": "Decimals kept of the rewards in the graph.",
+    "replay_reward_rel_tolerance": "Relative tolerance of the replayed reward.",
+}
 NbProcess = Annotated[
     int | None,
     workers_option(
@@ -35,10 +42,6 @@ NbProcess = Annotated[
         "--nb-process",
     ),
 ]
-BestPathType = Annotated[str | None, optional("longest (maximise the reward) or shortest.")]
-NBestTopos = Annotated[int | None, optional("Most played topologies of the best path given a KPI.")]
-RewardDigits = Annotated[int | None, optional("Decimals kept of the rewards in the graph.")]
-ReplayTolerance = Annotated[float | None, optional("Relative tolerance of the replayed reward.")]
 OutputPath = Annotated[
     Path | None,
     out_option(
@@ -58,18 +61,25 @@ Force = Annotated[
 ]
 
 
+def _setting(name: str) -> Any:
+    """The option of an Oracle4Grid setting: ``--max-depth`` for ``max_depth``."""
+    return optional(SETTINGS_HELP[name], "--" + name.replace("_", "-"))
+
+
 def oracle_cmd(
     env: Env,
     chronic: Chronic,
     actions: UnitaryActions,
     config: Config = None,
-    max_depth: MaxDepth = None,
-    max_iter: MaxIter = None,
+    max_depth: Annotated[int | None, _setting("max_depth")] = None,
+    max_iter: Annotated[int | None, _setting("max_iter")] = None,
     workers: NbProcess = None,
-    best_path_type: BestPathType = None,
-    n_best_topos: NBestTopos = None,
-    reward_significant_digit: RewardDigits = None,
-    replay_reward_rel_tolerance: ReplayTolerance = None,
+    best_path_type: Annotated[str | None, _setting("best_path_type")] = None,
+    n_best_topos: Annotated[int | None, _setting("n_best_topos")] = None,
+    reward_significant_digit: Annotated[int | None, _setting("reward_significant_digit")] = None,
+    replay_reward_rel_tolerance: Annotated[
+        float | None, _setting("replay_reward_rel_tolerance")
+    ] = None,
     out: OutputPath = None,
     seed: Seed = 0,
     reward: Reward = "oracle",

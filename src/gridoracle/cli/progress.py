@@ -32,7 +32,8 @@ class TerminalProgress:
     console : rich.console.Console
         Where to draw (stderr).
     title : str
-        What the bar counts, left of it (``"simulating"``); default: the last stage's text.
+        What the bar does, left of it (``"simulating"``); none by default (the stage line above
+        the bar says it).
     enabled : bool
         False: report nothing.
 
@@ -49,7 +50,6 @@ class TerminalProgress:
         self.title = title
         self.enabled = enabled
         self._start = time.perf_counter()
-        self._stage = ""
         self._bar: RichProgress | None = None
         self._task: TaskID | None = None
 
@@ -69,7 +69,6 @@ class TerminalProgress:
         if not self.enabled:
             return
         self._stop_bar()
-        self._stage = text
         elapsed = time.perf_counter() - self._start
         self.console.print(f"[dim]{elapsed:6.1f} s  {escape(text)}[/dim]", highlight=False)
 
@@ -102,8 +101,7 @@ class TerminalProgress:
         ]
         self._bar = Progress(*columns, console=self.console, transient=True)
         self._bar.start()
-        description = escape(self.title or self._stage)
-        self._task = self._bar.add_task(description, total=None, label="")
+        self._task = self._bar.add_task(escape(self.title), total=None, label="")
 
     def _stop_bar(self) -> None:
         if self._bar is not None:

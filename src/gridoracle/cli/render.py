@@ -26,35 +26,37 @@ if TYPE_CHECKING:
     from gridoracle.pipelines.oracle import OracleReport
     from gridoracle.pipelines.run import RunReport
 
-#: a leaderboard's columns: (key in the leaderboard, header, number format; "" for text)
-LEADERBOARD_COLUMNS: tuple[tuple[str, str, str], ...] = (
-    ("model", "model", ""),
-    ("rmse", "RMSE", ".4f"),
-    ("mae", "MAE", ".4f"),
-    ("r2", "R²", ".3f"),
-    ("top1_accuracy", "top-1", ".1%"),
-    ("mean_regret", "mean\nregret", ".4f"),
-    ("p95_regret", "p95\nregret", ".4f"),
-    ("top5_recall", "top-5\nrecall", ".1%"),
-    ("overload_f1", "overload\nF1", ".3f"),
-    ("train_seconds", "train\ns", ".2f"),
-    ("predict_us_per_state", "µs per\nstate", ".3g"),
-)
-#: the rows of ``gridoracle evaluate``: (label, part of the record, key, number format)
-EVALUATION_ROWS: tuple[tuple[str, str, str, str], ...] = (
-    ("RMSE", "regression", "rmse", ".4f"),
-    ("MAE", "regression", "mae", ".4f"),
-    ("R²", "regression", "r2", ".3f"),
-    ("top-1 accuracy", "decision", "top1_accuracy", ".1%"),
-    ("mean regret", "decision", "mean_regret", ".4f"),
-    ("p95 regret", "decision", "p95_regret", ".4f"),
-    ("top-5 recall", "decision", "top5_recall", ".1%"),
-    ("top-10 recall", "decision", "top10_recall", ".1%"),
-    ("unsafe choices", "decision", "unsafe_choice_rate", ".1%"),
-    ("overload precision", "overload", "precision", ".3f"),
-    ("overload recall", "overload", "recall", ".3f"),
-    ("overload F1", "overload", "f1", ".3f"),
-)
+#: a leaderboard's columns: key in the leaderboard → (header, number format; "" for text)
+LEADERBOARD_COLUMNS: dict[str, tuple[str, str]] = {
+    "model": ("model", ""),
+    "rmse": ("RMSE", ".4f"),
+    "mae": ("MAE", ".4f"),
+    "r2": ("R²", ".3f"),
+    "top1_accuracy": ("top-1", ".1%"),
+    "mean_regret": ("mean\nregret", ".4f"),
+    "p95_regret": ("p95\nregret", ".4f"),
+    "top5_recall": ("top-5\nrecall", ".1%"),
+    "overload_f1": ("overload\nF1", ".3f"),
+    "train_seconds": ("train\ns", ".2f"),
+    "predict_us_per_state": ("µs per\nstate", ".3g"),
+}
+#: the rows of ``gridoracle evaluate``, by part of the record: (label, key, number format)
+EVALUATION_ROWS: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "regression": (("RMSE", "rmse", ".4f"), ("MAE", "mae", ".4f"), ("R²", "r2", ".3f")),
+    "decision": (
+        ("top-1 accuracy", "top1_accuracy", ".1%"),
+        ("mean regret", "mean_regret", ".4f"),
+        ("p95 regret", "p95_regret", ".4f"),
+        ("top-5 recall", "top5_recall", ".1%"),
+        ("top-10 recall", "top10_recall", ".1%"),
+        ("unsafe choices", "unsafe_choice_rate", ".1%"),
+    ),
+    "overload": (
+        ("overload precision", "precision", ".3f"),
+        ("overload recall", "recall", ".3f"),
+        ("overload F1", "f1", ".3f"),
+    ),
+}
 _VALIDITY_COLOURS = {"ok": "green", "diverges": "red", "no effect": "yellow", "illegal": "red"}
 _WIDE = 130
 
@@ -253,13 +255,14 @@ def evaluation(record: Mapping[str, Any]) -> None:
     table.add_column("metric")
     for _, label in columns:
         table.add_column(escape(label), justify="right")
-    for label, part, key, fmt in EVALUATION_ROWS:
-        cells = []
-        for name, _ in columns:
-            entry = results[name]
-            section = entry["decision"]["overload"] if part == "overload" else entry[part]
-            cells.append(cell(section.get(key), fmt))
-        table.add_row(label, *cells)
+    for part, rows in EVALUATION_ROWS.items():
+        for label, key, fmt in rows:
+            cells = []
+            for name, _ in columns:
+                entry = results[name]
+                section = entry["decision"]["overload"] if part == "overload" else entry[part]
+                cells.append(cell(section.get(key), fmt))
+            table.add_row(label, *cells)
     out = stdout()
     out.print(table)
     per_action = results["model"]["regression"]["per_action"]
@@ -297,7 +300,7 @@ def leaderboard(board: Any, held_out: str, best: str | None = None) -> None:
         box=box.SIMPLE_HEAD,
         padding=(0, 1),
     )
-    present = [c for c in LEADERBOARD_COLUMNS if c[0] in board.columns]
+    present = [(key, *spec) for key, spec in LEADERBOARD_COLUMNS.items() if key in board.columns]
     for _, label, fmt in present:
         table.add_column(label, justify="right" if fmt else "left", no_wrap=True)
     for rec in board.to_dict(orient="records"):

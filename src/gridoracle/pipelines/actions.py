@@ -1,8 +1,9 @@
 """Action catalogues and drawings: ``gridoracle actions`` and ``gridoracle actions show``.
 
-:func:`write_catalogue` takes a :class:`CatalogueRequest` (the grid, the file to write and the
-options of :class:`~gridoracle.actions.strategies.Selection`), makes the environment, chooses the
-actions (:func:`~gridoracle.actions.strategies.choose_actions`) and saves them.
+:func:`write_catalogue` takes a :class:`CatalogueRequest` (the grid, the file to write and a
+:class:`~gridoracle.actions.strategies.Selection`, whose making checks the options), makes the
+environment, chooses the actions (:func:`~gridoracle.actions.strategies.choose_actions`) and
+saves them.
 :func:`show_actions` takes a :class:`ShowRequest` and draws each unitary action of an Oracle4Grid
 file on the grid (:func:`gridoracle.actions.show.show_actions`). Both check their options before
 the environment is loaded, and close it.
@@ -10,11 +11,11 @@ the environment is loaded, and close it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from gridoracle.actions.strategies import Selection, parse_ids
 from gridoracle.progress import SILENT, Progress
 
 if TYPE_CHECKING:
@@ -24,8 +25,10 @@ if TYPE_CHECKING:
 __all__ = [
     "CatalogueReport",
     "CatalogueRequest",
+    "Selection",
     "ShowReport",
     "ShowRequest",
+    "parse_ids",
     "show_actions",
     "write_catalogue",
 ]
@@ -38,31 +41,16 @@ class CatalogueRequest:
     Attributes
     ----------
     env : str
-        Environment name (see ``gridoracle envs``) or folder.
+        The grid: an environment name (see ``gridoracle envs``) or folder.
     out : Path
         Catalogue file to write (JSON, replaced atomically); its folder must exist.
-    kind : {"topology", "line", "all"}, optional
-        Default: ``topology``, or every action of ``from_file``.
-    substations : str or sequence of int, optional
-        Substation ids, or their list as text (``"4,5,11"``).
-    busiest, per_substation, most_lines, limit : int, optional
-        See :func:`gridoracle.actions.strategies.select_actions`.
-    seed : int
-        Seed of the ``per_substation`` and ``limit`` draws.
-    from_file : Path, optional
-        Start from the actions of this file instead of the grid's catalogue.
+    selection : Selection
+        What to choose from and how (checked when made; the default: every unitary topology).
     """
 
     env: str
     out: Path
-    kind: str | None = None
-    substations: str | Sequence[int] | None = None
-    busiest: int | None = None
-    per_substation: int | None = None
-    most_lines: int | None = None
-    limit: int | None = None
-    seed: int = 0
-    from_file: Path | None = None
+    selection: Selection = field(default_factory=Selection)
 
 
 @dataclass(frozen=True)
@@ -100,37 +88,21 @@ def write_catalogue(request: CatalogueRequest, progress: Progress = SILENT) -> C
     Raises
     ------
     InvalidOption
-        An option out of its range (the error's ``param`` names it).
+        A substation out of the grid (the error's ``param`` names it).
     OutputError
         An output file that cannot be written.
     EnvironmentNotFound, ActionFileError
         An unknown environment, an unreadable ``from_file``.
     """
-    from gridoracle.actions import (
-        Selection,
-        check_output_file,
-        choose_actions,
-        count_kinds,
-        save_catalogue,
-    )
+    from gridoracle.actions import check_output_file, choose_actions, count_kinds, save_catalogue
     from gridoracle.grid import env_label, make_env
 
-    selection = Selection(
-        kind=request.kind,  # type: ignore[arg-type]  # Selection checks it
-        substations=_substation_ids(request.substations),
-        busiest=request.busiest,
-        per_substation=request.per_substation,
-        most_lines=request.most_lines,
-        limit=request.limit,
-        seed=request.seed,
-        from_file=request.from_file,
-    )
     out = check_output_file(request.out)  # fail before the environment is loaded
     progress.stage(f"loading {request.env}")
     environment = make_env(request.env)
     try:
         progress.stage("choosing the actions")
-        chosen = choose_actions(selection, environment)
+        chosen = choose_actions(request.selection, environment)
         label = env_label(request.env)
         save_catalogue(out, chosen.actions, env_name=label, grid=environment, extra=chosen.extra)
     finally:
@@ -142,15 +114,6 @@ def write_catalogue(request: CatalogueRequest, progress: Progress = SILENT) -> C
         counts=count_kinds(chosen.actions),
         env_label=label,
     )
-
-
-def _substation_ids(substations: str | Sequence[int] | None) -> tuple[int, ...] | None:
-    """Substation ids given as ids or as the text of a list (``"4,5,11"``)."""
-    from gridoracle.actions import parse_ids
-
-    if isinstance(substations, str):
-        return parse_ids(substations)
-    return None if substations is None else tuple(substations)
 
 
 @dataclass(frozen=True)
