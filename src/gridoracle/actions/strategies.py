@@ -252,15 +252,9 @@ def select_actions(
         ``busiest`` together, a substation id out of range, ``busiest`` out of 1 .. number of
         substations, a count below 1, a negative seed, an unknown kind.
     """
-    selection = Selection(
-        kind=kind,
-        substations=None if substations is None else tuple(substations),
-        busiest=busiest,
-        per_substation=per_substation,
-        most_lines=most_lines,
-        limit=limit,
-        seed=seed,
-    )
+    subs = None if substations is None else tuple(substations)
+    # Selection's fields, in their order
+    selection = Selection(kind, subs, busiest, per_substation, most_lines, limit, seed)
     return _apply(actions, GridLayout.of(grid), selection)
 
 
