@@ -40,10 +40,9 @@ from gridoracle.actions.model import (
     GridLayout,
     _what,
     check_entry_shape,
-    gc_paused,
 )
 from gridoracle.errors import ActionFileError, InvalidOption, OutputError
-from gridoracle.files import read_user_text
+from gridoracle.files import gc_paused, parse_user_json, read_user_text
 from gridoracle.io import atomic_write_text
 
 #: value of the ``format`` field of a catalogue file
@@ -227,14 +226,7 @@ def load_catalogue(path: str | os.PathLike[str], env: Any) -> list[CatalogueActi
     """
     file = Path(path)
     text = read_user_text(file, f"actions file {file}", ActionFileError)
-    try:
-        with gc_paused():
-            data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ActionFileError(
-            f"actions file {file}: not valid JSON ({exc.msg} at line {exc.lineno}, "
-            f"column {exc.colno})"
-        ) from None
+    data = parse_user_json(text, f"actions file {file}", ActionFileError)
     return catalogue_from_json(data, env, source=f"actions file {file}")
 
 
@@ -551,13 +543,13 @@ def resolve_actions(
 
     Returns
     -------
-    list of CatalogueAction
+    actions : list of CatalogueAction
+        As drawn (``donothing`` first, in catalogue order) or as read from the file.
 
     Raises
     ------
     InvalidOption
-        When both or neither of ``n_actions`` and ``actions_file`` are given, or
-        ``n_actions < 1``.
+        Both or neither of ``n_actions`` and ``actions_file``, or ``n_actions < 1``.
     ActionFileError
         When the file is missing, malformed or written for another grid.
     """

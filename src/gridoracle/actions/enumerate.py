@@ -21,11 +21,11 @@ from gridoracle.actions.model import (
     CatalogueAction,
     GridLayout,
     donothing_action,
-    gc_paused,
     line_action,
     topology_action,
 )
 from gridoracle.errors import InvalidOption
+from gridoracle.files import gc_paused
 
 #: what ``enumerate_actions`` can list
 ACTION_SETS: tuple[str, ...] = ("topology", "line", "all")

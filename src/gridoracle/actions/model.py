@@ -17,12 +17,10 @@ the vectors back. :class:`GridLayout` holds what both need to know about the gri
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import gc
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -400,19 +398,3 @@ def count_kinds(actions: Iterable[CatalogueAction]) -> dict[str, int]:
     for action in actions:
         counts[action.kind] += 1
     return {kind: n for kind, n in counts.items() if n}
-
-
-@contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while building many small dicts (none are cyclic).
-
-    With grid2op loaded the collector's full passes dominate the cost of building tens of
-    thousands of actions (about 3x); it is turned back on, as it was, on the way out.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()

@@ -20,12 +20,11 @@ from gridoracle.actions.model import (
     TOPOLOGY,
     CatalogueAction,
     donothing_action,
-    gc_paused,
     line_action,
 )
 from gridoracle.actions.parse import SUB, detect_format, load_unitary_actions
 from gridoracle.errors import ActionFileError
-from gridoracle.files import read_user_text
+from gridoracle.files import parse_user_json, read_user_text
 
 __all__ = ["ActionSource", "load_action_source"]
 
@@ -89,13 +88,7 @@ def load_action_source(path: str | os.PathLike[str], env: Any) -> ActionSource:
     label = f"actions file {file}"
     text = read_user_text(file, label, ActionFileError)
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    try:
-        with gc_paused():
-            data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ActionFileError(
-            f"{label}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
-        ) from None
+    data = parse_user_json(text, label, ActionFileError)
     if isinstance(data, dict) and "format" in data:
         actions = catalogue_from_json(data, env, source=label)
         fmt = FORMAT
