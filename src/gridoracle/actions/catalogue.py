@@ -555,7 +555,8 @@ def resolve_actions(
     """
     if (n_actions is None) == (actions_file is None):
         raise InvalidOption(
-            "give the actions either as --actions N or as --actions-file FILE (exactly one)"
+            "give the actions either as a number (n_actions) or as a catalogue file "
+            "(actions_file): exactly one"
         )
     if actions_file is not None:
         return load_catalogue(actions_file, env)

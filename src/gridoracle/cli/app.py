@@ -9,8 +9,10 @@ click's message and code.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
+import warnings
 
 import typer
 from rich.markup import escape
@@ -136,6 +138,26 @@ def _interrupted() -> None:
     sys.exit(INTERRUPTED)
 
 
+#: warnings of other packages that say nothing to a user of gridoracle (message starts)
+SILENCED_WARNINGS = (
+    # pandapower, imported by grid2op: gridoracle runs on lightsim2grid, not on pandapower's solver
+    "Numba cannot be loaded",
+)
+
+
+def quiet_third_party_warnings() -> None:
+    """Hide :data:`SILENCED_WARNINGS` here and in every worker process this command starts.
+
+    Workers that are spawned (Dask's, or local ones under spawn) start a new interpreter: they
+    learn the filters from ``PYTHONWARNINGS``, which they inherit.
+    """
+    rules = [f"ignore:{text}:UserWarning" for text in SILENCED_WARNINGS]
+    for text in SILENCED_WARNINGS:
+        warnings.filterwarnings("ignore", message=re.escape(text), category=UserWarning)
+    given = os.environ.get("PYTHONWARNINGS")
+    os.environ["PYTHONWARNINGS"] = ",".join([*([given] if given else []), *rules])
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``gridoracle`` script: run the app, turn user errors into one line.
 
@@ -143,6 +165,7 @@ def main(argv: list[str] | None = None) -> None:
     usage errors keep click's message and code.
     """
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    quiet_third_party_warnings()
     try:
         # standalone_mode=False: errors come back to us, and an exit code comes back as a
         # return value (Typer turns Ctrl-C into Exit(130), returned here)

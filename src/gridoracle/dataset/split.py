@@ -131,7 +131,7 @@ def split(
         if test_chronics is not None:
             raise InvalidOption(
                 "test chronics are for a split by chronic; a split by time tests on the end of "
-                "every chronic (give --test-fraction and --gap)"
+                "every chronic (give a test fraction and a gap instead)"
             )
         test_from = time_split_rows(ds, test_fraction, gap)
         is_test, is_train = time_split_masks(ds, test_from, gap)
@@ -140,7 +140,7 @@ def split(
     if len(chronics) < 2:
         raise DatasetError(
             f"dataset {ds.path} holds {len(chronics)} chronic(s) {chronics}: a split by chronic "
-            "needs at least 2 (generate with more --chronics)"
+            "needs at least 2 (generate it with more chronics)"
         )
     if test_chronics is not None:
         try:
@@ -221,8 +221,8 @@ def time_split_rows(
         if not (steps < first - gap).any():
             raise DatasetError(
                 f"dataset {ds.path}: chronic {c} has {len(steps)} states, too few for a split by "
-                f"time with test fraction {test_fraction} and a gap of {gap} steps (lower --gap "
-                "or --test-fraction)"
+                f"time with test fraction {test_fraction} and a gap of {gap} steps (lower the gap "
+                "or the test fraction)"
             )
         out[int(c)] = first
     return out
@@ -240,7 +240,7 @@ def time_split_masks(
     return step >= first, step < first - int(gap)
 
 
-def parse_chronic_list(text: str, option: str = "--test-chronics") -> list[int]:
+def parse_chronic_list(text: str, param: str = "test_chronics") -> list[int]:
     """Parse a comma-separated list of chronic indices such as ``"2,3"`` or ``"0-3,7"``.
 
     Raises
@@ -258,16 +258,18 @@ def parse_chronic_list(text: str, option: str = "--test-chronics") -> list[int]:
     out: list[int] = []
     items = [item.strip() for item in text.split(",")]
     if not any(items):
-        raise InvalidOption(f"{option} {text!r}: expected chronic indices such as 2,3")
+        raise InvalidOption(f"{param} {text!r}: expected chronic indices such as 2,3", param=param)
     for item in items:
         if not item:
             continue
         lo, sep, hi = item.partition("-")
         if not lo.strip().isdigit() or (sep and not hi.strip().isdigit()):
-            raise InvalidOption(f"{option} {text!r}: {item!r} is not a chronic index (e.g. 2,3)")
+            raise InvalidOption(
+                f"{param} {text!r}: {item!r} is not a chronic index (e.g. 2,3)", param=param
+            )
         start, stop = int(lo), int(hi) if sep else int(lo)
         if stop < start:
-            raise InvalidOption(f"{option} {text!r}: range {item!r} is decreasing")
+            raise InvalidOption(f"{param} {text!r}: range {item!r} is decreasing", param=param)
         out.extend(range(start, stop + 1))
     return sorted(set(out))
 

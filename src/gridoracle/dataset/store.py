@@ -356,7 +356,7 @@ class DatasetStore:
                 raise OutputError(f"cannot write the dataset to {path}: it is a file, not a folder")
             path.mkdir(exist_ok=True)
             if force:
-                logger.info("--force: deleting the content of %s", path)
+                logger.info("forced rebuild: deleting the content of %s", path)
                 _clear_folder(path)
             else:
                 cls._remove_temp_files(path)
@@ -402,7 +402,7 @@ class DatasetStore:
             other = str(old.get("config_hash"))[:12]
             raise DatasetError(
                 f"dataset folder {path} belongs to another config (hash {other}… instead of "
-                f"{fresh['config_hash'][:12]}…): use another output folder or --force"
+                f"{fresh['config_hash'][:12]}…): use another output folder or force a rebuild"
             )
         stale = [key for key in _CONTENT_FIELDS if old.get(key) != fresh[key]]
         if stale:

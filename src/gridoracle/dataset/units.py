@@ -165,13 +165,15 @@ def check_options(
     """
     horizon = check_horizon(horizon)
     if targets not in TARGETS:
-        raise InvalidOption(f"--targets {targets}: must be one of {list(TARGETS)}")
+        raise InvalidOption(f"targets {targets}: must be one of {list(TARGETS)}", param="targets")
     if engine not in ENGINES:
-        raise InvalidOption(f"--engine {engine}: must be one of {list(ENGINES)}")
+        raise InvalidOption(f"engine {engine}: must be one of {list(ENGINES)}", param="engine")
     if max_steps < 1:
-        raise InvalidOption(f"--max-steps {max_steps}: must be at least 1")
+        raise InvalidOption(f"max_steps {max_steps}: must be at least 1", param="max_steps")
     if chunk_actions < 1:
-        raise InvalidOption(f"--chunk-actions {chunk_actions}: must be at least 1")
+        raise InvalidOption(
+            f"chunk_actions {chunk_actions}: must be at least 1", param="chunk_actions"
+        )
     return horizon
 
 
@@ -259,7 +261,7 @@ def _make_engine(name: str, env: Any) -> Any:
         from gridoracle.engine.reference import ReferenceEngine
 
         return ReferenceEngine(env)
-    raise InvalidOption(f"--engine {name}: must be one of {list(ENGINES)}")
+    raise InvalidOption(f"engine {name}: must be one of {list(ENGINES)}", param="engine")
 
 
 def _context(config: GenerateConfig) -> _WorkerContext:

@@ -71,7 +71,7 @@ def _test_rows(
         if test_chronics is not None:
             raise InvalidOption(
                 f"model {predictor.name} was trained on the start of every chronic of this "
-                "dataset (split by time): it is evaluated on their ends, without --test-chronics"
+                "dataset (split by time): it is evaluated on their ends, without test chronics"
             )
         test = ds.select(time_rows)
         if len(test) == 0:

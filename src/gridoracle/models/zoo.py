@@ -187,7 +187,9 @@ def parse_model_list(models: str | Sequence[str]) -> list[str]:
     if items == ["all"]:
         return list(MODEL_NAMES)
     if not items:
-        raise InvalidOption("--models is empty: give all or names such as ridge,extra_trees")
+        raise InvalidOption(
+            "models is empty: give all or names such as ridge,extra_trees", param="models"
+        )
     unknown = [m for m in items if m not in ALL_MODEL_NAMES]
     if unknown:
         raise InvalidOption(

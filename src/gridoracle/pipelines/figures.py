@@ -147,7 +147,7 @@ def figure_rows(
         if seen:
             raise InvalidOption(
                 f"model {name} was trained on chronic(s) {format_chronics(seen)} of these "
-                f"test rows: pass --test-chronics among the chronics it did not see"
+                f"test rows: choose test chronics among the chronics it did not see"
             )
     test = ds.select(ds.meta["chronic"].isin(wanted).to_numpy())
     return test, wanted

@@ -258,7 +258,9 @@ def _read_inputs(request: OracleRequest, sim_env: Any) -> _Episode:
     """Step 0: the chronic (one) and the unitary actions; where the outputs go."""
     chronics = resolve_chronics(sim_env, str(request.chronic))
     if len(chronics) != 1:
-        raise InvalidOption(f"--chronic {request.chronic}: give one chronic, not {len(chronics)}")
+        raise InvalidOption(
+            f"chronic {request.chronic}: give one chronic, not {len(chronics)}", param="chronic"
+        )
     unitary, warnings = load_unitary_actions(request.actions_file, sim_env)
     if not unitary:
         raise InvalidOption(f"actions file {str(request.actions_file)!r}: no unitary action in it")

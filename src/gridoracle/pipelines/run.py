@@ -225,10 +225,13 @@ def _check_request(request: RunRequest) -> list[str]:
     names = parse_model_list(request.models)
     if request.n_actions < 2:
         raise InvalidOption(
-            f"--actions {request.n_actions}: need at least 2 actions to choose from"
+            f"n_actions {request.n_actions}: need at least 2 actions to choose from",
+            param="n_actions",
         )
     if request.oracle_actions is not None and not Path(request.oracle_actions).is_file():
-        raise InvalidOption(f"--oracle-actions {request.oracle_actions}: no such file")
+        raise InvalidOption(
+            f"oracle_actions {request.oracle_actions}: no such file", param="oracle_actions"
+        )
     return names
 
 

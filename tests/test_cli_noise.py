@@ -1,0 +1,92 @@
+"""A user sees only gridoracle's own lines: no third-party warnings or logs (issue 12, item 10).
+
+Each command runs in a fresh interpreter, as a user runs it, so that import-time warnings
+(pandapower's "Numba cannot be loaded", printed when grid2op is imported) are seen.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+ORACLE_ACTIONS = EXAMPLES / "actions" / "l2rpn_case14_sandbox" / "reference.json"
+
+
+def _gridoracle(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"}
+    return subprocess.run(
+        [sys.executable, "-m", "gridoracle.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=cwd,
+        env=env,
+    )
+
+
+def _foreign_lines(stderr: str) -> list[str]:
+    """Lines of stderr that gridoracle did not write (its own: errors, warnings, its tables)."""
+    ours = ("error:", "warning:", "interrupted")
+    return [line for line in stderr.splitlines() if line.strip() and not line.startswith(ours)]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["oracle", "--env", "l2rpn_case14_sandbox", "--chronic", "0", "--actions", "nope.json"],
+        ["generate", "--env", "l2rpn_case14_sandbox", "--actions", "0", "--out", "data"],
+        ["actions", "--env", "l2rpn_case14_sandbox", "--busiest", "0", "--out", "a.json"],
+    ],
+    ids=["oracle-missing-file", "generate-zero-actions", "actions-zero-busiest"],
+)
+def test_a_bad_input_prints_one_line_of_gridoracle_and_nothing_else(args, tmp_path):
+    done = _gridoracle(*args, cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.startswith("error:") and done.stderr.strip().count("\n") == 0, done.stderr
+
+
+def test_a_run_on_dask_prints_no_line_of_dask_or_pandapower(tmp_path):
+    done = _gridoracle(
+        "generate",
+        "--env",
+        "l2rpn_case14_sandbox",
+        "--chronics",
+        "0",
+        "--max-steps",
+        "3",
+        "--actions",
+        "3",
+        "--dask-workers",
+        "1",
+        "--out",
+        str(tmp_path / "data"),
+        "--quiet",
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert _foreign_lines(done.stderr) == []
+
+
+def test_the_oracle_prints_no_line_of_another_package(tmp_path):
+    done = _gridoracle(
+        "oracle",
+        "--env",
+        "l2rpn_case14_sandbox",
+        "--chronic",
+        "0",
+        "--actions",
+        str(ORACLE_ACTIONS),
+        "--max-iter",
+        "5",
+        "--out",
+        str(tmp_path / "oracle"),
+        "--quiet",
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    assert _foreign_lines(done.stderr) == []
