@@ -41,8 +41,27 @@ def _foreign_lines(stderr: str) -> list[str]:
         ["oracle", "--env", "l2rpn_case14_sandbox", "--chronic", "0", "--actions", "nope.json"],
         ["generate", "--env", "l2rpn_case14_sandbox", "--actions", "0", "--out", "data"],
         ["actions", "--env", "l2rpn_case14_sandbox", "--busiest", "0", "--out", "a.json"],
+        # issue 12, item 3: an address without a port was a traceback with exit 1
+        ["generate", "--scheduler", "foo", "--actions", "3", "--out", "data"],
+        [
+            "oracle",
+            "--env",
+            "l2rpn_case14_sandbox",
+            "--chronic",
+            "0",
+            "--scheduler",
+            "foo",
+            "--actions",
+            str(ORACLE_ACTIONS),
+        ],
     ],
-    ids=["oracle-missing-file", "generate-zero-actions", "actions-zero-busiest"],
+    ids=[
+        "oracle-missing-file",
+        "generate-zero-actions",
+        "actions-zero-busiest",
+        "generate-scheduler-without-port",
+        "oracle-scheduler-without-port",
+    ],
 )
 def test_a_bad_input_prints_one_line_of_gridoracle_and_nothing_else(args, tmp_path):
     done = _gridoracle(*args, cwd=tmp_path)
