@@ -268,12 +268,55 @@ def test_evaluate_test_chronic_rules(model_dir, tiny):
     first_two = tiny.select(tiny.meta["chronic"].isin([0, 1]).to_numpy())
     with pytest.raises(DatasetError, match="empty test split"):
         evaluate(model_dir, first_two)
-    # another dataset with the same features and actions: every chronic is unseen
-    manifest = {**tiny.manifest, "config_hash": "0" * 64}
+    # another environment's dataset with the same features and actions: every chronic is unseen
+    config = {**tiny.manifest["config"], "env": "rte_case14_realistic"}
+    manifest = {**tiny.manifest, "config_hash": "0" * 64, "config": config}
     other = dataclasses.replace(tiny, manifest=manifest)
     record = evaluate(model_dir, other, out=model_dir / "other.json")
     assert record["test_chronics"] == [0, 1, 2] and record["states"] == 60
     assert record["dataset"]["same_as_training"] is False
+
+
+@pytest.fixture(scope="module")
+def shorter(tmp_path_factory) -> Dataset:
+    """``tiny`` generated again with 10 states per chronic: the same environment and chronics."""
+    out = tmp_path_factory.mktemp("shorter")
+    report = generate(GenerateRequest(CASE14, chronics="0,1,2", max_steps=10, n_actions=8, out=out))
+    return load(report.path)
+
+
+def test_another_dataset_of_the_training_environment_keeps_its_training_chronics_out(
+    model_dir, tiny, shorter
+):
+    """Issue 12 item 1: another config of the same environment holds the training chronics."""
+    assert shorter.manifest["config_hash"] != tiny.manifest["config_hash"]
+    assert shorter.action_names == tiny.action_names
+    with pytest.raises(InvalidOption, match=r"test chronic\(s\) \[0\] were used to train"):
+        evaluate(model_dir, shorter, test_chronics=[0, 2], out=model_dir / "x.json")
+    record = evaluate(model_dir, shorter, out=model_dir / "shorter.json")
+    assert record["test_chronics"] == [2] and record["states"] == 10
+    assert record["dataset"]["same_as_training"] is False
+    # only the model's test chronic is left: a dataset without it has nothing to evaluate on
+    first_two = shorter.select(shorter.meta["chronic"].isin([0, 1]).to_numpy())
+    with pytest.raises(InvalidOption, match=r"trained on chronic\(s\) 0-1 of l2rpn_case14"):
+        evaluate(model_dir, first_two, out=model_dir / "x.json")
+
+
+def test_evaluate_with_out_leaves_the_models_metadata_alone(tiny, shorter, tmp_path):
+    """Issue 12 item 1: metadata.json is the training's record; ``out`` writes only ``out``."""
+    folder = tmp_path / "mean"
+    compare(CompareRequest(tiny, ["mean"], out=tmp_path, test_chronics=[2]))
+    metadata = folder / "metadata.json"
+    before = metadata.read_bytes()
+    assert json.loads(before)["metrics"]["dataset_config_hash"] == tiny.manifest["config_hash"]
+    evaluate(folder, shorter, out=tmp_path / "elsewhere.json")
+    assert metadata.read_bytes() == before
+    assert (tmp_path / "elsewhere.json").is_file()
+    # asked for: the summary is recorded
+    evaluate(folder, shorter, out=tmp_path / "recorded.json", record=True)
+    recorded = json.loads(metadata.read_text())["metrics"]
+    assert recorded["dataset_config_hash"] == shorter.manifest["config_hash"]
+    assert recorded["metrics_path"] == str(tmp_path / "recorded.json")
 
 
 def test_evaluate_refuses_a_dataset_with_other_actions(model_dir, tiny):
@@ -373,14 +416,21 @@ def other_actions(tmp_path_factory) -> Dataset:
         (["evaluate", "--model", "{missing}", "--data", "{tiny}"], "does not exist"),
         (["evaluate", "--model", "{model}", "--data", "{other}"], "predicts 8 actions"),
         (["evaluate", "--model", "{model}", "--data", "{tiny}", "--test-chronics", "0"], "train"),
+        (  # issue 12 item 1: another dataset of the training environment
+            ["evaluate", "--model", "{model}", "--data", "{shorter}", "--test-chronics", "0,2"],
+            "were used to train model extra_trees (on another dataset of l2rpn_case14_sandbox)",
+        ),
         (["compare", "--data", "{tiny}", "--models", "ridge,gbm"], "unknown model(s) gbm"),
         (["compare", "--data", "{missing}"], "does not exist"),
     ],
 )
-def test_cli_user_errors_exit_2(argv, needle, tiny, other_actions, model_dir, tmp_path, capsys):
+def test_cli_user_errors_exit_2(
+    argv, needle, tiny, shorter, other_actions, model_dir, tmp_path, capsys
+):
     paths = {
         "missing": str(tmp_path / "missing"),
         "tiny": str(tiny.path),
+        "shorter": str(shorter.path),
         "other": str(other_actions.path),
         "model": str(model_dir),
     }

@@ -21,6 +21,7 @@ import pandas as pd
 from gridoracle.dataset.reader import Dataset
 from gridoracle.dataset.split import check_chronics_in, format_chronics, time_split_masks
 from gridoracle.errors import DatasetError, InvalidOption, OutputError
+from gridoracle.grid import env_label
 from gridoracle.io import atomic_write_json, json_safe
 from gridoracle.models.metrics import (
     DONOTHING,
@@ -58,14 +59,35 @@ def _donothing_entry(t: pd.DataFrame, current: np.ndarray | None) -> dict[str, A
     return _entry(tt, np.repeat(current[:, None], tt.shape[1], axis=1), current)
 
 
+def _same_environment(predictor: Predictor, ds: Dataset, same: bool) -> str | None:
+    """The environment ``ds`` shares with the model's training dataset, or None.
+
+    Two datasets of one environment hold the same chronics (another configuration of the
+    generation, e.g. fewer steps, still has the training states' injections), so the environment
+    is compared, not only the config hash; a model without a recorded environment is compared by
+    hash only.
+    """
+    trained = (predictor.metadata.get("dataset") or {}).get("env")
+    current = (ds.manifest.get("config") or {}).get("env")
+    if same:
+        return str(current or trained or "its environment")
+    if not trained or not current:
+        return None
+    if str(trained) == str(current) or env_label(str(trained)) == env_label(str(current)):
+        return str(current)
+    return None
+
+
 def _test_rows(
     predictor: Predictor, ds: Dataset, test_chronics: Sequence[int] | None
 ) -> tuple[Dataset, list[int], bool]:
     training = predictor.metadata.get("training") or {}
     trained_on = (predictor.metadata.get("dataset") or {}).get("config_hash")
     same = trained_on is not None and trained_on == ds.manifest.get("config_hash")
-    train_chronics = [int(c) for c in training.get("train_chronics") or []]
+    env = _same_environment(predictor, ds, same)
+    train_chronics = [int(c) for c in training.get("train_chronics") or []] if env else []
     available = ds.chronics
+    unseen = [c for c in available if c not in train_chronics]
     time_rows = recorded_time_split(training, ds) if same else None
     if time_rows is not None:
         if test_chronics is not None:
@@ -78,18 +100,25 @@ def _test_rows(
             raise DatasetError(f"empty test split: dataset {ds.path} has no rows after the split")
         return test, test.chronics, same
     if test_chronics is None:
-        wanted = [int(c) for c in training.get("test_chronics") or []] if same else available
+        wanted = [int(c) for c in training.get("test_chronics") or []] if same else unseen
+        if not same and env and not wanted:
+            raise InvalidOption(
+                f"model {predictor.name} was trained on chronic(s) "
+                f"{format_chronics(train_chronics)} of {env}: dataset {ds.path.name} has no "
+                "other chronic to evaluate it on"
+            )
     else:
         try:
             wanted = sorted({int(c) for c in test_chronics})
         except (TypeError, ValueError):
             raise InvalidOption(f"test chronics {test_chronics!r}: expected integers") from None
         check_chronics_in(ds, wanted)
-        seen = [c for c in wanted if c in train_chronics] if same else []
+        seen = [c for c in wanted if c in train_chronics]
         if seen:
             raise InvalidOption(
-                f"test chronic(s) {seen} were used to train model {predictor.name}: choose "
-                f"among {format_chronics([c for c in available if c not in train_chronics])}"
+                f"test chronic(s) {seen} were used to train model {predictor.name}"
+                + ("" if same else f" (on another dataset of {env})")
+                + f": choose among {format_chronics(unseen)}"
             )
     test = ds.select(ds.meta["chronic"].isin(wanted).to_numpy())
     if len(test) == 0:
@@ -133,6 +162,7 @@ def evaluate(
     *,
     test_chronics: Sequence[int] | None = None,
     out: str | Path | None = None,
+    record: bool | None = None,
 ) -> dict[str, Any]:
     """Evaluate a saved model on test chronics, beside the do-nothing and per-action-mean baselines.
 
@@ -144,10 +174,16 @@ def evaluate(
         A dataset with the model's features and actions.
     test_chronics : sequence of int, optional
         Chronics to evaluate on. Default: the model's test chronics when ``data`` is the dataset
-        it was trained on (same config hash), else every chronic of ``data``.
+        it was trained on (same config hash), else every chronic of ``data`` the model was not
+        trained on. A chronic the model was trained on is refused on any dataset of the same
+        environment (another configuration of it holds the same states' injections).
     out : str or Path, optional
         Where to write the metrics (JSON); default ``<model folder>/metrics.json`` (nothing is
-        written for an unsaved model). The summary also goes to the model's ``metadata.json``.
+        written for an unsaved model).
+    record : bool, optional
+        Also record the summary in the model's ``metadata.json`` (its ``metrics``). Default: only
+        when ``out`` is not given (the metrics then go to the model's own ``metrics.json``); with
+        ``out``, the model folder is left alone unless ``record=True``.
 
     Returns
     -------
@@ -181,7 +217,7 @@ def evaluate(
     results = _scores(predictor, X, test)
     timing: dict[str, Any] = dict(_predict_timings(predictor.estimator, X))
     timing["train_seconds"] = (predictor.metadata.get("training") or {}).get("train_seconds")
-    record: dict[str, Any] = {
+    result: dict[str, Any] = {
         "model": predictor.name,
         "model_path": None if predictor.path is None else str(predictor.path),
         "dataset": {
@@ -204,17 +240,18 @@ def evaluate(
     if target is None and predictor.path is not None:
         target = predictor.path / METRICS_FILE
     if target is not None:
-        _write_metrics(record, target)
-    if predictor.path is not None:
+        _write_metrics(result, target)
+    if predictor.path is not None and (out is None if record is None else record):
         compact = {
             "dataset_config_hash": ds.manifest.get("config_hash"),
             "test_chronics": wanted,
             "states": len(test),
-            "summary": record["summary"],
+            "summary": result["summary"],
             "timing": timing,
+            "metrics_path": result["metrics_path"],
         }
         predictor.metadata = update_metadata(predictor.path, metrics=json_safe(compact))
-    return record
+    return result
 
 
 def _policy() -> dict[str, Any]:

@@ -91,12 +91,17 @@ class EvaluateRequest:
         Default: the model's test chronics when ``data`` is the dataset it was trained on.
     out : Path, optional
         Where to write the metrics (JSON); default ``<model folder>/metrics.json``.
+    record : bool, optional
+        Record the summary in the model's ``metadata.json``. Default: only without ``out`` (the
+        metrics then go to the model's own ``metrics.json``); with ``out`` the model folder is
+        left alone unless ``record=True``.
     """
 
     model: str | Path
     data: str | Path | Dataset
     test_chronics: Sequence[int] | None = None
     out: Path | None = None
+    record: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -179,7 +184,11 @@ def evaluate(request: EvaluateRequest, progress: Progress = SILENT) -> dict[str,
     """Score a saved model beside the do-nothing and per-action-mean baselines."""
     progress.stage(f"evaluating {request.model}")
     return evaluate_model(
-        request.model, request.data, test_chronics=request.test_chronics, out=request.out
+        request.model,
+        request.data,
+        test_chronics=request.test_chronics,
+        out=request.out,
+        record=request.record,
     )
 
 
@@ -220,8 +229,8 @@ def compare(request: CompareRequest, progress: Progress = SILENT) -> CompareResu
         paths[name] = trained.path
         # a split by time: evaluate finds the test rows in the model's metadata
         by_chronic = request.split_by == "chronic"
-        results[name] = evaluate_model(
-            trained.path, ds, test_chronics=chosen if by_chronic else None
+        results[name] = evaluate_model(  # the training's own record: metadata.json too
+            trained.path, ds, test_chronics=chosen if by_chronic else None, record=True
         )
     board = leaderboard(names, results)
     split = {
