@@ -21,7 +21,7 @@ REFERENCE_ACTIONS = ROOT / "examples" / "actions" / "l2rpn_case14_sandbox" / "re
 CONFIG_INI = ROOT / "examples" / "config.ini"
 
 
-def tiny_args(tmp: Path, *extra: str) -> list[str]:
+def tiny_args(tmp: Path, *extra: str, out: Path | None = None) -> list[str]:
     return [
         "run",
         "--chronics",
@@ -33,7 +33,7 @@ def tiny_args(tmp: Path, *extra: str) -> list[str]:
         "--models",
         "mean,ridge",
         "--out",
-        str(tmp / "results"),
+        str(out if out is not None else tmp / "results"),
         "--data-out",
         str(tmp / "data"),
         "--workers",
@@ -129,10 +129,43 @@ def test_second_run_reuses_models(
     assert "models reused (cached)" in out
     assert metadata.read_bytes() == before  # not retrained
     html = (results / "report.html").read_text(encoding="utf-8")
-    assert "Do Nothing in ref topo" in html  # earlier Oracle results of this env still shown
+    # issue 12 item 4: no Oracle in this run, so no Oracle section (the earlier one's outputs
+    # are still on disk, not presented as this run's)
+    assert '<section id="oracle">' not in html and "Do Nothing in ref topo" not in html
+    assert "No Oracle in this run" in html
+    assert (results / "oracle" / "scenario_0" / "reference" / "kpis.csv").is_file()
     # other models are another cache key: trained again (same data and seed: same model)
     out, _ = run_cli(tiny_args(tmp, "--models", "ridge"), capsys)
     assert "models trained in this run" in out
+
+
+def test_models_changed_under_the_run_are_verified_not_presented_as_cached(
+    first_run: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 12 item 4: a compare into the run's models folder between two runs."""
+    from gridoracle.pipelines.models import CompareRequest, compare
+
+    results = tmp_path / "results"
+    argv = tiny_args(first_run["tmp"], out=results)  # the shared dataset, another output folder
+    run_cli(argv, capsys)
+    models = results / "models"
+    # the same split and seed: ridge is trained again to the same model, extra_trees is added
+    compare(
+        CompareRequest(first_run["dataset"], "ridge,extra_trees", out=models, test_chronics=[1])
+    )
+    assert "extra_trees" in (models / "leaderboard.csv").read_text()
+    out, _ = run_cli(argv, capsys)
+    assert "models reused (cached)" in out
+    assert "extra_trees" not in out  # the leaderboard is this run's: mean, ridge and do nothing
+    assert "extra_trees" not in (results / "report.html").read_text(encoding="utf-8")
+    board = (models / "leaderboard.csv").read_text()
+    assert "extra_trees" not in board and "mean" in board and "ridge" in board
+    # another split: ridge is no longer the model this run needs, so it is trained again
+    compare(CompareRequest(first_run["dataset"], "ridge", out=models, test_chronics=[0]))
+    out, _ = run_cli(argv, capsys)
+    assert "models trained in this run" in out
+    ridge = json.loads((models / "ridge" / "metadata.json").read_text())
+    assert ridge["training"]["test_chronics"] == [1]
 
 
 def test_plot_command_on_run_outputs(

@@ -9,7 +9,9 @@ runs the Oracle on one chronic (:mod:`gridoracle.pipelines.oracle`), and writes
 
 Everything is cached, so that a second run with the same options takes seconds: the dataset by its
 configuration (see :func:`gridoracle.pipelines.generate.generate`), the trained models by the key
-written to ``<out>/run.json`` (dataset config hash, models, seed, test chronics and versions).
+written to ``<out>/run.json`` (dataset config hash, models, seed, test chronics and versions),
+each model folder checked against that key before it is reused (another command, such as
+``compare``, may have trained into it); the leaderboard is made again from the models reused.
 """
 
 from __future__ import annotations
@@ -30,8 +32,9 @@ from gridoracle.dataset.reader import load as load_dataset
 from gridoracle.dataset.split import split_summary
 from gridoracle.errors import InvalidOption
 from gridoracle.io import atomic_write_json
+from gridoracle.models.leaderboard import leaderboard, write_leaderboard
+from gridoracle.models.persist import Predictor, read_metadata
 from gridoracle.models.persist import load as load_model
-from gridoracle.models.persist import read_metadata
 from gridoracle.models.zoo import parse_model_list
 from gridoracle.parallel import SERIAL, Backend
 from gridoracle.pipelines.figures import make_plots
@@ -75,8 +78,8 @@ class RunRequest:
     data_out : Path
         Root folder of datasets.
     oracle_actions : Path, optional
-        Unitary actions of the Oracle (any Oracle4Grid format); no Oracle without it. Oracle
-        results already under ``<out>/oracle`` for this environment are shown in the report.
+        Unitary actions of the Oracle (any Oracle4Grid format); no Oracle without it (and no
+        Oracle section in the report: earlier Oracle outputs are not this run's).
     oracle_chronic : int or str
         The Oracle's chronic.
     oracle_config : Path, optional
@@ -166,12 +169,15 @@ def run_pipeline(
     cached = None if request.force else _cached_models(out, key, names)
     with steps("models (cached)" if cached else "train and evaluate"):
         if cached is not None:
-            board, paths, records = cached
+            paths, records, predictors = cached
+            # this run's leaderboard, from this run's models (not what another command left)
+            board = leaderboard(names, records)
+            write_leaderboard(board, out / "models", _split_record(ds, key))
         else:
             board, paths, records = _train_models(ds, names, test_ds.chronics, request, progress)
+            predictors = {name: load_model(paths[name]) for name in names}
         ranked = [str(m) for m in board["model"] if m in names]  # best first
         best = next((m for m in ranked if m != "mean"), ranked[0] if ranked else names[0])
-        predictors = {name: load_model(paths[name]) for name in names}
     with steps("figures"):
         figures = make_plots(
             ds,
@@ -200,6 +206,7 @@ def run_pipeline(
             metrics,
             figures,
             cached=cached is not None,
+            oracle=oracle_report,
         )
     report = RunReport(
         dataset=ds.path,
@@ -347,26 +354,62 @@ def _cache_key(
     }
 
 
+def _split_record(ds: Dataset, key: Mapping[str, Any]) -> dict[str, Any]:
+    """The split ``leaderboard.json`` records (as :func:`~gridoracle.pipelines.models.compare`)."""
+    return {
+        "dataset": {"path": str(ds.path), "config_hash": key["dataset_config_hash"]},
+        "test_chronics": key["test_chronics"],
+        "split_by": "chronic",
+        "gap": None,
+        "seed": key["seed"],
+    }
+
+
+def _stale(name: str, metadata: Mapping[str, Any], metrics: Mapping[str, Any], key: Any) -> str:
+    """Why a model folder is not the model ``key`` needs (``""`` when it is)."""
+    training = metadata.get("training") or {}
+    checks = {
+        "model": (metadata.get("model"), name),
+        "dataset": ((metadata.get("dataset") or {}).get("config_hash"), key["dataset_config_hash"]),
+        "seed": (training.get("seed"), key["seed"]),
+        "test chronics": (training.get("test_chronics"), key["test_chronics"]),
+        "split": ((training.get("split") or {}).get("by", "chronic"), "chronic"),
+        "scikit-learn": ((metadata.get("versions") or {}).get("scikit-learn"), key["scikit-learn"]),
+        "metrics' model": (metrics.get("model"), name),
+        "metrics' dataset": (
+            (metrics.get("dataset") or {}).get("config_hash"),
+            key["dataset_config_hash"],
+        ),
+        "metrics' test chronics": (metrics.get("test_chronics"), key["test_chronics"]),
+    }
+    return ", ".join(what for what, (found, wanted) in checks.items() if found != wanted)
+
+
 def _cached_models(
     out: Path, key: dict[str, Any], names: Sequence[str]
-) -> tuple[pd.DataFrame, dict[str, Path], dict[str, dict[str, Any]]] | None:
-    """The leaderboard, model folders and metrics of a previous run with the same key, if any."""
+) -> tuple[dict[str, Path], dict[str, dict[str, Any]], dict[str, Predictor]] | None:
+    """The model folders, metrics and models of a previous run with the same key, if every one
+    is still the model this run needs (another command may have trained into the folder)."""
     try:
         record = json.loads((out / RUN_FILE).read_text(encoding="utf-8"))
         if record.get("key") != key:
             return None
-        board = pd.read_csv(record["leaderboard_csv"])
         paths = {name: Path(record["models"][name]) for name in names}
-        metrics = {}
+        metrics, predictors = {}, {}
         for name, path in paths.items():
-            read_metadata(path)  # exists, right format
+            metadata = read_metadata(path)  # exists, right format
             metrics[name] = json.loads((path / "metrics.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError, KeyError, TypeError, pd.errors.ParserError):
+            stale = _stale(name, metadata, metrics[name], key)
+            if stale:
+                log.info("cached model %s not reused: its %s differ from this run's", name, stale)
+                return None
+            predictors[name] = load_model(path)  # and the model file is the one recorded
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
     except Exception as exc:  # a model folder that no longer loads: retrain
         log.info("cached models not reused: %s", exc)
         return None
-    return board, paths, metrics
+    return paths, metrics, predictors
 
 
 def _metrics_for_report(record: Mapping[str, Any]) -> dict[str, Any]:
@@ -409,8 +452,14 @@ def _write_report(
     figures: list[ReportFigure],
     *,
     cached: bool,
+    oracle: OracleReport | None,
 ) -> None:
-    """``report.html``: the dataset, the split, the leaderboard, the figures and the Oracle."""
+    """``report.html``: the dataset, the split, the leaderboard, the figures and the Oracle.
+
+    Only what this run produced or verified: the Oracle's section holds this run's Oracle
+    outputs, none without an Oracle in this run (earlier ones under ``<out>/oracle`` are not
+    shown as this run's).
+    """
     out = Path(request.out)
     names = list(metrics)
     env_label = str((ds.manifest.get("config") or {}).get("env") or request.env)
@@ -431,9 +480,15 @@ def _write_report(
         highlight=best,
         metrics=metrics,
         figures=figures,
-        oracle=find_oracle_results(out / "oracle", env=env_label),
+        oracle=[] if oracle is None else find_oracle_results(oracle.folder, env=env_label),
         notes=[
             f"Models: {', '.join(names)}, seed {request.seed}; folders under {out / 'models'}.",
-            "Cached models reused." if cached else "Models trained in this run.",
+            (
+                "Cached models reused (each checked against this run's dataset, seed and test "
+                "chronics)."
+                if cached
+                else "Models trained in this run."
+            ),
+            *([] if oracle is not None else ["No Oracle in this run (no Oracle actions given)."]),
         ],
     )
