@@ -255,6 +255,8 @@ def test_plot_user_errors_exit_2(
         assert exc.value.code == 2, argv
         err = capsys.readouterr().err.strip()
         assert err.startswith("error:") and needle in err, (argv, err)
+    # issue 12 item 12: every input is checked before anything is drawn
+    assert not list((tmp_path / "p").glob("*.png"))
 
 
 @pytest.mark.slow

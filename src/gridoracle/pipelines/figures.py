@@ -70,7 +70,8 @@ def plot(request: PlotRequest, progress: Progress = SILENT) -> list[ReportFigure
     Raises
     ------
     InvalidOption
-        ``worst`` below 1, or two models of the same name.
+        ``worst`` below 1, two models of the same name, a chronic not in the dataset (checked
+        before any figure is drawn).
     """
     from gridoracle.dataset.reader import load
     from gridoracle.models.persist import load as load_model
@@ -265,6 +266,12 @@ def make_plots(
     -------
     list of ReportFigure
         The files written, with captions, in report order.
+
+    Raises
+    ------
+    InvalidOption
+        A test or heat-map chronic not in ``ds``, a model trained on a test chronic, ``worst``
+        below 1: all checked before the first figure is drawn.
     """
     folder = Path(out)
     models = dict(models or {})
@@ -274,6 +281,7 @@ def make_plots(
     env = str((ds.manifest.get("config") or {}).get("env") or ds.path.name)
     test, chosen = figure_rows(ds, models, test_chronics)
     heat_chronic = chosen[0] if chronic is None else int(chronic)
+    _check_drawable(ds, heat_chronic, worst)  # every input checked before the first figure
     figures = _data_figures(ds, folder, env, heat_chronic, progress)
     if not models:
         return figures
@@ -305,6 +313,18 @@ def make_plots(
     curves = {**predictions, **_baseline_predictions(test, models)}
     figures.append(_regret_figure(truth, curves, folder, where))
     return figures
+
+
+def _check_drawable(ds: Dataset, chronic: int, worst: int) -> None:
+    """Raise :class:`InvalidOption` for a heat-map chronic not in ``ds`` or ``worst`` below 1."""
+    if chronic not in ds.chronics:
+        raise InvalidOption(
+            f"chronic {chronic} is not in dataset {ds.path.name}: available "
+            f"{format_chronics(ds.chronics)}",
+            param="chronic",
+        )
+    if worst < 1:
+        raise InvalidOption(f"worst must be at least 1, got {worst}", param="worst")
 
 
 def _data_figures(
