@@ -667,3 +667,31 @@ def test_fuzz_valid_actions_agree_across_formats(
             convert(other, rte)
         return
     assert convert(other, rte)[0] == convert(via_parser1, rte)[0]
+
+
+def test_parser2_vector_of_another_grids_length_is_refused(
+    sandbox: Any, rte: Any, tmp_path: Path
+) -> None:
+    """Issue 12 item 8: a whole action vector must have the length of this grid's vectors.
+
+    l2rpn_case14_sandbox's action vectors have 154 (TopologyAction), 160 or 166 entries
+    (PlayableAction); 162 is rte_case14_realistic's PlayableAction length: refused, naming
+    the action and the asset, also when its first blocks would read as a valid action.
+    """
+    act = sandbox.action_space({"set_bus": {"loads_id": [[0, 2]]}})
+    vector = act.to_vect().tolist()
+    assert len(vector) == 166
+    actions, _ = convert({"sub": {"1": [{"set_configuration": vector}]}}, sandbox)
+    assert actions[0].content == {"loads_id_bus": [[0, 2]]}
+    message = _error(tmp_path, {"sub": {"1": [{"set_configuration": vector[:162]}]}}, sandbox)
+    assert re.search(r"action sub-1-0 \(sub/1\[0\]\) on substation 1: .*162 entries", message)
+    assert "154, 160 or 166" in message, message
+    status = [0] * len(vector)
+    status[4] = -1
+    message = _error(tmp_path, {"line": {"4": [{"set_configuration": status[:162]}]}}, sandbox)
+    assert re.search(r"action line-4-0 \(line/4\[0\]\) on line 4: .*162 entries", message)
+    # the same vector on the grid it was written for is read
+    rte_vector = rte.action_space({"set_bus": {"loads_id": [[0, 2]]}}).to_vect().tolist()
+    assert len(rte_vector) == 162
+    actions, _ = convert({"sub": {"1": [{"set_configuration": rte_vector}]}}, rte)
+    assert actions[0].content == {"loads_id_bus": [[0, 2]]}

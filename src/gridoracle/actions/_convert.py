@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import operator
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -65,6 +66,85 @@ _PLURAL = {
 _ID_TEXT = re.compile(r"^[0-9]+$")
 _MAX_SHOWN = 60
 
+# the blocks of the grid2op action vectors parser 2 reads (set_line_status first, then the
+# topology after it or after change_line_status), in each layout's order
+_TOPOLOGY = ("_set_line_status", "_switch_line_status", "_set_topo_vect", "_change_bus_vect")
+_OLD_PLAYABLE = (
+    "_set_line_status",
+    "_set_topo_vect",
+    "_change_bus_vect",
+    "_switch_line_status",
+    "_redispatch",
+)
+#: grid2op action vector layouts: TopologyAction and PlayableAction today, and PlayableAction's
+#: older layouts (TopologyAndDispatchAction's, then storage, curtailment, alarms, alerts added)
+_VECTOR_LAYOUTS: tuple[tuple[str, ...], ...] = (
+    _TOPOLOGY,
+    (
+        *_TOPOLOGY,
+        "_redispatch",
+        "_storage_power",
+        "_curtail",
+        "_raise_alarm",
+        "_raise_alert",
+        "_detach_load",
+        "_detach_gen",
+        "_detach_storage",
+    ),
+    _OLD_PLAYABLE,
+    (*_OLD_PLAYABLE, "_storage_power"),
+    (*_OLD_PLAYABLE, "_storage_power", "_curtail"),
+    (*_OLD_PLAYABLE, "_storage_power", "_curtail", "_raise_alarm"),
+    (*_OLD_PLAYABLE, "_storage_power", "_curtail", "_raise_alarm", "_raise_alert"),
+)
+
+
+def vector_lengths(source: Any, layout: GridLayout) -> frozenset[int]:
+    """The lengths of this grid's grid2op action vectors that parser 2 reads.
+
+    Those of :data:`_VECTOR_LAYOUTS` on the grid, and the length of ``source``'s own action
+    space (its ``n``) when it has one. ``source`` is what ``layout`` was made from: an
+    environment, an action space or the layout itself (then alarms and alerts count 0).
+    """
+    space = getattr(source, "action_space", source)
+    grid = space if isinstance(space, type) else type(space)
+    n_topo = sum(layout.sub_sizes)
+    detach = bool(getattr(grid, "detachment_is_allowed", False))
+    sizes = {
+        "_set_line_status": layout.n_line,
+        "_switch_line_status": layout.n_line,
+        "_set_topo_vect": n_topo,
+        "_change_bus_vect": n_topo,
+        "_redispatch": layout.n_gen,
+        "_curtail": layout.n_gen,
+        "_storage_power": layout.n_storage,
+        "_raise_alarm": _count(getattr(grid, "dim_alarms", 0)),
+        "_raise_alert": _count(getattr(grid, "dim_alerts", 0)),
+        "_detach_load": layout.n_load if detach else 0,
+        "_detach_gen": layout.n_gen if detach else 0,
+        "_detach_storage": layout.n_storage if detach else 0,
+    }
+    lengths = {sum(sizes[block] for block in blocks) for blocks in _VECTOR_LAYOUTS}
+    own = _count(getattr(space, "n", 0))
+    if own >= layout.n_line + 2 * n_topo:
+        lengths.add(own)
+    return frozenset(lengths)
+
+
+def _count(value: Any) -> int:
+    """``value`` as a count (numpy integers too); 0 for anything else."""
+    try:
+        number = operator.index(value)
+    except TypeError:
+        return 0
+    return max(number, 0)
+
+
+def _lengths_text(lengths: frozenset[int]) -> str:
+    """``154, 160 or 166``."""
+    shown = [str(n) for n in sorted(lengths)]
+    return shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " or " + shown[-1]
+
 
 class _Problem(Exception):
     """A problem with one action; the caller adds the file, action and asset to the message."""
@@ -85,8 +165,13 @@ class _Raw:
 # internals: one action
 
 
-def _sub_buses(raw: _Raw, layout: GridLayout) -> tuple[dict[int, int], list[str]]:
-    """Bus of each element the action sets, by position in the substation, and warnings."""
+def _sub_buses(
+    raw: _Raw, layout: GridLayout, lengths: frozenset[int]
+) -> tuple[dict[int, int], list[str]]:
+    """Bus of each element the action sets, by position in the substation, and warnings.
+
+    ``lengths``: those of this grid's action vectors (:func:`vector_lengths`).
+    """
     sub = raw.asset_id
     if raw.fmt == PARSER1:
         vector = _int_vector(raw.payload, "the bus vector", allow_float=False)
@@ -101,7 +186,7 @@ def _sub_buses(raw: _Raw, layout: GridLayout) -> tuple[dict[int, int], list[str]
         raise _Problem(f"an action must be an object, got {_short(action)}")
     if raw.fmt == PARSER2:
         _only_keys(action, (_CONFIG_KEY,), "parser 2 format")
-        return _sub_from_configuration(action[_CONFIG_KEY], layout, sub)
+        return _sub_from_configuration(action[_CONFIG_KEY], layout, sub, lengths)
     _only_keys(action, ELEMENT_KEYS, "reference format, substation action")
     return _sub_from_reference(action, layout, sub)
 
@@ -174,7 +259,7 @@ def _position(layout: GridLayout, key: str, element: int, sub: int) -> int:
 
 
 def _sub_from_configuration(
-    value: Any, layout: GridLayout, sub: int
+    value: Any, layout: GridLayout, sub: int, lengths: frozenset[int]
 ) -> tuple[dict[int, int], list[str]]:
     """Parser 2: a substation vector, a topology vector or a whole grid2op action vector."""
     vector = _number_vector(value)
@@ -189,11 +274,11 @@ def _sub_from_configuration(
         topo = _integral(vector, "set_configuration")
         _only_at_sub(layout, topo, sub, start)
         return _buses_of_vector(layout, sub, topo[start : start + size]), []
-    if length < n_line + 2 * n_topo:
+    if length not in lengths:
         raise _Problem(
             f"set_configuration has {len(vector)} entries: expected {size} (the elements of "
-            f"substation {sub}), {n_topo} (a topology vector) or a grid2op action vector "
-            f"(at least {n_line + 2 * n_topo})"
+            f"substation {sub}), {n_topo} (a topology vector) or a grid2op action vector of "
+            f"this grid ({_lengths_text(lengths)} entries; another grid's has another length)"
         )
     readings: list[tuple[dict[int, int], list[str]]] = []
     reasons: list[str] = []
@@ -278,14 +363,14 @@ def _check_bus(layout: GridLayout, bus: int, what: str) -> None:
     raise _Problem(f"bus {bus} for {what} is not in {allowed_text}")
 
 
-def _line_status(raw: _Raw, layout: GridLayout) -> tuple[int, list[str]]:
+def _line_status(raw: _Raw, layout: GridLayout, lengths: frozenset[int]) -> tuple[int, list[str]]:
     action = raw.payload
     line = raw.asset_id
     if not isinstance(action, Mapping):
         raise _Problem(f"an action must be an object, got {_short(action)}")
     if raw.fmt == PARSER2:
         _only_keys(action, (_CONFIG_KEY,), "parser 2 format")
-        status = _line_from_configuration(action[_CONFIG_KEY], layout, line)
+        status = _line_from_configuration(action[_CONFIG_KEY], layout, line, lengths)
     else:
         _only_keys(action, (_LINE_KEY,), "reference format, line action")
         status = action[_LINE_KEY]
@@ -302,14 +387,16 @@ def _line_status(raw: _Raw, layout: GridLayout) -> tuple[int, list[str]]:
     return status, notes
 
 
-def _line_from_configuration(value: Any, layout: GridLayout, line: int) -> int:
+def _line_from_configuration(
+    value: Any, layout: GridLayout, line: int, lengths: frozenset[int]
+) -> int:
     vector = _number_vector(value)
     n_line = layout.n_line
-    n_topo = sum(layout.sub_sizes)
-    if len(vector) != n_line and len(vector) < n_line + 2 * n_topo:
+    if len(vector) != n_line and len(vector) not in lengths:
         raise _Problem(
             f"set_configuration has {len(vector)} entries: expected {n_line} (a line status "
-            f"vector) or a grid2op action vector (at least {n_line + 2 * n_topo})"
+            f"vector) or a grid2op action vector of this grid ({_lengths_text(lengths)} "
+            "entries; another grid's has another length)"
         )
     status = _integral(vector[:n_line], "the set_line_status block")
     for other, value_ in enumerate(status):

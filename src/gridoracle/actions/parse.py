@@ -24,6 +24,9 @@ parser2
     with Oracle4Grid) or after ``set_line_status`` and ``change_line_status`` (``PlayableAction``
     today). The reading that sets buses at the declared substation only is taken; the two never
     both fit (that would need a substation with more elements than the grid has lines).
+    The vector must have the length of one of this grid's action vectors (``TopologyAction``,
+    ``PlayableAction`` today and in its older layouts, or the environment's own action class):
+    a vector written for another grid is refused.
     gridoracle also accepts a substation bus vector or a whole topology vector (``topo_vect``
     length) there, and a line status vector (one entry per line) for a line.
 
@@ -86,6 +89,7 @@ from gridoracle.actions._convert import (
     _sub_buses,
     _sub_dicts,
     _topology_notes,
+    vector_lengths,
 )
 from gridoracle.actions.model import Action, GridLayout
 from gridoracle.errors import ActionFileError
@@ -298,6 +302,7 @@ def _loads(text: str, ctx: _Context) -> Any:
 
 def _convert(data: Any, env: Any, ctx: _Context) -> tuple[list[UnitaryAction], list[str]]:
     layout = GridLayout.of(env)
+    lengths = vector_lengths(env, layout)
     fmt = _detect(data, ctx)
     if fmt == PARSER1:
         raws = _collect_parser1(data, layout, ctx)
@@ -313,11 +318,11 @@ def _convert(data: Any, env: Any, ctx: _Context) -> tuple[list[UnitaryAction], l
         where = f"{name} ({raw.where}) on {asset}"
         try:
             if raw.kind == SUB:
-                buses, notes = _sub_buses(raw, layout)
+                buses, notes = _sub_buses(raw, layout, lengths)
                 content, g2op = _sub_dicts(layout, raw.asset_id, buses)
                 notes += _topology_notes(layout, raw.asset_id, buses)
             else:
-                status, notes = _line_status(raw, layout)
+                status, notes = _line_status(raw, layout, lengths)
                 content = {_LINE_KEY: status}
                 g2op = {"set_line_status": [[raw.asset_id, status]]}
         except _Problem as exc:
