@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +26,11 @@ def _ini(tmp_path: Path, body: str, name: str = "config.ini") -> Path:
     return path
 
 
-def test_defaults_are_oracle4grids_config_ini() -> None:
+def test_oracle4grids_config_ini_gives_its_values() -> None:
+    """Its config.ini gives Oracle4Grid's values, shortest included (issue 12 item 7)."""
     config, warnings = read_config_ini(O4G / "config_ressources.ini")
     assert warnings == []
-    assert config == OracleConfig()
+    assert config == dataclasses.replace(OracleConfig(), best_path_type="shortest")
     assert config.to_dict() == {
         "max_depth": 1,
         "max_iter": 400,
@@ -41,6 +43,17 @@ def test_defaults_are_oracle4grids_config_ini() -> None:
     }
     # a key without a value: not set, and Oracle4Grid then truncates to 5 decimals
     assert config.significant_digit == 5
+
+
+def test_without_a_config_the_best_path_is_the_longest(tmp_path: Path) -> None:
+    """Issue 12 item 7: without --config (or one that does not set it) the best path maximises
+    the reward; the other defaults are Oracle4Grid's."""
+    config, warnings = read_config(None)
+    assert warnings == [] and config == OracleConfig()
+    assert config.best_path_type == "longest"
+    assert (config.max_depth, config.max_iter, config.n_best_topos) == (1, 400, 2)
+    partial = _ini(tmp_path, "[DEFAULT]\nmax_depth = 2\n")
+    assert read_config_ini(partial)[0].best_path_type == "longest"
 
 
 def test_oracle4grid_test_config() -> None:

@@ -74,11 +74,12 @@ def test_longest_path_end_to_end(tmp_path, capsys):
     kpis = pd.read_csv(folder / "kpis.csv")
     assert "Best possible path with game rules" in set(kpis.iloc[:, 0])
     assert "Best possible path with game rules" in out.out and "line-4-3" in out.out
+    assert "worse than doing nothing" not in out.err
     assert any((folder / "replay_logs").rglob("*"))
 
 
 def test_shortest_path_as_oracle4grid(tmp_path, capsys):
-    _run(
+    captured = _run(
         [
             *BASE,
             "--best-path-type",
@@ -96,6 +97,10 @@ def test_shortest_path_as_oracle4grid(tmp_path, capsys):
     folder = tmp_path / "scenario_0" / "reference"
     assert _path(folder, "best_path.json")[:5] == ["sub-5-2"] + ["sub-1-1_sub-5-2"] * 4
     assert _path(folder, "best_path_no_overload.json")[:5] == ["sub-1-1"] * 5
+    # issue 12 item 7: a "best" path worse than doing nothing is said, in one line
+    said = [line for line in captured.err.splitlines() if "worse than doing nothing" in line]
+    assert len(said) == 1 and said[0].startswith("warning: best_path_type shortest"), captured.err
+    assert "longest" in said[0]
 
 
 @pytest.mark.parametrize(

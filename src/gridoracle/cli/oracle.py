@@ -15,25 +15,44 @@ from gridoracle.cli.options import (
     Scheduler,
     Seed,
     UnitaryActions,
-    optional,
     out_option,
     workers_option,
 )
 from gridoracle.cli.progress import terminal_progress
 
 Chronic = Annotated[str, typer.Option(help="Chronic index or name (one).")]
+#: the panel of ``--help`` holding --config and Oracle4Grid's settings (a table of its own: the
+#: longest option names fit in 80 columns)
+SETTINGS_PANEL = "Oracle4Grid settings"
 Config = Annotated[
-    Path | None, optional("Settings: Oracle4Grid's config.ini as is, or a .toml file.")
+    Path | None,
+    typer.Option(
+        help="Oracle4Grid's config.ini as is, or a .toml file; the options below replace its "
+        "values.",
+        show_default=False,
+        rich_help_panel=SETTINGS_PANEL,
+    ),
 ]
 #: Oracle4Grid's settings that are options too (``max_depth``: ``--max-depth``); each replaces
 #: the value of --config
 SETTINGS_HELP = {
     "max_depth": "Most unitary actions combined.",
     "max_iter": "Timesteps of the episode.",
-    "best_path_type": "longest (maximise the reward) or shortest.",
+    "best_path_type": "longest (maximise the reward) or shortest (minimise it).",
     "n_best_topos": "Most played topologies of the best path given a KPI.",
     "reward_significant_digit": "Decimals kept of the rewards in the graph.",
-    "replay_reward_rel_tolerance": "Relative tolerance of the replayed reward.",
+    "replay_reward_rel_tolerance": "Tolerance (relative) of the replayed reward.",
+}
+#: the settings' defaults without --config: those of ``gridoracle.oracle.config.OracleConfig``
+#: (tests/test_oracle_cli.py checks that they agree), written here so that the CLI starts
+#: without importing numpy
+SETTINGS_DEFAULTS = {
+    "max_depth": "1",
+    "max_iter": "400",
+    "best_path_type": "longest",
+    "n_best_topos": "2",
+    "reward_significant_digit": "5",
+    "replay_reward_rel_tolerance": "1e-07",
 }
 NbProcess = Annotated[
     int | None,
@@ -63,7 +82,12 @@ Force = Annotated[
 
 def _setting(name: str) -> Any:
     """The option of an Oracle4Grid setting: ``--max-depth`` for ``max_depth``."""
-    return optional(SETTINGS_HELP[name], "--" + name.replace("_", "-"))
+    return typer.Option(
+        "--" + name.replace("_", "-"),
+        help=f"{SETTINGS_HELP[name]} [default: --config's, else {SETTINGS_DEFAULTS[name]}]",
+        show_default=False,
+        rich_help_panel=SETTINGS_PANEL,
+    )
 
 
 def oracle_cmd(

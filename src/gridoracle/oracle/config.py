@@ -2,7 +2,8 @@
 
 Oracle4Grid (``oracle4grid/main.py``) reads its settings with
 ``configparser.ConfigParser(allow_no_value=True)`` from the ``[DEFAULT]`` section of a
-``config.ini``; its own file, ``oracle4grid/ressources/config.ini``, holds the defaults used here::
+``config.ini``; its own file, ``oracle4grid/ressources/config.ini``, holds the defaults used here,
+but one::
 
     [DEFAULT]
     max_depth = 1
@@ -14,6 +15,10 @@ Oracle4Grid (``oracle4grid/main.py``) reads its settings with
     n_best_topos = 2
     # output_path = oracle4grid/output
 
+The one: ``best_path_type`` defaults to ``longest`` here. Oracle4Grid's ``shortest`` minimises the
+summed margin reward, i.e. it picks the worst topologies (a first run's "best path" worse than
+doing nothing); a file that sets ``shortest`` (Oracle4Grid's own config.ini does) keeps it.
+
 A key written without a value (``reward_significant_digit`` above) means "not set": for
 ``reward_significant_digit`` Oracle4Grid then uses 5 (:attr:`OracleConfig.significant_digit`).
 Keys are case-insensitive, as configparser makes them; other sections are ignored, with a warning,
@@ -24,7 +29,8 @@ The TOML file has the same keys, at the top level or in an ``[oracle]`` table (t
 file is not read); a key left out keeps its default.
 
 Every value is checked; a bad one raises :class:`~gridoracle.errors.InvalidOption` with one line
-naming the file, the key and the value. Unknown keys are warnings (returned, and logged).
+naming the file, the key and the value. Unknown keys are warnings: returned (the caller shows
+them, once), and logged at DEBUG level only.
 """
 
 from __future__ import annotations
@@ -71,7 +77,7 @@ _INT_TEXT = re.compile(r"^[+-]?[0-9]+$")
 
 @dataclass(frozen=True)
 class OracleConfig:
-    """The Oracle's settings, with Oracle4Grid's names and defaults.
+    """The Oracle's settings, with Oracle4Grid's names and defaults (but ``best_path_type``).
 
     Attributes
     ----------
@@ -82,7 +88,8 @@ class OracleConfig:
     nb_process : int
         Number of processes simulating actions in parallel (>= 1).
     best_path_type : str
-        ``"longest"`` (maximise the summed reward) or ``"shortest"`` (minimise it).
+        ``"longest"`` (maximise the summed reward; the default) or ``"shortest"`` (minimise it,
+        Oracle4Grid's default).
     n_best_topos : int
         Number of most played topologies of the best path given a "then do nothing" KPI (>= 0).
     reward_significant_digit : int or None
@@ -96,7 +103,7 @@ class OracleConfig:
     max_depth: int = 1
     max_iter: int = 400
     nb_process: int = 1
-    best_path_type: str = "shortest"
+    best_path_type: str = "longest"
     n_best_topos: int = 2
     reward_significant_digit: int | None = None
     replay_reward_rel_tolerance: float = 1e-7
@@ -178,7 +185,7 @@ class OracleConfig:
                 if not from_file:
                     raise InvalidOption(message)
                 warnings.append(message + ": ignored")
-                logger.warning("%s: ignored", message)
+                logger.debug("%s: ignored", message)
                 continue
             if value is None and not (from_file and key in _OPTIONAL):
                 continue
@@ -231,8 +238,8 @@ def read_config_ini(path: str | os.PathLike[str]) -> tuple[OracleConfig, list[st
     Returns
     -------
     (config, warnings)
-        Settings over Oracle4Grid's defaults; warnings (unknown keys, ignored sections) are one
-        line each, naming the file, and are logged too.
+        Settings over the defaults; warnings (unknown keys, ignored sections) are one line
+        each, naming the file, for the caller to show (logged at DEBUG level only).
 
     Raises
     ------
@@ -274,7 +281,7 @@ def read_config_ini(path: str | os.PathLike[str]) -> tuple[OracleConfig, list[st
             f"[{INI_SECTION}], as Oracle4Grid does"
         )
         warnings.append(message)
-        logger.warning("%s", message)
+        logger.debug("%s", message)
     values: dict[str, Any] = {}
     for key, value in parser.defaults().items():
         if value is None and key not in _OPTIONAL:
@@ -318,7 +325,7 @@ def read_config_toml(path: str | os.PathLike[str]) -> tuple[OracleConfig, list[s
 def read_config(path: str | os.PathLike[str] | None) -> tuple[OracleConfig, list[str]]:
     """Read a settings file by its extension: ``.toml`` as TOML, anything else as config.ini.
 
-    ``None`` gives Oracle4Grid's defaults and no warning.
+    ``None`` gives the defaults (:class:`OracleConfig`) and no warning.
     """
     if path is None:
         return OracleConfig(), []

@@ -35,7 +35,7 @@ from gridoracle.grid import resolve_chronics
 from gridoracle.io import versions
 from gridoracle.oracle.config import OracleConfig, read_config
 from gridoracle.oracle.core.best_path import BestPath, best_paths, best_unconstrained
-from gridoracle.oracle.core.kpis import compute_kpis
+from gridoracle.oracle.core.kpis import MSG_DONOTHING, compute_kpis
 from gridoracle.oracle.core.transitions import TransitionRules, allowed_transitions
 from gridoracle.oracle.outputs import path_document, write_csv, write_figures, write_json
 from gridoracle.oracle.sim.env import make_oracle_env, use_replay_parameters
@@ -226,6 +226,7 @@ def _run(
     with _timed(timings, "5 kpis"):
         progress.stage("5 - indicators")
         kpis = _kpis(table, best, best_no, settings)
+    episode.warnings += _worse_than_donothing(kpis, best, settings.best_path_type)
     report = OracleReport(
         episode.folder,
         settings,
@@ -318,6 +319,21 @@ def _kpis(
         best_unconstrained(table.rewards, kind),
         kind=kind,
     )
+
+
+def _worse_than_donothing(kpis: pd.DataFrame, best: BestPath, kind: str) -> list[str]:
+    """One line when the best path sums less reward than doing nothing (shortest does that).
+
+    A longest path cannot: doing nothing is a path, and the KPIs' order check stops it.
+    """
+    rows = dict(kpis.itertuples(index=False))
+    donothing = float(rows.get(MSG_DONOTHING, float("nan")))
+    if not best.path or np.isnan(donothing) or best.reward >= donothing:
+        return []
+    return [
+        f"best_path_type {kind}: the best path's reward {best.reward:,.4f} is worse than doing "
+        f"nothing's {donothing:,.4f} (shortest minimises the reward; longest maximises it)"
+    ]
 
 
 def _write_tables(
