@@ -65,7 +65,7 @@ def _oracle(tmp_path: Path, env: str, steps: int, *extra: str) -> dict:
             *extra,
         ]
     )
-    folder = tmp_path / "oracle" / "scenario_0" / "reference"
+    folder = tmp_path / "oracle" / env / "scenario_0" / "reference"
     return json.loads((folder / "summary.json").read_text())
 
 

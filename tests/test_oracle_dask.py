@@ -172,7 +172,7 @@ def test_oracle_cli_on_a_local_cluster_matches_the_local_run(tmp_path):
     ]
     for name, extra in (("local", []), ("dask", ["--dask-workers", "2"])):
         main([*common, "--output", str(tmp_path / name), *extra])  # returns: exit code 0
-    folder = Path("scenario_0") / actions.stem
+    folder = Path(ENV) / "scenario_0" / actions.stem
     for file in ("reward_df.csv", "kpis.csv", "best_path.json", "best_path_no_overload.json"):
         assert (tmp_path / "dask" / folder / file).read_bytes() == (
             tmp_path / "local" / folder / file

@@ -49,7 +49,7 @@ def test_longest_path_end_to_end(tmp_path, capsys):
     out = _run(
         [*BASE, "--best-path-type", "longest", "--output", str(tmp_path), "--export-graph"], capsys
     )
-    folder = tmp_path / "scenario_0" / "reference"
+    folder = tmp_path / "rte_case14_realistic" / "scenario_0" / "reference"
     for name in (
         "reward_df.csv",
         "kpis.csv",
@@ -94,7 +94,7 @@ def test_shortest_path_as_oracle4grid(tmp_path, capsys):
         ],
         capsys,
     )
-    folder = tmp_path / "scenario_0" / "reference"
+    folder = tmp_path / "rte_case14_realistic" / "scenario_0" / "reference"
     assert _path(folder, "best_path.json")[:5] == ["sub-5-2"] + ["sub-1-1_sub-5-2"] * 4
     assert _path(folder, "best_path_no_overload.json")[:5] == ["sub-1-1"] * 5
     # issue 12 item 7: a "best" path worse than doing nothing is said, in one line
@@ -126,3 +126,23 @@ def test_bad_config_file_is_one_line_exit_2(tmp_path, capsys):
         main([*BASE, "--config", str(bad), "--output", str(tmp_path)])
     err = capsys.readouterr().err
     assert info.value.code == 2 and "max_iter" in err and len(err.strip().splitlines()) == 1
+
+
+def test_two_environments_do_not_share_an_output_folder(tmp_path, capsys):
+    """Issue 12 item 6: ``<output>/<env>/scenario_<chronic>/<stem>``: the demo's
+    l2rpn_case14_sandbox outputs and the README's rte_case14_realistic ones (both actions files
+    are named reference.json) no longer overwrite each other."""
+    for env in ("l2rpn_case14_sandbox", "rte_case14_realistic"):
+        actions = ROOT / "examples" / "actions" / env / "reference.json"
+        args = ["oracle", "--env", env, "--chronic", "0", "--actions", str(actions)]
+        _run([*args, "--max-iter", "3", "--no-replay", "--quiet", "--out", str(tmp_path)], capsys)
+    for env in ("l2rpn_case14_sandbox", "rte_case14_realistic"):
+        folder = tmp_path / env / "scenario_0" / "reference"
+        assert json.loads((folder / "summary.json").read_text())["env"] == env
+        assert (folder / "kpis.csv").is_file()
+    assert not (tmp_path / "scenario_0").exists()
+    # an environment given as a folder is labelled by the folder's name
+    from gridoracle.pipelines.oracle import output_folder
+
+    out = output_folder(tmp_path, "/data/my envs/case 14/", 3, Path("a/b/mine.json"))
+    assert out == tmp_path / "case_14" / "scenario_3" / "mine"

@@ -107,7 +107,9 @@ def test_run_writes_leaderboard_report_and_record(first_run: dict[str, Any]) -> 
         "ridge_feature_importance.png",
         "ridge_pred_vs_true.png",
     ]
-    assert (results / "oracle" / "scenario_0" / "reference" / "kpis.csv").is_file()
+    assert (
+        results / "oracle" / "l2rpn_case14_sandbox" / "scenario_0" / "reference" / "kpis.csv"
+    ).is_file()
 
     html = (results / "report.html").read_text(encoding="utf-8")
     assert html.count('src="data:image/png;base64,') == len(figures)
@@ -133,7 +135,9 @@ def test_second_run_reuses_models(
     # are still on disk, not presented as this run's)
     assert '<section id="oracle">' not in html and "Do Nothing in ref topo" not in html
     assert "No Oracle in this run" in html
-    assert (results / "oracle" / "scenario_0" / "reference" / "kpis.csv").is_file()
+    assert (
+        results / "oracle" / "l2rpn_case14_sandbox" / "scenario_0" / "reference" / "kpis.csv"
+    ).is_file()
     # other models are another cache key: trained again (same data and seed: same model)
     out, _ = run_cli(tiny_args(tmp, "--models", "ridge"), capsys)
     assert "models trained in this run" in out

@@ -117,7 +117,7 @@ def oracle_cmd(
     """The Oracle: the best achievable trajectory of combined topology actions on one episode.
 
     Reads Oracle4Grid's inputs as they are (action files in its three formats, config.ini) and
-    writes `<out>/scenario_<chronic>/<actions file stem>/`: reward_df.csv, kpis.csv,
+    writes `<out>/<env>/scenario_<chronic>/<actions file stem>/`: reward_df.csv, kpis.csv,
     best_path.json, best_path_no_overload.json, graph.png, topology counts, replay_logs/ and
     summary.json.
 

@@ -8,7 +8,8 @@
 5. KPIs with Oracle4Grid's order check;
 6. replay of both paths under real rules.
 
-Outputs go to ``<output>/scenario_<chronic>/<actions file stem>/``. :func:`run_oracle` takes an
+Outputs go to ``<output>/<environment>/scenario_<chronic>/<actions file stem>/`` (see
+:func:`output_folder`; Oracle4Grid's layout below the environment). :func:`run_oracle` takes an
 :class:`OracleRequest`, a :class:`~gridoracle.parallel.Backend` (where the reward table's chunks
 are solved; the rest runs here) and a :class:`~gridoracle.progress.Progress` (a ``stage`` per
 Oracle step, ``advance`` per chunk of the reward table).
@@ -31,7 +32,7 @@ from gridoracle.actions.combine import CombinedAction, combinations, filter_at_t
 from gridoracle.actions.parse import UnitaryAction, load_unitary_actions
 from gridoracle.engine.batched import BatchedEngine
 from gridoracle.errors import InvalidOption
-from gridoracle.grid import resolve_chronics
+from gridoracle.grid import env_label, resolve_chronics
 from gridoracle.io import versions
 from gridoracle.oracle.config import OracleConfig, read_config
 from gridoracle.oracle.core.best_path import BestPath, best_paths, best_unconstrained
@@ -48,6 +49,7 @@ __all__ = [
     "OracleConfig",
     "OracleReport",
     "OracleRequest",
+    "output_folder",
     "read_config",
     "run_oracle",
     "scenario_label",
@@ -126,6 +128,21 @@ class OracleReport:
 def scenario_label(given: str | int) -> str:
     """``scenario_<chronic>``: the index or name the user gave, as Oracle4Grid names it."""
     return f"scenario_{given}"
+
+
+def output_folder(root: str | Path, env: str, chronic: str | int, actions_file: str | Path) -> Path:
+    """Where the Oracle writes: ``<root>/<environment label>/scenario_<chronic>/<stem>``.
+
+    The environment label is :func:`gridoracle.grid.env_label`'s (the name, or a folder's base
+    name), so that two environments' outputs of the same chronic and actions file name do not
+    overwrite each other; below it, Oracle4Grid's layout.
+
+    Examples
+    --------
+    >>> output_folder("out", "rte_case14_realistic", 0, "examples/reference.json").as_posix()
+    'out/rte_case14_realistic/scenario_0/reference'
+    """
+    return Path(root) / env_label(env) / scenario_label(chronic) / Path(actions_file).stem
 
 
 def run_oracle(
@@ -266,7 +283,7 @@ def _read_inputs(request: OracleRequest, sim_env: Any) -> _Episode:
     if not unitary:
         raise InvalidOption(f"actions file {str(request.actions_file)!r}: no unitary action in it")
     root = Path(request.out or request.settings.output_path or "results/oracle")
-    folder = root / scenario_label(request.chronic) / Path(request.actions_file).stem
+    folder = output_folder(root, request.env, request.chronic, request.actions_file)
     return _Episode(chronics[0], folder, unitary, list(warnings))
 
 
