@@ -146,3 +146,29 @@ def test_two_environments_do_not_share_an_output_folder(tmp_path, capsys):
 
     out = output_folder(tmp_path, "/data/my envs/case 14/", 3, Path("a/b/mine.json"))
     assert out == tmp_path / "case_14" / "scenario_3" / "mine"
+
+
+def test_a_max_iter_beyond_the_chronic_says_what_was_run(tmp_path, capsys, monkeypatch):
+    """Issue 12 item 9: max_iter 100000 on an 8064-step chronic ran 8063 steps while
+    summary.json said 100000. Here the chronic is cut to 5 steps (``set_max_iter``)."""
+    import gridoracle.pipelines.oracle as pipeline
+
+    made = pipeline.make_oracle_env
+
+    def short_chronic(env, reward="oracle"):
+        sim_env = made(env, reward)
+        sim_env.set_max_iter(5)
+        return sim_env
+
+    monkeypatch.setattr(pipeline, "make_oracle_env", short_chronic)
+    out = _run([*BASE[:-5], "--max-iter", "8", "--quiet", "--output", str(tmp_path)], capsys)
+    folder = tmp_path / "rte_case14_realistic" / "scenario_0" / "reference"
+    summary = json.loads((folder / "summary.json").read_text())
+    run = summary["steps"]["run"]
+    assert summary["steps"] == {"requested": 8, "run": run} and 0 < run < 8
+    assert summary["config"]["max_iter"] == 8
+    said = [line for line in out.err.splitlines() if "max_iter 8" in line]
+    assert len(said) == 1 and said[0].startswith("warning:"), out.err
+    assert f"{run} steps" in said[0] and "end of the chronic" in said[0], said
+    assert any(f"max_iter 8: {run} steps" in w for w in summary["warnings"])
+    assert len(pd.read_csv(folder / "reward_df.csv")["timestep"].unique()) == run

@@ -224,6 +224,7 @@ def _run(
             f"2 - rewards of {len(episode.actions)} combined actions over {settings.max_iter} steps"
         )
         full_table = _rewards(request, episode, sim_env, engine, backend, progress)
+    episode.warnings += _steps_warnings(settings.max_iter, full_table)
     keep, drop_warnings = drop_incomplete(full_table.played, full_table.names)
     episode.warnings += drop_warnings
     table = full_table.select(keep)
@@ -338,6 +339,14 @@ def _kpis(
     )
 
 
+def _steps_warnings(max_iter: int, table: RewardTable) -> list[str]:
+    """One line when the episode has fewer steps than asked (summary.json has both counts)."""
+    if table.n_steps >= max_iter:
+        return []
+    why = table.stopped or "the reconnect-only run stops there"
+    return [f"max_iter {max_iter}: {table.n_steps} steps run ({why})"]
+
+
 def _worse_than_donothing(kpis: pd.DataFrame, best: BestPath, kind: str) -> list[str]:
     """One line when the best path sums less reward than doing nothing (shortest does that).
 
@@ -443,6 +452,7 @@ def _write_summary(
             "chronic_given": str(request.chronic),
             "actions_file": str(request.actions_file),
             "config": report.config.to_dict(),
+            "steps": {"requested": report.config.max_iter, "run": full_table.n_steps},
             "seed": request.seed,
             "reward": request.reward,
             "versions": versions(),

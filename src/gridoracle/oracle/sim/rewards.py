@@ -68,6 +68,9 @@ class RewardTable:
         Steps each run lasted (T when it reached the end).
     reused : int
         Actions whose rewards were read from the cache instead of solved.
+    stopped : str
+        Why the episode has fewer than ``max_iter`` steps (the reconnect-only run stopped
+        there): ``"the end of the chronic"`` or the game over; ``""`` when it has them all.
     """
 
     names: list[str]
@@ -75,6 +78,7 @@ class RewardTable:
     overload: np.ndarray
     played: np.ndarray
     reused: int = 0
+    stopped: str = ""
 
     @property
     def n_steps(self) -> int:
@@ -92,6 +96,7 @@ class RewardTable:
             self.rewards[:, idx],
             self.overload[:, idx],
             self.played[idx],
+            stopped=self.stopped,
         )
 
     def to_frame(self) -> pd.DataFrame:
@@ -264,7 +269,7 @@ def reward_table(
     """
     if backend.kind != "serial" and env_name is None:
         raise ValueError("env_name is required to solve the reward table outside this process")
-    observations = _reconnect_only_run(env, chronic, max_iter, seed)
+    observations, stopped = _reconnect_only_run(env, chronic, max_iter, seed)
     n_steps = len(observations)
     solution = _Solution(n_steps, len(actions), progress)
     if n_steps:
@@ -285,14 +290,22 @@ def reward_table(
         ]
         if units:
             _solve(units, backend, _WorkerEpisode(env, engine), observations, solution, store)
-    return solution.table([a.name for a in actions], max_iter, reward)
+    return solution.table([a.name for a in actions], max_iter, reward, stopped)
 
 
-def _reconnect_only_run(env: Any, chronic: int, max_iter: int, seed: int | None) -> list[Any]:
-    """:func:`base_run`, logging why it stopped early (the table stops there too)."""
+def _reconnect_only_run(
+    env: Any, chronic: int, max_iter: int, seed: int | None
+) -> tuple[list[Any], str]:
+    """:func:`base_run`, and why it stopped before ``max_iter`` (the table stops there too).
+
+    ``"the end of the chronic"``, the game over, or ``""``: the caller says it to the user
+    (:attr:`RewardTable.stopped`); it is logged at INFO level only.
+    """
     observations, why = base_run(env, chronic, max_iter, seed)
-    if why and why != "end of the chronic":
-        log.warning(
+    if why == "end of the chronic":
+        why = "the end of the chronic"
+    if why:
+        log.info(
             "the reconnect-only run of chronic %s stops after %d of %d steps (%s): every "
             "action's table stops there",
             chronic,
@@ -300,9 +313,7 @@ def _reconnect_only_run(env: Any, chronic: int, max_iter: int, seed: int | None)
             max_iter,
             why,
         )
-    elif why:
-        log.info("chronic %s has %d steps after its first state", chronic, len(observations))
-    return observations
+    return observations, why
 
 
 def _chunks(n_actions: int, chunk: int) -> list[tuple[int, int]]:
@@ -371,7 +382,7 @@ class _Solution:
             self.advance()
         return todo
 
-    def table(self, names: list[str], max_iter: int, reward: str) -> RewardTable:
+    def table(self, names: list[str], max_iter: int, reward: str, stopped: str) -> RewardTable:
         """The finished table: runs end at their first failed step, as the Runner's do."""
         n_steps = self.rewards.shape[0]
         rewards, overload, played = _finish_runs(self.status_ok, self.rewards, self.flags)
@@ -380,7 +391,7 @@ class _Solution:
         if reward == "l2rpn" and n_steps:
             ended = played == n_steps
             rewards[n_steps - 1, ended] = 0.0
-        return RewardTable(names, rewards, overload, played, self.reused)
+        return RewardTable(names, rewards, overload, played, self.reused, stopped)
 
 
 def _solve(
