@@ -5,6 +5,7 @@ Datasets here are small synthetic ones written through the store API (no grid2op
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -16,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import gridoracle.dataset.store as store_mod
+import gridoracle.dataset.chunks as chunks_mod
 from gridoracle.dataset import Dataset, DatasetStore, load
 from gridoracle.dataset.store import (
     MANIFEST_NAME,
@@ -240,7 +241,7 @@ def test_crash_while_writing_parquet_exposes_nothing(tmp_path, monkeypatch):
         Path(where).write_bytes(b"PAR1 half a file")
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(store_mod.pq, "write_table", half_write)
+    monkeypatch.setattr(chunks_mod.pq, "write_table", half_write)
     target = tmp_path / "x.parquet"
     with pytest.raises(KeyboardInterrupt):
         write_chunk_file(target, state_frame(0, 5))
@@ -475,25 +476,35 @@ def test_is_complete_lifecycle(tmp_path, caplog):
     assert again.is_complete() is True
 
 
-def test_force_clears_only_this_dataset(tmp_path):
+def test_force_keeps_every_chunk_until_its_new_file_lands(tmp_path):
+    """Issue 12 item 2: a forced rebuild recomputes every chunk but deletes none up front."""
     store = build(tmp_path)
+    before = folder_bytes(store.path)
     other = open_store(tmp_path, seed=7)
     sibling = tmp_path / "keep.txt"
     sibling.write_text("x")
-    (store.path / "extra").mkdir()
-    (store.path / "extra" / "f.bin").write_bytes(b"1")
     forced = open_store(tmp_path, force=True)
-    assert forced.path == store.path
-    assert sorted(p.name for p in forced.path.iterdir()) == [MANIFEST_NAME]
-    assert forced.manifest["complete"] is False and forced.manifest["chunks"] == {}
+    assert forced.path == store.path and folder_bytes(store.path) == before
+    assert not forced.is_complete()
+    assert not any(forced.chunk_done(rel) for rel in forced.expected_chunks)
+    assert folder_bytes(store.path) == before  # asking deletes nothing either
+    write_all(forced)
+    forced.finalize({"rows": 15, "actions": len(ACTIONS)})
+    assert folder_bytes(store.path) == before and forced.is_complete()
     assert sibling.exists() and (other.path / MANIFEST_NAME).exists()
+
+
+def _resign(manifest: dict) -> dict:
+    """``manifest`` with the checksum of its (edited) content, as the store writes it."""
+    body = {k: v for k, v in manifest.items() if k != "manifest_sha256"}
+    return {**body, "manifest_sha256": hashlib.sha256(canonical_json(body)).hexdigest()}
 
 
 def test_config_collision_is_an_error(tmp_path):
     store = open_store(tmp_path)
     m = on_disk_manifest(store)
     m["config_hash"] = "f" * 64
-    (store.path / MANIFEST_NAME).write_text(json.dumps(m))
+    (store.path / MANIFEST_NAME).write_text(json.dumps(_resign(m)))
     with pytest.raises(DatasetError, match="another config"):
         open_store(tmp_path)
     open_store(tmp_path, force=True)  # --force takes the folder over
@@ -565,6 +576,41 @@ def test_append_run_log(tmp_path):
     assert [json.loads(x)["cache_hit"] for x in lines] == [False, True]
     assert json.loads(lines[0])["pairs_per_s"] is None
     assert (store.path / MANIFEST_NAME).read_bytes() == before
+
+
+def test_manifest_records_the_checksum_of_its_content(tmp_path):
+    store = build(tmp_path)
+    manifest = on_disk_manifest(store)
+    assert manifest == _resign(manifest)
+    assert store.manifest["manifest_sha256"] == manifest["manifest_sha256"]
+
+
+@pytest.mark.parametrize("edit", ["cut actions", "drop checksum"])
+def test_a_manifest_that_does_not_match_its_checksum_is_refused(tmp_path, edit, caplog):
+    """Issue 12 item 12: cutting the action list no longer loads fewer targets silently."""
+    store = build(tmp_path)
+    manifest = on_disk_manifest(store)
+    if edit == "cut actions":
+        manifest["actions"] = manifest["actions"][:2]
+    else:
+        manifest.pop("manifest_sha256")
+    (store.path / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2))
+    with pytest.raises(DatasetError, match="checksum") as exc:
+        load(store.path)
+    assert str(store.path / MANIFEST_NAME) in str(exc.value) and "\n" not in str(exc.value)
+    with caplog.at_level(logging.WARNING):
+        again = open_store(tmp_path)  # the generator regenerates it
+    assert any("checksum" in r.getMessage() for r in caplog.records)
+    assert again.manifest["chunks"] == {} and on_disk_manifest(again) == _resign(again.manifest)
+
+
+def test_append_run_log_on_storage_it_cannot_write_warns_once(tmp_path, caplog):
+    store = build(tmp_path)
+    (store.path / "runs.jsonl").mkdir()  # in the way of the log (as root too)
+    with caplog.at_level(logging.WARNING):
+        store.append_run_log({"event": "cache_hit"})
+    (record,) = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert "runs.jsonl" in record.getMessage() and "\n" not in record.getMessage()
 
 
 # --- load -----------------------------------------------------------------------------------------

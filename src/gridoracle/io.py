@@ -37,6 +37,7 @@ __all__ = [
     "atomic_write_json",
     "atomic_write_text",
     "canonical_json",
+    "check_writable",
     "config_hash",
     "file_sha256",
     "json_bytes",
@@ -271,6 +272,15 @@ def atomic_path(path: Path) -> Iterator[Path]:
             tmp.unlink()
         raise
     _publish(tmp, path)
+
+
+def check_writable(folder: Path) -> None:
+    """Raise the :class:`OSError` that writing a new file in ``folder`` would raise, if any.
+
+    Creates an empty temporary file there and removes it: a read-only or missing folder fails
+    here, before any work, rather than after it.
+    """
+    _temp_path(Path(folder) / "check").unlink()
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

@@ -20,6 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from gridoracle.dataset.manifest import checksum_problem, describe
 from gridoracle.dataset.split import split as _split
 from gridoracle.dataset.store import FORMAT, MANIFEST_NAME, RHO_PREFIX, STATUS_PREFIX
 from gridoracle.errors import DatasetError, GridOracleError
@@ -162,36 +163,93 @@ class Dataset:
 # --------------------------------------------------------------------------------------------------
 
 
-def find_dataset(path: str | Path) -> Path:
+def find_dataset(
+    path: str | Path, *, horizon: int | None = None, config_hash: str | None = None
+) -> Path:
     """Resolve ``path`` to a dataset folder (the one holding ``manifest.json``).
 
-    Accepts the dataset folder itself, its ``manifest.json``, or an output folder holding exactly
-    one dataset folder.
+    Accepts the dataset folder itself, its ``manifest.json``, or an output folder holding one
+    dataset folder, or several of which ``horizon`` and ``config_hash`` (a prefix of the hash is
+    enough) pick one.
 
     Raises
     ------
     DatasetError
-        If ``path`` does not exist, holds no dataset, or holds several.
+        If ``path`` does not exist or holds no dataset; if it holds several and the choice does
+        not pick exactly one (the message lists them: folder, environment, horizon, config hash,
+        chronics); if the dataset folder given is not the one chosen.
     """
     p = Path(path).expanduser()
     if not p.exists():
         raise DatasetError(f"dataset path {p} does not exist")
     if p.is_file():
-        if p.name == MANIFEST_NAME:
-            return p.parent
-        raise DatasetError(f"{p} is not a dataset: expected a folder holding {MANIFEST_NAME}")
+        if p.name != MANIFEST_NAME:
+            raise DatasetError(f"{p} is not a dataset: expected a folder holding {MANIFEST_NAME}")
+        p = p.parent
     if (p / MANIFEST_NAME).is_file():
-        return p
+        found = [p]
+    else:
+        try:
+            found = sorted(c for c in p.iterdir() if c.is_dir() and (c / MANIFEST_NAME).is_file())
+        except OSError as exc:
+            raise DatasetError(f"cannot read dataset folder {p}: {exc.strerror}") from exc
+        if not found:
+            raise DatasetError(
+                f"{p} is not a dataset: no {MANIFEST_NAME} in it or in its sub-folders"
+            )
+    if len(found) == 1 and horizon is None and config_hash is None:
+        return found[0]
+    return _choose(p, found, horizon, config_hash)
+
+
+def _peek(folder: Path) -> dict[str, Any] | None:
+    """The manifest of ``folder`` as JSON, unchecked (None when it cannot be read)."""
     try:
-        found = sorted(c for c in p.iterdir() if c.is_dir() and (c / MANIFEST_NAME).is_file())
-    except OSError as exc:
-        raise DatasetError(f"cannot read dataset folder {p}: {exc.strerror}") from exc
-    if not found:
-        raise DatasetError(f"{p} is not a dataset: no {MANIFEST_NAME} in it or in its sub-folders")
-    if len(found) > 1:
-        names = ", ".join(c.name for c in found)
-        raise DatasetError(f"{p} holds {len(found)} datasets ({names}): pass one of their folders")
-    return found[0]
+        manifest = json.loads((folder / MANIFEST_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return manifest if isinstance(manifest, dict) else None
+
+
+def _choose(
+    root: Path, found: Sequence[Path], horizon: int | None, config_hash: str | None
+) -> Path:
+    """The one dataset of ``found`` of this horizon and config hash prefix, or DatasetError."""
+    manifests = {folder: _peek(folder) for folder in found}
+    prefix = None if config_hash is None else str(config_hash).strip().lower()
+
+    def config(folder: Path) -> dict[str, Any]:
+        value = (manifests[folder] or {}).get("config")
+        return value if isinstance(value, dict) else {}
+
+    def fits(folder: Path) -> bool:
+        if horizon is not None and config(folder).get("horizon") != horizon:
+            return False
+        chash = str((manifests[folder] or {}).get("config_hash", ""))
+        return prefix is None or chash.startswith(prefix)
+
+    chosen = [folder for folder in found if fits(folder)]
+    if len(chosen) == 1:
+        return chosen[0]
+    if len(found) == 1:  # the dataset folder itself, of another horizon or hash
+        folder = found[0]
+        if horizon is not None and config(folder).get("horizon") != horizon:
+            got = config(folder).get("horizon")
+            raise DatasetError(f"dataset {folder} has horizon {got}, not {horizon}")
+        raise DatasetError(f"dataset {folder} has no config hash starting with {prefix}")
+    wanted = " and ".join(
+        [f"horizon {horizon}"] * (horizon is not None)
+        + [f"a config hash starting with {prefix}"] * (prefix is not None)
+    )
+    if not wanted:
+        head, listed = f"{root} holds {len(found)} datasets", found
+    elif chosen:
+        head, listed = f"{len(chosen)} datasets under {root} have {wanted}", chosen
+    else:
+        head, listed = f"no dataset under {root} has {wanted}; it holds", found
+    described = "; ".join(describe(folder, manifests[folder]) for folder in listed)
+    how = "pass the dataset's own folder, or choose one by horizon and config hash (a prefix)"
+    raise DatasetError(f"{head}: {described}; {how}")
 
 
 def read_json_document(
@@ -251,7 +309,7 @@ def read_verified(
 
 
 def _read_manifest(folder: Path) -> dict[str, Any]:
-    return read_json_document(
+    manifest = read_json_document(
         folder / MANIFEST_NAME,
         fmt=FORMAT,
         required=("actions", "feature_columns", "chunks", "expected_chunks", "complete"),
@@ -259,6 +317,12 @@ def _read_manifest(folder: Path) -> dict[str, Any]:
         kind="a gridoracle dataset manifest",
         error=DatasetError,
     )
+    problem = checksum_problem(manifest)
+    if problem is not None:
+        raise DatasetError(
+            f"dataset manifest {folder / MANIFEST_NAME} is refused: {problem}; {_RERUN}"
+        )
+    return manifest
 
 
 def _read_chunk(folder: Path, relpath: str, entry: dict[str, Any] | None) -> pa.Table:
@@ -286,14 +350,21 @@ def _column(table: pa.Table, name: str, dtype: npt.DTypeLike) -> np.ndarray:
     return np.asarray(table.column(name).to_numpy(), dtype=dtype)
 
 
-def load(path: str | Path) -> Dataset:
+def load(
+    path: str | Path, *, horizon: int | None = None, config_hash: str | None = None
+) -> Dataset:
     """Load a complete dataset folder, checking every chunk against its checksum.
 
     Parameters
     ----------
     path : str or Path
         The dataset folder (holding ``manifest.json``), the manifest itself, or an output folder
-        holding exactly one dataset.
+        holding one dataset, or several of which ``horizon`` and ``config_hash`` pick one.
+    horizon : int, optional
+        Choose the dataset of this horizon.
+    config_hash : str, optional
+        Choose the dataset whose config hash starts with this (the hex digits of its folder
+        name are enough).
 
     Returns
     -------
@@ -303,7 +374,8 @@ def load(path: str | Path) -> Dataset:
     Raises
     ------
     DatasetError
-        If the path is not a dataset, the dataset is incomplete, or a chunk is missing, corrupted
+        If the path is not a dataset (or several, and the choice does not pick one), the dataset
+        is incomplete, its manifest does not match its checksum, or a chunk is missing, corrupted
         or inconsistent; the message names the file.
 
     Examples
@@ -312,7 +384,7 @@ def load(path: str | Path) -> Dataset:
     >>> ds.X.shape, ds.Y.shape  # doctest: +SKIP
     ((1725, 177), (1725, 100))
     """
-    folder = find_dataset(path)
+    folder = find_dataset(path, horizon=horizon, config_hash=config_hash)
     manifest = _read_manifest(folder)
     if not manifest["complete"]:
         raise DatasetError(

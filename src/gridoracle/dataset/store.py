@@ -15,7 +15,12 @@ Guarantees
   Leftover temporary files of a killed run are removed when the store is opened again.
 - **Checksummed.** Each chunk is registered in the manifest with its row count, size and SHA-256
   *after* its file is in place. A chunk whose file is missing, unregistered or does not match its
-  checksum is deleted and reported as not done, so the generator recomputes it.
+  checksum is deleted and reported as not done, so the generator recomputes it. The manifest
+  records the SHA-256 of its own content (``manifest_sha256``, see
+  :mod:`gridoracle.dataset.manifest`): one edited by hand is refused.
+- **Never destroyed up front.** Nothing is written before :meth:`DatasetStore.prepare` (a cache
+  hit only reads), and a forced rebuild keeps every old chunk registered until its new file
+  lands in its place.
 - **Deterministic.** The same DataFrame gives a byte-identical Parquet file and the same content
   gives a byte-identical ``manifest.json`` (sorted keys, fixed indentation, no timestamps). Run
   statistics that vary (wall time) go to ``runs.jsonl`` only.
@@ -33,20 +38,26 @@ import os
 import re
 import shutil
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
-
+from gridoracle.dataset.chunks import (
+    PARQUET_OPTIONS,
+    RHO_PREFIX,
+    STATUS_PREFIX,
+    ChunkInfo,
+    states_relpath,
+    targets_relpath,
+    write_chunk_file,
+)
+from gridoracle.dataset.manifest import FORMAT, MANIFEST_NAME, checksum_problem, signed
 from gridoracle.errors import DatasetError, OutputError
 from gridoracle.io import (
-    atomic_path,
     atomic_write_bytes,
     atomic_write_json,
     canonical_json,
+    check_writable,
     config_hash,
     file_sha256,
     json_safe,
@@ -55,6 +66,7 @@ from gridoracle.io import (
 __all__ = [
     "FORMAT",
     "MANIFEST_NAME",
+    "PARQUET_OPTIONS",
     "RHO_PREFIX",
     "RUN_LOG_NAME",
     "STATUS_PREFIX",
@@ -66,6 +78,7 @@ __all__ = [
     "config_hash",
     "dataset_id",
     "file_sha256",
+    "output_error",
     "states_relpath",
     "targets_relpath",
     "write_chunk_file",
@@ -73,34 +86,14 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-FORMAT = "gridoracle-dataset/1"
-"""Value of the ``format`` field of every manifest written by this module."""
-
-MANIFEST_NAME = "manifest.json"
 RUN_LOG_NAME = "runs.jsonl"
-STATUS_PREFIX = "status::"
-"""Prefix of the int8 status column of an action in a targets chunk: ``status::<action>``."""
-RHO_PREFIX = "rho::"
-"""Prefix of the full rho columns of an action in a targets chunk: ``rho::<action>::<line>``."""
-
-#: Parquet writer settings: fixed so that the same table always gives the same bytes.
-PARQUET_OPTIONS: dict[str, Any] = {
-    "compression": "zstd",
-    "compression_level": 3,
-    "write_statistics": True,
-    "use_dictionary": True,
-    "version": "2.6",
-    "data_page_version": "1.0",
-    "row_group_size": 1 << 20,
-}
-
 _LABEL_BAD = re.compile(r"[^A-Za-z0-9._-]+")
 # Manifest fields that must match for an existing folder to be resumed rather than rebuilt.
 _CONTENT_FIELDS = ("format", "versions", "actions", "feature_columns", "expected_chunks")
 
 
 # --------------------------------------------------------------------------------------------------
-# JSON, hashing and atomic files
+# Names
 # --------------------------------------------------------------------------------------------------
 
 
@@ -116,91 +109,6 @@ def dataset_id(label: str, config_hash_hex: str) -> str:
     """
     clean = _LABEL_BAD.sub("_", label).strip("._-") or "dataset"
     return f"{clean}-{config_hash_hex[:12]}"
-
-
-# --------------------------------------------------------------------------------------------------
-# Chunk files
-# --------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ChunkInfo:
-    """What the manifest records about one chunk file: row count, SHA-256 and size in bytes."""
-
-    rows: int
-    sha256: str
-    bytes: int
-
-
-def states_relpath(chronic: int) -> str:
-    """Relative path of the states file of a chronic.
-
-    Examples
-    --------
-    >>> states_relpath(3)
-    'states/chronic_0003.parquet'
-    """
-    return f"states/chronic_{int(chronic):04d}.parquet"
-
-
-def targets_relpath(chronic: int, start: int, stop: int) -> str:
-    """Relative path of the targets of actions ``start`` to ``stop - 1`` (catalogue positions).
-
-    Examples
-    --------
-    >>> targets_relpath(0, 0, 100)
-    'targets/chronic_0000/actions_00000-00099.parquet'
-    """
-    if stop <= start:
-        raise ValueError(f"empty action range [{start}, {stop})")
-    return (
-        f"targets/chronic_{int(chronic):04d}/actions_{int(start):05d}-{int(stop) - 1:05d}.parquet"
-    )
-
-
-def write_chunk_file(path: Path, df: pd.DataFrame) -> ChunkInfo:
-    """Write ``df`` as a Parquet file atomically and deterministically; return its checksum.
-
-    Pure function (no manifest, no global state): safe to call in worker processes, the parent then
-    registers the returned :class:`ChunkInfo` with :meth:`DatasetStore.register_chunk`. The index is
-    not stored, pandas metadata is dropped and the writer settings are fixed
-    (:data:`PARQUET_OPTIONS`: zstd level 3, statistics on), so the same DataFrame always gives the
-    same bytes with the same pyarrow version. Missing parent folders are created.
-
-    Parameters
-    ----------
-    path : Path
-        Final location of the file.
-    df : pandas.DataFrame
-        Columns with unique string names.
-
-    Returns
-    -------
-    ChunkInfo
-        Row count, SHA-256 and size of the written file.
-
-    Examples
-    --------
-    >>> import tempfile, pandas as pd
-    >>> folder = Path(tempfile.mkdtemp())
-    >>> info = write_chunk_file(folder / "a.parquet", pd.DataFrame({"x": [1.0, 2.0]}))
-    >>> info.rows
-    2
-    """
-    path = Path(path)
-    names = [str(c) for c in df.columns]
-    if len(set(names)) != len(names):
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        raise ValueError(f"duplicate column names in chunk {path.name}: {dupes}")
-    if not all(isinstance(c, str) for c in df.columns):
-        raise ValueError(f"chunk {path.name}: column names must be strings")
-    table = pa.Table.from_pandas(df, preserve_index=False).replace_schema_metadata(None)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        pq.write_table(table, tmp, **PARQUET_OPTIONS)
-        digest = file_sha256(tmp)
-        size = tmp.stat().st_size
-    return ChunkInfo(rows=int(table.num_rows), sha256=digest, bytes=int(size))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -237,10 +145,46 @@ def _clear_folder(folder: Path) -> None:
             child.unlink()
 
 
-def _output_error(root: Path, exc: OSError) -> OutputError:
-    reason = exc.strerror or type(exc).__name__
+def output_error(root: Path, exc: OSError) -> OutputError:
+    """The one-line error of a failed write under ``root`` (a full disk, a read-only folder)."""
+    reason = exc.strerror or " ".join(str(exc).split()) or type(exc).__name__
     where = exc.filename if exc.filename else root
     return OutputError(f"cannot write the dataset under output folder {root}: {reason} ({where})")
+
+
+def _resumable_manifest(path: Path, fresh: dict[str, Any], force: bool) -> dict[str, Any] | None:
+    """The existing manifest of ``path`` to resume, or None (none, or stale: logged)."""
+    mpath = path / MANIFEST_NAME
+    if not mpath.exists():
+        return None
+    try:
+        old = json.loads(mpath.read_text(encoding="utf-8"))
+        if not isinstance(old, dict) or not isinstance(old.get("chunks"), dict):
+            raise ValueError("not a manifest object")
+    except (ValueError, UnicodeDecodeError) as exc:
+        logger.warning("unreadable manifest %s (%s): regenerating the dataset", mpath, exc)
+        return None
+    problem = checksum_problem(old)
+    if problem is not None:
+        logger.warning("manifest %s: %s; regenerating the dataset", mpath, problem)
+        return None
+    if old.get("config_hash") != fresh["config_hash"]:
+        if force:
+            return None
+        other = str(old.get("config_hash"))[:12]
+        raise DatasetError(
+            f"dataset folder {path} belongs to another config (hash {other}… instead of "
+            f"{fresh['config_hash'][:12]}…): use another output folder or force a rebuild"
+        )
+    stale = [key for key in _CONTENT_FIELDS if old.get(key) != fresh[key]]
+    if stale:
+        logger.warning(
+            "dataset %s was written with other %s: regenerating it", path, ", ".join(stale)
+        )
+        return None
+    old.setdefault("summary", {})
+    old["complete"] = bool(old.get("complete", False))
+    return old
 
 
 class DatasetStore:
@@ -271,6 +215,8 @@ class DatasetStore:
     def __init__(self, path: Path, manifest: dict[str, Any]) -> None:
         self._path = Path(path)
         self._manifest = manifest
+        self._reset = False  # prepare() empties the folder (its content is of no use)
+        self._rebuild: set[str] = set()  # chunks to recompute although registered (force)
 
     # ---------------------------------------------------------------------------------------------
     @classmethod
@@ -287,6 +233,8 @@ class DatasetStore:
         force: bool = False,
     ) -> DatasetStore:
         """Open (creating if needed) the folder of the dataset defined by ``config`` under ``root``.
+
+        :meth:`plan` then :meth:`prepare`: see them for the parameters and the errors.
 
         Parameters
         ----------
@@ -305,25 +253,61 @@ class DatasetStore:
         expected_chunks : list of str
             Relative paths of every chunk the complete dataset holds.
         force : bool, default False
-            Delete the existing content of this dataset's folder first.
+            Recompute every chunk (see :meth:`plan`).
 
         Returns
         -------
         DatasetStore
+        """
+        store = cls.plan(
+            root,
+            label,
+            config,
+            versions,
+            actions=actions,
+            feature_columns=feature_columns,
+            expected_chunks=expected_chunks,
+            force=force,
+        )
+        store.prepare()
+        return store
+
+    @classmethod
+    def plan(
+        cls,
+        root: Path,
+        label: str,
+        config: dict[str, Any],
+        versions: dict[str, Any],
+        *,
+        actions: list[dict[str, Any]],
+        feature_columns: list[str],
+        expected_chunks: list[str],
+        force: bool = False,
+    ) -> DatasetStore:
+        """The store of the dataset ``config`` under ``root``, read but not written yet.
+
+        Nothing is written until :meth:`prepare`, so that a caller can check what may fail
+        before work starts (and serve a cache hit from storage it cannot write): an existing
+        folder with the same config hash is resumed (:meth:`is_complete` tells a cache hit).
+
+        Parameters are those of :meth:`open`.
 
         Raises
         ------
         OutputError
-            If ``root`` or the dataset folder cannot be created or written.
+            If ``root`` or the dataset folder is a file, or cannot be read.
         DatasetError
-            If the folder holds the manifest of another config (hash collision on the folder name).
+            If the folder holds the manifest of another config (hash collision on the folder
+            name), unless ``force``.
 
         Notes
         -----
-        An existing folder with the same config hash is resumed. If its manifest was written by
-        other package versions, or lists other actions, features or chunks, or cannot be read, it
-        is a stale cache: a WARNING is logged and the folder is emptied. Temporary files left by a
-        killed run are removed.
+        With ``force``, every chunk is recomputed, but an intact dataset is not deleted: each old
+        chunk stays registered until its new file lands. A manifest written by other package
+        versions, or listing other actions, features or chunks, or unreadable, or not matching
+        its checksum, is a stale cache: a WARNING is logged and :meth:`prepare` empties the
+        folder.
         """
         root = Path(root)
         chash = config_hash(config)
@@ -346,29 +330,51 @@ class DatasetStore:
         # Round-trip through canonical JSON: validates (no NaN, serializable) and normalizes types
         # (tuples → lists, NumPy scalars → Python) so comparisons with a loaded manifest are exact.
         fresh = json.loads(canonical_json(fresh))
-
         if root.exists() and not root.is_dir():
             raise OutputError(f"cannot write the dataset under {root}: it is a file, not a folder")
         path = root / dataset_id(label, chash)
+        if path.exists() and not path.is_dir():
+            raise OutputError(f"cannot write the dataset to {path}: it is a file, not a folder")
+        try:
+            old = _resumable_manifest(path, fresh, force)
+        except OSError as exc:
+            raise output_error(root, exc) from exc
+        store = cls(path, fresh if old is None else old)
+        if old is None:
+            store._reset = (path / MANIFEST_NAME).exists()
+        elif force:
+            logger.info("forced rebuild of %s: each chunk is replaced as it lands", path)
+            store._rebuild = set(expected_chunks)
+        return store
+
+    def prepare(self) -> None:
+        """Make the folder ready for writing: created, emptied if stale, checked writable.
+
+        Writes the manifest of a new (or stale) dataset and removes temporary files left by a
+        killed run.
+
+        Raises
+        ------
+        OutputError
+            If the output folder or the dataset folder cannot be created or written.
+        """
+        root = self._path.parent
         try:
             root.mkdir(parents=True, exist_ok=True)
-            if path.exists() and not path.is_dir():
-                raise OutputError(f"cannot write the dataset to {path}: it is a file, not a folder")
-            path.mkdir(exist_ok=True)
-            if force:
-                logger.info("forced rebuild: deleting the content of %s", path)
-                _clear_folder(path)
+            self._path.mkdir(exist_ok=True)
+            if self._reset:
+                logger.info("emptying %s: its content is no dataset of this config", self._path)
+                _clear_folder(self._path)
+                self._reset = False
+            self._remove_temp_files(self._path)
+            if not (self._path / MANIFEST_NAME).exists():
+                self._save()
             else:
-                cls._remove_temp_files(path)
-            manifest = cls._resume_manifest(path, fresh)
-            if manifest is None:
-                manifest = fresh
-                atomic_write_json(path / MANIFEST_NAME, manifest)
+                check_writable(self._path)
         except OutputError:
             raise
         except OSError as exc:
-            raise _output_error(root, exc) from exc
-        return cls(path, manifest)
+            raise output_error(root, exc) from exc
 
     def remove_temp_files(self) -> None:
         """Delete temporary files left by killed writers (call when no writer is running)."""
@@ -383,39 +389,6 @@ class DatasetStore:
                     logger.info("removing temporary file of an interrupted run: %s", leftover)
                     with contextlib.suppress(FileNotFoundError):
                         leftover.unlink()
-
-    @staticmethod
-    def _resume_manifest(path: Path, fresh: dict[str, Any]) -> dict[str, Any] | None:
-        """Return the existing manifest to resume, or None after emptying a stale folder."""
-        mpath = path / MANIFEST_NAME
-        if not mpath.exists():
-            return None
-        try:
-            old = json.loads(mpath.read_text(encoding="utf-8"))
-            if not isinstance(old, dict) or not isinstance(old.get("chunks"), dict):
-                raise ValueError("not a manifest object")
-        except (ValueError, UnicodeDecodeError) as exc:
-            logger.warning("unreadable manifest %s (%s): regenerating the dataset", mpath, exc)
-            _clear_folder(path)
-            return None
-        if old.get("config_hash") != fresh["config_hash"]:
-            other = str(old.get("config_hash"))[:12]
-            raise DatasetError(
-                f"dataset folder {path} belongs to another config (hash {other}… instead of "
-                f"{fresh['config_hash'][:12]}…): use another output folder or force a rebuild"
-            )
-        stale = [key for key in _CONTENT_FIELDS if old.get(key) != fresh[key]]
-        if stale:
-            logger.warning(
-                "dataset %s was written with other %s: regenerating it", path, ", ".join(stale)
-            )
-            _clear_folder(path)
-            return None
-        if old.get("config") != fresh["config"]:  # same hash, so only a hand edit can do this
-            old["config"] = fresh["config"]
-        old.setdefault("summary", {})
-        old["complete"] = bool(old.get("complete", False))
-        return old
 
     # ---------------------------------------------------------------------------------------------
     @property
@@ -444,7 +417,11 @@ class DatasetStore:
 
     # ---------------------------------------------------------------------------------------------
     def _save(self) -> None:
-        atomic_write_json(self._path / MANIFEST_NAME, self._manifest)
+        signed(self._manifest)
+        try:
+            atomic_write_json(self._path / MANIFEST_NAME, self._manifest)
+        except OSError as exc:
+            raise output_error(self._path, exc) from exc
 
     def _drop(self, relpath: str, *, delete_file: bool) -> None:
         """Unregister a chunk (and mark the dataset incomplete), saving the manifest."""
@@ -477,6 +454,8 @@ class DatasetStore:
         between writing it and registering it) is deleted.
         """
         _check_relpath(relpath)
+        if relpath in self._rebuild:
+            return False  # forced: recomputed, and kept registered until its new file lands
         entry = self._manifest["chunks"].get(relpath)
         fpath = self._path / relpath
         if entry is None:
@@ -513,7 +492,11 @@ class DatasetStore:
             raise ValueError(
                 f"cannot register chunk {relpath}: {size} bytes, info says {info.bytes}"
             )
-        self._manifest["chunks"][relpath] = asdict(info)
+        entry = asdict(info)
+        if self._manifest["chunks"].get(relpath) != entry:
+            self._manifest["complete"] = False  # other content: complete again when finalized
+        self._manifest["chunks"][relpath] = entry
+        self._rebuild.discard(relpath)
         self._save()
 
     def is_complete(self) -> bool:
@@ -521,9 +504,10 @@ class DatasetStore:
 
         True when the manifest says complete and every expected chunk is registered, present and
         matches its size and SHA-256. A chunk that does not is dropped from the manifest (and its
-        file deleted) with a WARNING naming it, and the dataset becomes incomplete.
+        file deleted) with a WARNING naming it, and the dataset becomes incomplete. False while a
+        forced rebuild has chunks to recompute.
         """
-        if not self._manifest.get("complete"):
+        if not self._manifest.get("complete") or self._rebuild:
             return False
         ok = True
         for relpath in self._manifest["expected_chunks"]:
@@ -563,7 +547,7 @@ class DatasetStore:
         ValueError
             If an expected chunk is not registered, or ``summary`` holds NaN.
         """
-        missing = self.missing_chunks()
+        missing = self.missing_chunks() or sorted(self._rebuild)
         if missing:
             raise ValueError(
                 f"cannot finalize {self._path}: {len(missing)} chunk(s) not registered, "
@@ -577,13 +561,20 @@ class DatasetStore:
     def append_run_log(self, record: dict[str, Any]) -> None:
         """Append one JSON line to ``runs.jsonl`` (not covered by the byte-identity promise).
 
-        Non-finite floats become ``null`` so every line stays valid JSON.
+        Non-finite floats become ``null`` so every line stays valid JSON. On storage this process
+        cannot write (a cache hit on a read-only or shared folder) the line is skipped with one
+        WARNING: the log records runs, the dataset does not depend on it.
         """
         line = json.dumps(json_safe(record), sort_keys=True, ensure_ascii=False, default=str)
-        with open(self._path / RUN_LOG_NAME, "a", encoding="utf-8") as fh:
-            fh.write(line + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
+        log_path = self._path / RUN_LOG_NAME
+        try:
+            with open(log_path, "a", encoding="utf-8") as fh:
+                fh.write(line + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            logger.warning("this run is not recorded in %s: %s", log_path, reason)
 
     def __repr__(self) -> str:
         state = "complete" if self._manifest.get("complete") else "incomplete"

@@ -40,6 +40,7 @@ from gridoracle.dataset.store import (
     ChunkInfo,
     DatasetStore,
     canonical_json,
+    output_error,
     states_relpath,
     targets_relpath,
     write_chunk_file,
@@ -300,12 +301,12 @@ def run_unit(unit: Unit) -> UnitOutcome:
         frame = features_from_observations(states.observations, cfg.horizon)
         frame["chronic"] = np.full(len(states), unit.chronic, dtype=np.int32)
         frame["step"] = states.steps.astype(np.int32)
-        info = write_chunk_file(path, frame)
+        info = _write_chunk(unit, path, frame)
         return UnitOutcome(unit.relpath, info, rows=len(states), seconds=time.perf_counter() - tick)
     actions = [Action(str(a["name"]), a["grid2op"]) for a in cfg.actions[unit.start : unit.stop]]
     result = ctx.engine.evaluate(states, actions, full=cfg.targets == "full")
     names = [a.name for a in actions]
-    info = write_chunk_file(path, targets_frame(result, names, int(ctx.env.n_line)))
+    info = _write_chunk(unit, path, targets_frame(result, names, int(ctx.env.n_line)))
     ok = result.status == STATUS_OK
     return UnitOutcome(
         unit.relpath,
@@ -319,6 +320,17 @@ def run_unit(unit: Unit) -> UnitOutcome:
         cascades=int(result.n_cascade),
         seconds=time.perf_counter() - tick,
     )
+
+
+def _write_chunk(unit: Unit, path: Path, frame: pd.DataFrame) -> ChunkInfo:
+    """Write a unit's chunk; a failed write (a full disk) is one OutputError naming the folder.
+
+    The chunk is written atomically: on failure no part of it is left behind.
+    """
+    try:
+        return write_chunk_file(path, frame)
+    except OSError as exc:
+        raise output_error(Path(unit.folder).parent, exc) from None
 
 
 # -- the summary ----------------------------------------------------------------------------------

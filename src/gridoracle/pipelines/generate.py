@@ -12,6 +12,7 @@ summary. A complete dataset of the same configuration is a cache hit: nothing ru
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,6 +34,8 @@ from gridoracle.parallel import SERIAL, Backend, map_units
 from gridoracle.progress import SILENT, Progress
 
 __all__ = ["GenerateReport", "GenerateRequest", "generate"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -119,7 +122,16 @@ def generate(
     Raises
     ------
     InvalidOption
-        A bad option (horizon, targets, engine, counts, chronics, actions).
+        A bad option (horizon, targets, engine, counts, chronics, actions), or a scheduler that
+        cannot be reached (checked before anything is written).
+    OutputError
+        An output folder that cannot be written, or a write that fails (a full disk).
+
+    Notes
+    -----
+    With ``force`` every chunk is recomputed, but the old dataset stays until each new chunk
+    lands in its place. A request for more actions than the catalogue holds takes them all:
+    the summary records ``actions`` (taken) and ``actions_requested``, and a WARNING says so.
 
     Examples
     --------
@@ -132,8 +144,9 @@ def generate(
 
     tick = time.perf_counter()
     config, columns = _resolve_config(request)
+    requested = _requested_actions(request, len(config.actions))
     units = plan_units(config)
-    store = DatasetStore.open(
+    store = DatasetStore.plan(
         Path(request.out),
         f"{env_label(request.env)}-h{config.horizon}",
         config.hashed(),
@@ -143,33 +156,81 @@ def generate(
         expected_chunks=[u.relpath for u in units],
         force=request.force,
     )
-    if store.is_complete():
-        summary = dict(store.manifest.get("summary", {}))
+    actions = {"actions": len(config.actions), "actions_requested": requested}
+    if store.is_complete():  # read only: a cache hit works on storage it cannot write
+        summary = {**store.manifest.get("summary", {}), **actions}
         wall = time.perf_counter() - tick
-        store.append_run_log({"event": "cache_hit", "wall_seconds": wall})
+        _log_run(store, {"event": "cache_hit", "wall_seconds": wall, **actions})
         return GenerateReport(store.path, summary, True, 0, len(units), wall, 0)
+    _check_reachable(backend)  # before the store writes (or empties) anything
+    store.prepare()
     todo = in_folder([u for u in units if not store.chunk_done(u.relpath)], str(store.path))
     computed_pairs, cascades = _run_units(store, todo, backend, progress)
     store.remove_temp_files()  # a killed worker may have left one behind
     summary = summarize_chunks(store, config)
     store.finalize(summary)
     wall = time.perf_counter() - tick
-    store.append_run_log(
-        {
-            "event": "generate",
-            "units_run": len(todo),
-            "units_reused": len(units) - len(todo),
-            "pairs_computed": computed_pairs,
-            "cascades": cascades,
-            "wall_seconds": wall,
-            "workers": backend.workers if backend.is_local else None,
-            "scheduler": backend.scheduler,
-            "dask_workers": backend.dask_workers,
-        }
-    )
+    record = {
+        "event": "generate",
+        "units_run": len(todo),
+        "units_reused": len(units) - len(todo),
+        "pairs_computed": computed_pairs,
+        "cascades": cascades,
+        "wall_seconds": wall,
+        "workers": backend.workers if backend.is_local else None,
+        "scheduler": backend.scheduler,
+        "dask_workers": backend.dask_workers,
+        **actions,
+    }
+    _log_run(store, record)
     return GenerateReport(
-        store.path, summary, False, len(todo), len(units) - len(todo), wall, computed_pairs
+        store.path,
+        {**summary, **actions},
+        False,
+        len(todo),
+        len(units) - len(todo),
+        wall,
+        computed_pairs,
     )
+
+
+def _requested_actions(request: GenerateRequest, taken: int) -> int:
+    """How many actions ``request`` asked for; a WARNING when the catalogue had fewer."""
+    if request.actions_file is not None or request.n_actions is None:
+        return taken
+    if request.n_actions > taken:
+        log.warning(
+            "%d actions requested, but the catalogue of %s has %d (do nothing included): "
+            "the dataset has all %d",
+            request.n_actions,
+            request.env,
+            taken,
+            taken,
+        )
+    return int(request.n_actions)
+
+
+def _check_reachable(backend: Backend) -> None:
+    """Run one trivial unit on the cluster of ``backend.scheduler``, if any.
+
+    An unreachable scheduler then fails (``InvalidOption`` naming it) before any file is
+    written, not after a forced rebuild has begun.
+    """
+    if backend.scheduler is not None:
+        for _unit, _result in map_units(abs, [0], backend):
+            pass
+
+
+def _log_run(store: DatasetStore, record: dict[str, Any]) -> None:
+    """Append ``record`` to the run log of a complete dataset; an interrupt now loses nothing.
+
+    The dataset is complete when this runs: a Ctrl-C that lands here stops nothing worth
+    reporting as interrupted, so the run ends normally (without its log line).
+    """
+    try:
+        store.append_run_log(record)
+    except KeyboardInterrupt:
+        log.info("interrupted after %s was complete: this run is not in its log", store.path)
 
 
 def _resolve_config(request: GenerateRequest) -> tuple[GenerateConfig, list[str]]:
