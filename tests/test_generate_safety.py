@@ -21,6 +21,7 @@ from gridoracle.dataset.store import ChunkInfo, DatasetStore
 from gridoracle.errors import DatasetError, GridOracleError, OutputError
 from gridoracle.parallel import Backend
 from gridoracle.pipelines import generate as generate_module
+from gridoracle.pipelines.datasets import find_dataset
 from gridoracle.pipelines.generate import GenerateRequest
 from gridoracle.pipelines.generate import generate as run_generate
 
@@ -212,6 +213,7 @@ def test_a_root_of_several_datasets_lists_them_and_picks_one(tiny):
     prefix = json.loads((other.path / "manifest.json").read_text())["config_hash"][:6]
     assert load(root, config_hash=prefix).path == other.path
     assert load(other.path, horizon=1).path == other.path
+    assert find_dataset(root, config_hash=prefix.upper()) == other.path  # what --data resolves
     with pytest.raises(DatasetError, match="horizon 1, not 0"):
         load(other.path, horizon=0)
     with pytest.raises(DatasetError, match="no dataset") as info:
