@@ -14,13 +14,21 @@ from gridoracle.cli.options import (
     Quiet,
     Scheduler,
     Seed,
-    UnitaryActions,
     out_option,
     workers_option,
 )
 from gridoracle.cli.progress import terminal_progress
 
 Chronic = Annotated[str, typer.Option(help="Chronic index or name (one).")]
+UnitaryActions = Annotated[
+    Path,
+    typer.Option(
+        "--actions",
+        "--actions-file",
+        help="Unitary actions: Oracle4Grid reference, parser1 or parser2 JSON, or a catalogue "
+        "of `gridoracle actions`.",
+    ),
+]
 #: the panel of ``--help`` holding --config and Oracle4Grid's settings (a table of its own: the
 #: longest option names fit in 80 columns)
 SETTINGS_PANEL = "Oracle4Grid settings"
@@ -116,7 +124,8 @@ def oracle_cmd(
 ) -> None:
     """The Oracle: the best achievable trajectory of combined topology actions on one episode.
 
-    Reads Oracle4Grid's inputs as they are (action files in its three formats, config.ini) and
+    Reads Oracle4Grid's inputs as they are (action files in its three formats, config.ini), or
+    a catalogue written by `gridoracle actions`, and
     writes `<out>/<env>/scenario_<chronic>/<actions file stem>/`: reward_df.csv, kpis.csv,
     best_path.json, best_path_no_overload.json, graph.png, topology counts, replay_logs/ and
     summary.json.

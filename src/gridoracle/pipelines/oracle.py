@@ -1,6 +1,7 @@
 """The Oracle pipeline, steps 0 to 6, and what it writes: ``gridoracle oracle``.
 
-0. inputs: environment, chronic, unitary actions (three formats), settings;
+0. inputs: environment, chronic, unitary actions (Oracle4Grid's three formats or a gridoracle
+   catalogue), settings;
 1. combinations up to ``max_depth``, filtered at t0 (divergence, no effect);
 2. reward table, every combined action held over the episode (batched engine);
 3. transitions under the game rules;
@@ -29,7 +30,8 @@ import numpy as np
 import pandas as pd
 
 from gridoracle.actions.combine import CombinedAction, combinations, filter_at_t0
-from gridoracle.actions.parse import UnitaryAction, load_unitary_actions
+from gridoracle.actions.oracle_input import load_oracle_actions
+from gridoracle.actions.parse import UnitaryAction
 from gridoracle.engine.batched import BatchedEngine
 from gridoracle.errors import InvalidOption
 from gridoracle.grid import env_label, resolve_chronics
@@ -73,7 +75,8 @@ class OracleRequest:
     chronic : int or str
         Chronic index or name (one).
     actions_file : Path
-        Unitary actions in any of Oracle4Grid's three formats.
+        Unitary actions in any of Oracle4Grid's three formats, or a ``gridoracle actions``
+        catalogue (see :mod:`gridoracle.actions.oracle_input`).
     settings : OracleConfig
         Oracle4Grid's settings (max_depth, max_iter, best_path_type, ...).
     out : Path, optional
@@ -200,6 +203,7 @@ class _Episode:
     folder: Path
     unitary: list[UnitaryAction]
     warnings: list[str]
+    actions_format: str
     combos: list[CombinedAction] = field(default_factory=list)
     actions: list[CombinedAction] = field(default_factory=list)  # kept at t0
     filtered: list[tuple[str, str]] = field(default_factory=list)
@@ -280,12 +284,12 @@ def _read_inputs(request: OracleRequest, sim_env: Any) -> _Episode:
         raise InvalidOption(
             f"chronic {request.chronic}: give one chronic, not {len(chronics)}", param="chronic"
         )
-    unitary, warnings = load_unitary_actions(request.actions_file, sim_env)
+    unitary, warnings, fmt = load_oracle_actions(request.actions_file, sim_env)
     if not unitary:
         raise InvalidOption(f"actions file {str(request.actions_file)!r}: no unitary action in it")
     root = Path(request.out or request.settings.output_path or "results/oracle")
     folder = output_folder(root, request.env, request.chronic, request.actions_file)
-    return _Episode(chronics[0], folder, unitary, list(warnings))
+    return _Episode(chronics[0], folder, unitary, list(warnings), fmt)
 
 
 def _combine(episode: _Episode, settings: OracleConfig, sim_env: Any, seed: int | None) -> None:
@@ -451,6 +455,7 @@ def _write_summary(
             "chronic": report.chronic,
             "chronic_given": str(request.chronic),
             "actions_file": str(request.actions_file),
+            "actions_format": episode.actions_format,
             "config": report.config.to_dict(),
             "steps": {"requested": report.config.max_iter, "run": full_table.n_steps},
             "seed": request.seed,
