@@ -109,3 +109,26 @@ def test_the_oracle_prints_no_line_of_another_package(tmp_path):
     )
     assert done.returncode == 0, done.stderr
     assert _foreign_lines(done.stderr) == []
+
+
+def test_a_ctrl_c_while_the_summary_of_a_complete_dataset_prints_exits_0(tmp_path, monkeypatch):
+    # issue 12, item 12: a SIGINT just after the run finished exited 130 for a complete dataset
+    import signal
+
+    from gridoracle.cli import data as data_cli
+    from gridoracle.cli import main
+
+    shown = data_cli.render.generate_report
+
+    def interrupted_summary(report):
+        os.kill(os.getpid(), signal.SIGINT)
+        shown(report)
+
+    monkeypatch.setattr(data_cli.render, "generate_report", interrupted_summary)
+    args = ["generate", "--env", "l2rpn_case14_sandbox", "--chronics", "0", "--max-steps", "2"]
+    args += ["--actions", "2", "--workers", "1", "--out", str(tmp_path / "data"), "--quiet"]
+    try:
+        main(args)
+    except SystemExit as exc:
+        assert exc.code in (0, None)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

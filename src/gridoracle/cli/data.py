@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 from typing import Annotated
 
@@ -12,8 +13,10 @@ from gridoracle.cli.options import (
     DEFAULT_ENV,
     DEFAULT_GAP,
     TEST_CHRONICS_HELP,
+    ConfigHash,
     DaskWorkers,
     Data,
+    DataHorizon,
     Env,
     Gap,
     Quiet,
@@ -23,6 +26,7 @@ from gridoracle.cli.options import (
     TestFraction,
     Workers,
     chronic_list,
+    dataset_folder,
     optional,
     out_option,
     test_chronics_option,
@@ -97,11 +101,19 @@ def generate_cmd(
     )
     with terminal_progress(quiet, "simulating") as progress:
         report = generate(request, backend, progress)
-    render.generate_report(report)
+    # the dataset is complete: a Ctrl-C while its summary prints would only turn a finished run
+    # into exit code 130
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        render.generate_report(report)
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def split_cmd(
     data: Data,
+    horizon: DataHorizon = None,
+    config_hash: ConfigHash = None,
     test_chronics: Annotated[str | None, test_chronics_option(TEST_CHRONICS_HELP)] = None,
     test_fraction: TestFraction = 0.25,
     seed: Seed = 0,
@@ -118,7 +130,7 @@ def split_cmd(
     from gridoracle.pipelines.datasets import load, split, split_summary
 
     chosen = chronic_list(test_chronics)
-    ds = load(Path(data))
+    ds = load(dataset_folder(data, horizon, config_hash))
     train, test = split(
         ds, by=split_by, test_chronics=chosen, test_fraction=test_fraction, seed=seed, gap=gap
     )

@@ -11,13 +11,16 @@ from gridoracle.cli import render
 from gridoracle.cli.options import (
     DEFAULT_GAP,
     TEST_CHRONICS_HELP,
+    ConfigHash,
     Data,
+    DataHorizon,
     Gap,
     Quiet,
     Seed,
     SplitBy,
     TestFraction,
     chronic_list,
+    dataset_folder,
     out_option,
     test_chronics_option,
 )
@@ -35,6 +38,8 @@ def held_out(split_by: str, test_fraction: float, chronics: list[int]) -> str:
 
 def train_cmd(
     data: Data,
+    horizon: DataHorizon = None,
+    config_hash: ConfigHash = None,
     model: Annotated[
         str,
         typer.Option(
@@ -66,7 +71,7 @@ def train_cmd(
     from gridoracle.pipelines.models import TrainRequest, train
 
     request = TrainRequest(
-        data=Path(data),
+        data=dataset_folder(data, horizon, config_hash),
         model=model,
         out=out if out is not None else Path("models") / model,
         test_chronics=chronic_list(test_chronics),
@@ -83,6 +88,8 @@ def train_cmd(
 def evaluate_cmd(
     model: Annotated[Path, typer.Option(help="Model folder (written by gridoracle train).")],
     data: Data,
+    horizon: DataHorizon = None,
+    config_hash: ConfigHash = None,
     test_chronics: Annotated[
         str | None,
         test_chronics_option(
@@ -115,7 +122,10 @@ def evaluate_cmd(
     from gridoracle.pipelines.models import EvaluateRequest, evaluate
 
     request = EvaluateRequest(
-        model=model, data=Path(data), test_chronics=chronic_list(test_chronics), out=out
+        model=model,
+        data=dataset_folder(data, horizon, config_hash),
+        test_chronics=chronic_list(test_chronics),
+        out=out,
     )
     with terminal_progress(quiet) as progress:
         record = evaluate(request, progress)
@@ -124,6 +134,8 @@ def evaluate_cmd(
 
 def compare_cmd(
     data: Data,
+    horizon: DataHorizon = None,
+    config_hash: ConfigHash = None,
     models: Annotated[
         str, typer.Option(help="all (the zoo), or names such as ridge,extra_trees.")
     ] = "all",
@@ -150,7 +162,7 @@ def compare_cmd(
     from gridoracle.pipelines.models import CompareRequest, compare, parse_model_list
 
     request = CompareRequest(
-        data=Path(data),
+        data=dataset_folder(data, horizon, config_hash),
         models=parse_model_list(models),  # an unknown name fails before the dataset is read
         out=out,
         test_chronics=chronic_list(test_chronics),

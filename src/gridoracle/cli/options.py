@@ -25,7 +25,10 @@ DEFAULT_GAP = 12
 DEFAULT_ENV = "l2rpn_case14_sandbox"
 
 _ENV_HELP = "Environment name (see `gridoracle envs`) or folder."
-_DATA_HELP = "Dataset folder (or an output folder holding exactly one dataset)."
+_DATA_HELP = (
+    "Dataset folder, or an output folder of datasets (several: pick one with --horizon and "
+    "--config-hash)."
+)
 
 
 def chronic_list(text: str | None) -> list[int] | None:
@@ -33,6 +36,13 @@ def chronic_list(text: str | None) -> list[int] | None:
     from gridoracle.pipelines.datasets import parse_chronic_list
 
     return parse_chronic_list(text) if text is not None else None
+
+
+def dataset_folder(data: str, horizon: int | None, config_hash: str | None) -> Path:
+    """The dataset folder that ``--data``, ``--horizon`` and ``--config-hash`` name."""
+    from gridoracle.pipelines.datasets import find_dataset
+
+    return find_dataset(data, horizon=horizon, config_hash=config_hash)
 
 
 def optional(help: str, *names: str) -> Any:
@@ -58,6 +68,22 @@ def test_chronics_option(help: str) -> Any:
 Env = Annotated[str, typer.Option("--env", help=_ENV_HELP)]
 OptionalEnv = Annotated[str | None, typer.Option("--env", help=_ENV_HELP, show_default=False)]
 Data = Annotated[str, typer.Option("--data", help=_DATA_HELP)]
+DataHorizon = Annotated[
+    int | None,
+    typer.Option(
+        "--horizon",
+        help="Of several datasets under --data, the one of this horizon.",
+        show_default=False,
+    ),
+]
+ConfigHash = Annotated[
+    str | None,
+    typer.Option(
+        "--config-hash",
+        help="Of several datasets under --data, the one whose config hash starts so.",
+        show_default=False,
+    ),
+]
 Seed = Annotated[
     int,
     typer.Option(

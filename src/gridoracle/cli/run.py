@@ -10,12 +10,15 @@ import typer
 from gridoracle.cli import render
 from gridoracle.cli.options import (
     DEFAULT_ENV,
+    ConfigHash,
     Data,
+    DataHorizon,
     Env,
     Quiet,
     Seed,
     Workers,
     chronic_list,
+    dataset_folder,
     optional,
     out_option,
     test_chronics_option,
@@ -25,6 +28,8 @@ from gridoracle.cli.progress import terminal_progress
 
 def plot_cmd(
     data: Data,
+    horizon: DataHorizon = None,
+    config_hash: ConfigHash = None,
     model: Annotated[
         list[Path] | None,
         typer.Option(
@@ -61,7 +66,7 @@ def plot_cmd(
     from gridoracle.pipelines.figures import PlotRequest, plot
 
     request = PlotRequest(
-        data=Path(data),
+        data=dataset_folder(data, horizon, config_hash),
         out=out,
         models=tuple(model or ()),
         test_chronics=chronic_list(test_chronics),

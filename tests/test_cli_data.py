@@ -1,0 +1,50 @@
+"""--data on a root of several datasets: --horizon and --config-hash pick one (issue 12 item 5)."""
+
+from __future__ import annotations
+
+import pytest
+
+from gridoracle.cli import main
+
+
+def _run(args, capsys):
+    try:
+        main(args)
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 0
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def two_datasets(tmp_path_factory):
+    root = tmp_path_factory.mktemp("root")
+    base = ["generate", "--env", "l2rpn_case14_sandbox", "--chronics", "0,1", "--max-steps", "3"]
+    base += ["--actions", "3", "--workers", "1", "--out", str(root), "--quiet"]
+    for horizon in ("0", "1"):
+        try:
+            main([*base, "--horizon", horizon])
+        except SystemExit as exc:
+            assert exc.code in (0, None)
+    return root
+
+
+def test_a_root_of_two_datasets_is_one_line_listing_them(two_datasets, capsys):
+    code, _, err = _run(["split", "--data", str(two_datasets), "--test-chronics", "1"], capsys)
+    assert code == 2 and err.startswith("error:") and err.strip().count("\n") == 0
+    assert "-h0-" in err and "-h1-" in err
+
+
+def test_horizon_and_config_hash_pick_one(two_datasets, capsys):
+    code, out, _ = _run(
+        ["split", "--data", str(two_datasets), "--horizon", "1", "--test-chronics", "1"], capsys
+    )
+    assert code == 0 and "-h1-" in out
+    folder = next(p for p in two_datasets.iterdir() if "-h0-" in p.name)
+    prefix = folder.name.rsplit("-", 1)[1][:6]
+    code, out, _ = _run(
+        ["split", "--data", str(two_datasets), "--config-hash", prefix, "--test-chronics", "1"],
+        capsys,
+    )
+    assert code == 0 and folder.name in out
