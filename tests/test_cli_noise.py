@@ -69,6 +69,21 @@ def test_a_bad_input_prints_one_line_of_gridoracle_and_nothing_else(args, tmp_pa
     assert done.stderr.startswith("error:") and done.stderr.strip().count("\n") == 0, done.stderr
 
 
+def test_an_oracle_output_that_cannot_be_written_fails_before_any_work(tmp_path):
+    # issue 12, item 3: oracle --out on an unwritable folder was a traceback after the whole run;
+    # a file where the folder is expected is unwritable for root too
+    (tmp_path / "afile").write_text("x")
+    done = _gridoracle(
+        *["oracle", "--env", "l2rpn_case14_sandbox", "--chronic", "0"],
+        *["--actions", str(ORACLE_ACTIONS), "--max-iter", "5"],
+        *["--out", str(tmp_path / "afile" / "out"), "--quiet"],
+        cwd=tmp_path,
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("error: cannot write the Oracle's outputs in ")
+    assert done.stderr.strip().count("\n") == 0
+
+
 def test_a_run_on_dask_prints_no_line_of_dask_or_pandapower(tmp_path):
     done = _gridoracle(
         "generate",

@@ -33,9 +33,9 @@ from gridoracle.actions.combine import CombinedAction, combinations, filter_at_t
 from gridoracle.actions.oracle_input import load_oracle_actions
 from gridoracle.actions.parse import UnitaryAction
 from gridoracle.engine.batched import BatchedEngine
-from gridoracle.errors import InvalidOption
+from gridoracle.errors import InvalidOption, OutputError
 from gridoracle.grid import env_label, resolve_chronics
-from gridoracle.io import versions
+from gridoracle.io import check_writable, versions
 from gridoracle.oracle.config import OracleConfig, read_config
 from gridoracle.oracle.core.best_path import BestPath, best_paths, best_unconstrained
 from gridoracle.oracle.core.kpis import MSG_DONOTHING, compute_kpis
@@ -169,6 +169,7 @@ def run_oracle(
     OracleReport
     """
     timings: dict[str, float] = {}
+    _prepare_output(_output_root(request), request)  # before any work: nothing runs for nothing
     with _timed(timings, "0 inputs"):
         progress.stage("0 - environment and unitary actions")
         sim_env = make_oracle_env(request.env, request.reward)
@@ -287,9 +288,26 @@ def _read_inputs(request: OracleRequest, sim_env: Any) -> _Episode:
     unitary, warnings, fmt = load_oracle_actions(request.actions_file, sim_env)
     if not unitary:
         raise InvalidOption(f"actions file {str(request.actions_file)!r}: no unitary action in it")
-    root = Path(request.out or request.settings.output_path or "results/oracle")
-    folder = output_folder(root, request.env, request.chronic, request.actions_file)
+    folder = output_folder(
+        _output_root(request), request.env, request.chronic, request.actions_file
+    )
     return _Episode(chronics[0], folder, unitary, list(warnings), fmt)
+
+
+def _output_root(request: OracleRequest) -> Path:
+    return Path(request.out or request.settings.output_path or "results/oracle")
+
+
+def _prepare_output(root: Path, request: OracleRequest) -> None:
+    """Create the output folder and write a file there once: an unwritable one fails first."""
+    folder = output_folder(root, request.env, request.chronic, request.actions_file)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        check_writable(folder)
+    except OSError as exc:
+        raise OutputError(
+            f"cannot write the Oracle's outputs in {folder}: {exc.strerror or exc}"
+        ) from None
 
 
 def _combine(episode: _Episode, settings: OracleConfig, sim_env: Any, seed: int | None) -> None:
