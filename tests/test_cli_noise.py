@@ -147,3 +147,26 @@ def test_a_ctrl_c_while_the_summary_of_a_complete_dataset_prints_exits_0(tmp_pat
     except SystemExit as exc:
         assert exc.code in (0, None)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["actions"], ["actions", "show"], ["generate"], ["oracle"], ["run"], ["plot"], ["train"]],
+    ids=lambda c: "-".join(c),
+)
+def test_the_example_files_of_every_help_exist(command, capsys):
+    # issue 12, item 12: `actions show --help` named reference.json, which is nowhere
+    import re
+
+    from gridoracle.cli import main
+
+    try:
+        main([*command, "--help"])
+    except SystemExit as exc:
+        assert exc.code in (0, None)
+    text = " ".join(capsys.readouterr().out.split())
+    files = re.findall(r"(examples/\S+?\.(?:json|ini|toml))", text)
+    missing = [f for f in files if not (EXAMPLES.parent / f).is_file()]
+    assert missing == []
+    if command == ["actions", "show"]:
+        assert files, "the example names its action file"

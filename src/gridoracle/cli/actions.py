@@ -177,7 +177,8 @@ def actions_show_cmd(
 
     Also writes `<out>/actions.csv`: name, kind, asset, validity, max rho before and after.
 
-    Example: gridoracle actions show --env rte_case14_realistic --actions reference.json
+    Example: gridoracle actions show --env rte_case14_realistic
+    --actions examples/actions/rte_case14_realistic/reference.json
     """
     from gridoracle.pipelines.actions import ShowRequest, show_actions
 
