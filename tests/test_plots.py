@@ -69,6 +69,38 @@ def test_pred_vs_true_scatter_and_hexbin(tmp_path: Path, tiny: dict[str, pd.Data
     assert_png(plots.plot_pred_vs_true(t, p, tmp_path / "many.png", max_points=3000))
 
 
+def test_pred_vs_true_prints_the_leaderboards_r2_and_defines_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 12 item 12: the R² of the figure is the leaderboard's, and the figure says what it is.
+
+    Two actions of very different levels: the R² around one grand mean (0.99 here) is not the
+    leaderboard's R² around each action's own mean (about 0.75).
+    """
+    from gridoracle.models.metrics import regression_metrics
+
+    rng = np.random.default_rng(2)
+    t = pd.DataFrame({"a": rng.normal(0.5, 0.05, 200), "b": rng.normal(1.5, 0.05, 200)})
+    t.iloc[3, 1] = np.nan  # a diverged pair: left out of both
+    p = t.fillna(2.0) + rng.normal(0, 0.025, size=t.shape)
+    expected = regression_metrics(t, p)
+    texts: list[str] = []
+    save = plots.save_figure
+
+    def keep_texts(fig, path):  # type: ignore[no-untyped-def]
+        from matplotlib.text import Text
+
+        texts.extend(x.get_text() for x in fig.findobj(Text))
+        return save(fig, path)
+
+    monkeypatch.setattr(plots, "save_figure", keep_texts)
+    assert_png(plots.plot_pred_vs_true(t, p, tmp_path / "r2.png", label="m"), min_colours=5)
+    shown = "\n".join(texts)
+    assert f"R² {expected['r2']:.4f}" in shown, shown
+    assert f"RMSE {expected['rmse']:.4f}" in shown, shown
+    assert "its action's mean" in shown and "as in the leaderboard" in shown, shown
+
+
 def test_feature_importances_own(tmp_path: Path) -> None:
     from sklearn.ensemble import RandomForestRegressor
     from sklearn.pipeline import make_pipeline

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "OVERLOAD",
+    "R2_DEFINITION",
     "plot_error_boxplot",
     "plot_feature_importances",
     "plot_max_rho_distribution",
@@ -192,7 +193,9 @@ def plot_pred_vs_true(
     """Predicted against true max rho over every (state, action) pair with a finite truth.
 
     Many pairs are drawn as a hexagonal density (log counts), few as points. The diagonal is the
-    perfect prediction; dashed lines mark rho = 1. RMSE and R² are printed in the corner.
+    perfect prediction; dashed lines mark rho = 1. RMSE and R² are printed in the corner, the R²
+    as the leaderboard defines it (around each action's mean, see :data:`R2_DEFINITION`, written
+    under the figure).
 
     Parameters
     ----------
@@ -208,14 +211,10 @@ def plot_pred_vs_true(
         Seed of the subsample.
     """
     t, p = _frames(y_true, y_pred)
+    rmse, r2 = _pooled_scores(t.to_numpy(dtype=float), p.to_numpy(dtype=float))
     tv, pv = t.to_numpy().ravel(), p.to_numpy().ravel()
     ok = np.isfinite(tv) & np.isfinite(pv)
     tv, pv = tv[ok], pv[ok]
-    if tv.size == 0:
-        raise ValueError("no finite target: cannot draw predicted against true")
-    rmse = float(np.sqrt(np.mean((pv - tv) ** 2)))
-    ss_tot = float(np.sum((tv - tv.mean()) ** 2))
-    r2 = 1.0 - float(np.sum((pv - tv) ** 2)) / ss_tot if ss_tot > 0 else float("nan")
     if tv.size > max_points:
         keep = np.random.default_rng(seed).choice(tv.size, size=max_points, replace=False)
         tv_d, pv_d = tv[keep], pv[keep]
@@ -254,7 +253,35 @@ def plot_pred_vs_true(
         bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "none"},
     )
     ax.legend(loc="lower right", fontsize=8)
+    fig.supxlabel(R2_DEFINITION, fontsize=7, color="#555555")  # the layout makes room for it
     return save_figure(fig, path)
+
+
+R2_DEFINITION = (
+    "R² = 1 − Σ(pred − true)² / Σ(true − its action's mean)², over every finite (state, action) "
+    "pair\n(as in the leaderboard, see gridoracle.models.metrics); RMSE over the same pairs."
+)
+"""What the R² printed on :func:`plot_pred_vs_true` is (written under the figure)."""
+
+
+def _pooled_scores(t: np.ndarray, p: np.ndarray) -> tuple[float, float]:
+    """RMSE and R² over the (state, action) pairs where truth and prediction are finite.
+
+    The R² is the leaderboard's (:func:`gridoracle.models.metrics.regression_metrics`): the
+    squared errors of every pair over the squared deviations of each true value from the mean of
+    its own action, not from one mean of every pair (which credits a model for the spread between
+    actions).
+    """
+    ok = np.isfinite(t) & np.isfinite(p)
+    n = int(ok.sum())
+    if n == 0:
+        raise ValueError("no finite target: cannot draw predicted against true")
+    err = np.where(ok, p - t, 0.0)
+    counts = ok.sum(axis=0)
+    means = np.where(ok, t, 0.0).sum(axis=0) / np.maximum(counts, 1)
+    ss_tot = float((np.where(ok, t - means, 0.0) ** 2).sum())
+    sse = float((err**2).sum())
+    return float(np.sqrt(sse / n)), (1.0 - sse / ss_tot if ss_tot > 0 else float("nan"))
 
 
 def plot_feature_importances(
