@@ -48,3 +48,21 @@ def test_horizon_and_config_hash_pick_one(two_datasets, capsys):
         capsys,
     )
     assert code == 0 and folder.name in out
+
+
+def test_evaluate_records_in_the_model_only_when_asked(two_datasets, tmp_path, capsys):
+    # issue 12, item 1: `evaluate --out` rewrote the model's metadata.json
+    data = ["--data", str(two_datasets), "--horizon", "0"]
+    model = tmp_path / "ridge"
+    train = ["train", *data, "--model", "ridge", "--test-chronics", "1"]
+    code, _, err = _run([*train, "--out", str(model), "--quiet"], capsys)
+    assert code == 0, err
+    metadata = model / "metadata.json"
+    before = metadata.read_bytes()
+    evaluate = ["evaluate", "--model", str(model), *data, "--quiet"]
+    code, _, err = _run([*evaluate, "--out", str(tmp_path / "m.json")], capsys)
+    assert code == 0, err
+    assert metadata.read_bytes() == before and (tmp_path / "m.json").is_file()
+    code, _, err = _run([*evaluate, "--out", str(tmp_path / "m2.json"), "--record"], capsys)
+    assert code == 0, err
+    assert metadata.read_bytes() != before

@@ -104,6 +104,14 @@ def evaluate_cmd(
             show_default=False,
         ),
     ] = None,
+    record: Annotated[
+        bool | None,
+        typer.Option(
+            "--record/--no-record",
+            help="Record the summary in the model's metadata.json [default: only without --out].",
+            show_default=False,
+        ),
+    ] = None,
     quiet: Quiet = False,
 ) -> None:
     """Evaluate a model on test chronics: regression and decision quality, beside two baselines.
@@ -115,7 +123,11 @@ def evaluate_cmd(
 
     Baselines: do nothing, and the per-action mean of the training targets.
 
-    Writes metrics.json (per-action metrics included) and records the summary in metadata.json.
+    Writes metrics.json (per-action metrics included). Without --out (or with --record) it also
+    records the summary in the model's metadata.json; with --out the model folder is left as it is.
+
+    On another dataset of the model's environment, the chronics it was trained on are refused,
+    and by default it is evaluated on the others.
 
     Example: gridoracle evaluate --model models/extra_trees --data data/
     """
@@ -126,10 +138,11 @@ def evaluate_cmd(
         data=dataset_folder(data, horizon, config_hash),
         test_chronics=chronic_list(test_chronics),
         out=out,
+        record=record,
     )
     with terminal_progress(quiet) as progress:
-        record = evaluate(request, progress)
-    render.evaluation(record)
+        metrics = evaluate(request, progress)
+    render.evaluation(metrics)
 
 
 def compare_cmd(
