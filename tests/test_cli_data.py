@@ -66,3 +66,24 @@ def test_evaluate_records_in_the_model_only_when_asked(two_datasets, tmp_path, c
     code, _, err = _run([*evaluate, "--out", str(tmp_path / "m2.json"), "--record"], capsys)
     assert code == 0, err
     assert metadata.read_bytes() != before
+
+
+def test_plot_keeps_the_training_chronics_out_on_another_dataset_of_the_environment(
+    two_datasets, tmp_path, capsys
+):
+    # as evaluate does (issue 12, item 1): plot drew a model on its training chronics when they
+    # came from another dataset of the same environment (fewer steps: another config hash)
+    model = tmp_path / "ridge"
+    train = ["train", "--data", str(two_datasets), "--horizon", "0", "--model", "ridge"]
+    code, _, err = _run([*train, "--test-chronics", "1", "--out", str(model), "--quiet"], capsys)
+    assert code == 0, err
+    other = tmp_path / "other"
+    generate = ["generate", "--env", "l2rpn_case14_sandbox", "--chronics", "0,1", "--max-steps"]
+    generate += ["2", "--actions", "3", "--workers", "1", "--out", str(other), "--quiet"]
+    code, _, err = _run(generate, capsys)
+    assert code == 0, err
+    plot = ["plot", "--data", str(other), "--model", str(model), "--quiet"]
+    code, _, err = _run([*plot, "--test-chronics", "0", "--out", str(tmp_path / "p0")], capsys)
+    assert code == 2 and "trained on chronic(s) 0" in err
+    code, _out, err = _run([*plot, "--out", str(tmp_path / "p1")], capsys)
+    assert code == 0, err  # by default: the chronic it did not see

@@ -59,7 +59,7 @@ def _donothing_entry(t: pd.DataFrame, current: np.ndarray | None) -> dict[str, A
     return _entry(tt, np.repeat(current[:, None], tt.shape[1], axis=1), current)
 
 
-def _same_environment(predictor: Predictor, ds: Dataset, same: bool) -> str | None:
+def same_environment(predictor: Predictor, ds: Dataset, same: bool) -> str | None:
     """The environment ``ds`` shares with the model's training dataset, or None.
 
     Two datasets of one environment hold the same chronics (another configuration of the
@@ -84,7 +84,7 @@ def _test_rows(
     training = predictor.metadata.get("training") or {}
     trained_on = (predictor.metadata.get("dataset") or {}).get("config_hash")
     same = trained_on is not None and trained_on == ds.manifest.get("config_hash")
-    env = _same_environment(predictor, ds, same)
+    env = same_environment(predictor, ds, same)
     train_chronics = [int(c) for c in training.get("train_chronics") or []] if env else []
     available = ds.chronics
     unseen = [c for c in available if c not in train_chronics]

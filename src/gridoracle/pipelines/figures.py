@@ -23,7 +23,7 @@ from gridoracle.dataset.reader import Dataset
 from gridoracle.dataset.split import check_chronics_in, format_chronics
 from gridoracle.errors import InvalidOption
 from gridoracle.io import atomic_write_json
-from gridoracle.models.evaluate import recorded_time_split
+from gridoracle.models.evaluate import recorded_time_split, same_environment
 from gridoracle.models.importance import feature_importances
 from gridoracle.models.metrics import DONOTHING, per_state_decisions
 from gridoracle.models.persist import Predictor
@@ -120,6 +120,13 @@ def figure_rows(
         same = (p.metadata.get("dataset") or {}).get("config_hash") == digest
         return (p.metadata.get("training") or {}) if same and digest else {}
 
+    def trained_on(p: Predictor) -> set[int]:
+        """The chronics of this environment the model saw, on this dataset or another one."""
+        same = bool(digest) and (p.metadata.get("dataset") or {}).get("config_hash") == digest
+        if same_environment(p, ds, same) is None:
+            return set()
+        return {int(c) for c in (p.metadata.get("training") or {}).get("train_chronics") or []}
+
     if test_chronics is None and models:
         specs = {name: training(p).get("split") or {"by": "chronic"} for name, p in models.items()}
         timed = [name for name, spec in specs.items() if spec.get("by") == "time"]
@@ -142,9 +149,12 @@ def figure_rows(
         wanted = sorted(int(c) for c in first.get("test_chronics") or available)
     else:
         wanted = list(available)
+    if test_chronics is None and models and not training(next(iter(models.values()))):
+        seen_by_any = set().union(*(trained_on(p) for p in models.values()))
+        wanted = [c for c in wanted if c not in seen_by_any]  # another dataset: the unseen ones
     check_chronics_in(ds, wanted, allow_empty=False)
     for name, predictor in models.items():
-        seen = sorted(set(training(predictor).get("train_chronics") or []) & set(wanted))
+        seen = sorted(trained_on(predictor) & set(wanted))
         if seen:
             raise InvalidOption(
                 f"model {name} was trained on chronic(s) {format_chronics(seen)} of these "
