@@ -221,54 +221,18 @@ class DatasetStore:
     # ---------------------------------------------------------------------------------------------
     @classmethod
     def open(
-        cls,
-        root: Path,
-        label: str,
-        config: dict[str, Any],
-        versions: dict[str, Any],
-        *,
-        actions: list[dict[str, Any]],
-        feature_columns: list[str],
-        expected_chunks: list[str],
-        force: bool = False,
+        cls, root: Path, label: str, config: dict[str, Any], versions: dict[str, Any], **layout: Any
     ) -> DatasetStore:
         """Open (creating if needed) the folder of the dataset defined by ``config`` under ``root``.
 
-        :meth:`plan` then :meth:`prepare`: see them for the parameters and the errors.
-
-        Parameters
-        ----------
-        root : Path
-            Output folder; created with its parents if missing.
-        label : str
-            Human-readable prefix of the folder name (e.g. the environment name).
-        config : dict
-            Everything that determines the content; its hash names the folder.
-        versions : dict
-            Versions of the packages that produced the content.
-        actions : list of dict
-            The action catalogue, each with at least ``name``, ``kind`` and ``grid2op``.
-        feature_columns : list of str
-            Feature column names of the states files, in order.
-        expected_chunks : list of str
-            Relative paths of every chunk the complete dataset holds.
-        force : bool, default False
-            Recompute every chunk (see :meth:`plan`).
+        :meth:`plan` then :meth:`prepare`: the parameters (``layout``: ``actions``,
+        ``feature_columns``, ``expected_chunks``, ``force``) and the errors are :meth:`plan`'s.
 
         Returns
         -------
         DatasetStore
         """
-        store = cls.plan(
-            root,
-            label,
-            config,
-            versions,
-            actions=actions,
-            feature_columns=feature_columns,
-            expected_chunks=expected_chunks,
-            force=force,
-        )
+        store = cls.plan(root, label, config, versions, **layout)
         store.prepare()
         return store
 
@@ -291,7 +255,24 @@ class DatasetStore:
         before work starts (and serve a cache hit from storage it cannot write): an existing
         folder with the same config hash is resumed (:meth:`is_complete` tells a cache hit).
 
-        Parameters are those of :meth:`open`.
+        Parameters
+        ----------
+        root : Path
+            Output folder; created with its parents (by :meth:`prepare`) if missing.
+        label : str
+            Human-readable prefix of the folder name (e.g. the environment name).
+        config : dict
+            Everything that determines the content; its hash names the folder.
+        versions : dict
+            Versions of the packages that produced the content.
+        actions : list of dict
+            The action catalogue, each with at least ``name``, ``kind`` and ``grid2op``.
+        feature_columns : list of str
+            Feature column names of the states files, in order.
+        expected_chunks : list of str
+            Relative paths of every chunk the complete dataset holds.
+        force : bool, default False
+            Recompute every chunk (see the notes).
 
         Raises
         ------
