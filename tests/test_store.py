@@ -541,11 +541,22 @@ def test_output_root_is_a_file(tmp_path):
     assert blocker.read_text() == "a file in the way"
 
 
-@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root ignores permissions")
-def test_output_root_not_writable(tmp_path):
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
+def test_output_root_not_writable(tmp_path, monkeypatch):
+    import tempfile
+
     locked = tmp_path / "locked"
     locked.mkdir()
     locked.chmod(0o500)
+    if os.geteuid() == 0:  # root writes anyway: deny as the kernel does for a user
+        real_mkstemp = tempfile.mkstemp
+
+        def mkstemp(*args, dir=None, **kwargs):
+            if dir is not None and Path(dir).is_relative_to(locked):
+                raise PermissionError(13, "Permission denied", str(dir))
+            return real_mkstemp(*args, dir=dir, **kwargs)
+
+        monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
     try:
         with pytest.raises(OutputError, match="locked"):
             open_store(locked)
