@@ -299,11 +299,16 @@ def _output_root(request: OracleRequest) -> Path:
 
 
 def _prepare_output(root: Path, request: OracleRequest) -> None:
-    """Create the output folder and write a file there once: an unwritable one fails first."""
+    """Fail first if the output folder cannot be made: its nearest existing ancestor must be a
+    folder where a file can be written (nothing is created here)."""
     folder = output_folder(root, request.env, request.chronic, request.actions_file)
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        check_writable(folder)
+        if not existing.is_dir():
+            raise NotADirectoryError(f"{existing} is not a folder")
+        check_writable(existing)
     except OSError as exc:
         raise OutputError(
             f"cannot write the Oracle's outputs in {folder}: {exc.strerror or exc}"
