@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from dataset_helpers import dataset_files as _files
+from dataset_helpers import generate
 from gridoracle.parallel import Backend
-from gridoracle.pipelines.generate import GenerateRequest
-from gridoracle.pipelines.generate import generate as run_generate
 
 distributed = pytest.importorskip("distributed")
 
@@ -26,20 +26,6 @@ SMALL = dict(
     chunk_actions=2,
     engine="reference",
 )
-
-
-def generate(env, *, workers=None, scheduler=None, dask_workers=None, **options):
-    """The generate pipeline with the backend of ``workers``/``scheduler``/``dask_workers``."""
-    backend = Backend.from_options(workers=workers, scheduler=scheduler, dask_workers=dask_workers)
-    return run_generate(GenerateRequest(env, **options), backend)
-
-
-def _files(folder: Path) -> dict[str, bytes]:
-    return {
-        str(p.relative_to(folder)): p.read_bytes()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file() and p.name != "runs.jsonl"
-    }
 
 
 def _registered(root: Path) -> int:
@@ -106,7 +92,7 @@ def test_unreachable_scheduler_is_one_line(tmp_path, capsys):
 
 
 def test_more_units_than_the_submission_window_all_come_back():
-    from gridoracle.parallel import Backend, map_units
+    from gridoracle.parallel import map_units
 
     units = list(range(-40, 0))  # the window is max(8, 4 x worker threads) = 8 here
     results = dict(map_units(abs, units, Backend.from_options(dask_workers=1)))

@@ -15,13 +15,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from dataset_helpers import dataset_files as _files
+from dataset_helpers import generate
 from gridoracle.cli import main
 from gridoracle.dataset import load
 from gridoracle.errors import GridOracleError
-from gridoracle.parallel import Backend
 from gridoracle.pipelines import generate as generate_module
-from gridoracle.pipelines.generate import GenerateRequest
-from gridoracle.pipelines.generate import generate as run_generate
 
 SMALL = dict(
     env="l2rpn_case14_sandbox",
@@ -31,21 +30,6 @@ SMALL = dict(
     chunk_actions=4,
     workers=1,
 )
-
-
-def generate(env, *, workers=None, scheduler=None, dask_workers=None, **options):
-    """The generate pipeline with the backend of ``workers``/``scheduler``/``dask_workers``."""
-    backend = Backend.from_options(workers=workers, scheduler=scheduler, dask_workers=dask_workers)
-    return run_generate(GenerateRequest(env, **options), backend)
-
-
-def _files(folder: Path) -> dict[str, bytes]:
-    """Every file of a dataset folder but the run log, by relative path."""
-    return {
-        str(p.relative_to(folder)): p.read_bytes()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file() and p.name != "runs.jsonl"
-    }
 
 
 @pytest.fixture(scope="module")

@@ -15,31 +15,20 @@ from pathlib import Path
 
 import pytest
 
+from dataset_helpers import dataset_files as _files
+from dataset_helpers import generate as generate_dataset
 from gridoracle.cli import main
 from gridoracle.dataset import load
 from gridoracle.dataset.store import ChunkInfo, DatasetStore
 from gridoracle.errors import DatasetError, GridOracleError, OutputError
-from gridoracle.parallel import Backend
 from gridoracle.pipelines import generate as generate_module
 from gridoracle.pipelines.datasets import find_dataset
-from gridoracle.pipelines.generate import GenerateRequest
-from gridoracle.pipelines.generate import generate as run_generate
 
 TINY = dict(env="l2rpn_case14_sandbox", chronics="0", max_steps=4, n_actions=6, chunk_actions=2)
 
 
 def generate(out: Path, *, scheduler: str | None = None, **options):
-    options = {**TINY, **options}
-    backend = Backend.from_options(workers=1, scheduler=scheduler)
-    return run_generate(GenerateRequest(out=out, **options), backend)
-
-
-def _files(folder: Path) -> dict[str, bytes]:
-    return {
-        str(p.relative_to(folder)): p.read_bytes()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file() and p.name != "runs.jsonl"
-    }
+    return generate_dataset(**{**TINY, **options}, out=out, workers=1, scheduler=scheduler)
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 
 import gridoracle.dataset.chunks as chunks_mod
+from dataset_helpers import dataset_files as folder_bytes
 from gridoracle.dataset import Dataset, DatasetStore, load
 from gridoracle.dataset.store import (
     MANIFEST_NAME,
@@ -132,14 +133,6 @@ def build(root: Path, chronics=(0, 1, 2), n_steps: int = 5, *, full: bool = Fals
     write_all(store, n_steps, full=full)
     store.finalize({"rows": n_steps * len(chronics), "actions": len(ACTIONS)})
     return store
-
-
-def folder_bytes(folder: Path) -> dict[str, bytes]:
-    return {
-        p.relative_to(folder).as_posix(): p.read_bytes()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file() and p.name != "runs.jsonl"
-    }
 
 
 def on_disk_manifest(store: DatasetStore) -> dict:
