@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import re
 from collections.abc import Iterator
@@ -170,31 +171,11 @@ def test_to_reference_dict_refuses_orders_no_file_can_give(rte: Any) -> None:
         to_reference_dict(actions[1:])
     sub1_a, sub1_b, sub5, line4 = actions
     split = [sub1_a, sub5, sub1_b]
-    split = [
-        UnitaryAction(
-            asset_kind=a.asset_kind,
-            asset_id=a.asset_id,
-            k=i,
-            name=a.name,
-            content=a.content,
-            grid2op=a.grid2op,
-        )
-        for i, a in enumerate(split)
-    ]
+    split = [dataclasses.replace(a, k=i) for i, a in enumerate(split)]
     with pytest.raises(ValueError, match="not consecutive"):
         to_reference_dict(split)
     mixed = [sub1_a, line4, sub5]
-    mixed = [
-        UnitaryAction(
-            asset_kind=a.asset_kind,
-            asset_id=a.asset_id,
-            k=i,
-            name=a.name,
-            content=a.content,
-            grid2op=a.grid2op,
-        )
-        for i, a in enumerate(mixed)
-    ]
+    mixed = [dataclasses.replace(a, k=i) for i, a in enumerate(mixed)]
     with pytest.raises(ValueError, match="interleaved"):
         to_reference_dict(mixed)
 
