@@ -112,3 +112,23 @@ def test_dask_keeps_its_info_lines_to_itself():
     )
     assert done.stdout.strip() == "[1, 2]"
     assert "distributed" not in done.stderr, done.stderr
+
+
+def test_a_local_cluster_that_does_not_start_names_dask_workers(monkeypatch):
+    import distributed
+
+    def refuse(*args, **kwargs):
+        raise OSError("no port free")
+
+    monkeypatch.setattr(distributed, "LocalCluster", refuse)
+    with pytest.raises(InvalidOption, match="dask_workers 2: the local Dask cluster") as info:
+        list(map_units(abs, [-1, -2], Backend.from_options(dask_workers=2)))
+    assert info.value.param == "dask_workers" and "None" not in str(info.value)
+
+
+def test_check_reachable_refuses_an_unreachable_scheduler():
+    from gridoracle.parallel import check_reachable
+
+    check_reachable(SERIAL)  # nothing to reach
+    with pytest.raises(InvalidOption, match=r"scheduler tcp://127\.0\.0\.1:9: cannot connect"):
+        check_reachable(Backend.from_options(scheduler="tcp://127.0.0.1:9"))

@@ -33,6 +33,7 @@ from gridoracle.errors import InvalidOption
 __all__ = [
     "SERIAL",
     "Backend",
+    "check_reachable",
     "check_workers",
     "default_workers",
     "map_units",
@@ -278,9 +279,28 @@ def _dask_client(backend: Backend) -> tuple[Any, Any]:
     except (OSError, TimeoutError, ValueError) as exc:
         if cluster is not None:
             cluster.close()
+        if backend.scheduler is None:
+            raise InvalidOption(
+                f"dask_workers {backend.dask_workers}: the local Dask cluster did not start "
+                f"({exc})",
+                param="dask_workers",
+            ) from None
         raise InvalidOption(
             f"scheduler {backend.scheduler}: cannot connect ({exc})", param="scheduler"
         ) from None
+
+
+def check_reachable(backend: Backend) -> None:
+    """Connect to the scheduler of ``backend`` (if it has one) and close again.
+
+    An unreachable scheduler then fails, as :class:`InvalidOption` naming it, before the caller
+    writes or replaces anything, rather than once the work is submitted.
+    """
+    if backend.scheduler is None:
+        return
+    with _quiet_dask():
+        client, _cluster = _dask_client(backend)
+        client.close()
 
 
 def _map_dask(

@@ -30,7 +30,7 @@ from gridoracle.dataset.units import (
     summarize_chunks,
 )
 from gridoracle.io import versions
-from gridoracle.parallel import SERIAL, Backend, map_units
+from gridoracle.parallel import SERIAL, Backend, check_reachable, map_units
 from gridoracle.progress import SILENT, Progress
 
 __all__ = ["GenerateReport", "GenerateRequest", "generate"]
@@ -162,7 +162,7 @@ def generate(
         wall = time.perf_counter() - tick
         _log_run(store, {"event": "cache_hit", "wall_seconds": wall, **actions})
         return GenerateReport(store.path, summary, True, 0, len(units), wall, 0)
-    _check_reachable(backend)  # before the store writes (or empties) anything
+    check_reachable(backend)  # before the store writes (or empties) anything
     store.prepare()
     todo = in_folder([u for u in units if not store.chunk_done(u.relpath)], str(store.path))
     computed_pairs, cascades = _run_units(store, todo, backend, progress)
@@ -208,17 +208,6 @@ def _requested_actions(request: GenerateRequest, taken: int) -> int:
             taken,
         )
     return int(request.n_actions)
-
-
-def _check_reachable(backend: Backend) -> None:
-    """Run one trivial unit on the cluster of ``backend.scheduler``, if any.
-
-    An unreachable scheduler then fails (``InvalidOption`` naming it) before any file is
-    written, not after a forced rebuild has begun.
-    """
-    if backend.scheduler is not None:
-        for _unit, _result in map_units(abs, [0], backend):
-            pass
 
 
 def _log_run(store: DatasetStore, record: dict[str, Any]) -> None:
