@@ -169,7 +169,7 @@ def run_oracle(
     OracleReport
     """
     timings: dict[str, float] = {}
-    _prepare_output(_output_root(request), request)  # before any work: nothing runs for nothing
+    _prepare_output(_output_folder(request))  # before any work: nothing runs for nothing
     with _timed(timings, "0 inputs"):
         progress.stage("0 - environment and unitary actions")
         sim_env = make_oracle_env(request.env, request.reward)
@@ -288,20 +288,19 @@ def _read_inputs(request: OracleRequest, sim_env: Any) -> _Episode:
     unitary, warnings, fmt = load_oracle_actions(request.actions_file, sim_env)
     if not unitary:
         raise InvalidOption(f"actions file {str(request.actions_file)!r}: no unitary action in it")
-    folder = output_folder(
-        _output_root(request), request.env, request.chronic, request.actions_file
-    )
+    folder = _output_folder(request)
     return _Episode(chronics[0], folder, unitary, list(warnings), fmt)
 
 
-def _output_root(request: OracleRequest) -> Path:
-    return Path(request.out or request.settings.output_path or "results/oracle")
+def _output_folder(request: OracleRequest) -> Path:
+    """Where the outputs of ``request`` go: under ``out``, else the settings' ``output_path``."""
+    root = Path(request.out or request.settings.output_path or "results/oracle")
+    return output_folder(root, request.env, request.chronic, request.actions_file)
 
 
-def _prepare_output(root: Path, request: OracleRequest) -> None:
+def _prepare_output(folder: Path) -> None:
     """Fail first if the output folder cannot be made: its nearest existing ancestor must be a
     folder where a file can be written (nothing is created here)."""
-    folder = output_folder(root, request.env, request.chronic, request.actions_file)
     existing = folder
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent

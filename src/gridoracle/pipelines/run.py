@@ -32,6 +32,7 @@ from gridoracle.dataset.reader import load as load_dataset
 from gridoracle.dataset.split import split_summary
 from gridoracle.errors import InvalidOption
 from gridoracle.io import atomic_write_json
+from gridoracle.models.evaluate import METRICS_FILE
 from gridoracle.models.leaderboard import leaderboard, write_leaderboard
 from gridoracle.models.persist import Predictor, read_metadata
 from gridoracle.models.persist import load as load_model
@@ -398,7 +399,7 @@ def _cached_models(
         metrics, predictors = {}, {}
         for name, path in paths.items():
             metadata = read_metadata(path)  # exists, right format
-            metrics[name] = json.loads((path / "metrics.json").read_text(encoding="utf-8"))
+            metrics[name] = json.loads((path / METRICS_FILE).read_text(encoding="utf-8"))
             stale = _stale(name, metadata, metrics[name], key)
             if stale:
                 log.info("cached model %s not reused: its %s differ from this run's", name, stale)
