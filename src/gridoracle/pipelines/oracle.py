@@ -124,8 +124,8 @@ class OracleReport:
     timings: dict[str, float] = field(default_factory=dict)
 
     def path_names(self, best: BestPath) -> list[str]:
-        """The action names along ``best``."""
-        return [self.names[i] for i in best.path]
+        """The action names along ``best`` (its :meth:`BestPath.names` over this run's names)."""
+        return best.names(self.names)
 
 
 def scenario_label(given: str | int) -> str:
