@@ -21,26 +21,43 @@ class GridOracleError(Exception):
     param : str, optional
         That parameter's name. A front end that knows the parameter by another name (the CLI's
         ``--dask-workers``) shows its own name instead: see :meth:`message_for`.
+    also : tuple of str
+        Further parameters the message leads with, joined by ``and``
+        (``"scheduler and dask_workers: give one of them"``).
 
     Examples
     --------
     >>> err = InvalidOption("dask_workers 0: must be at least 1", param="dask_workers")
     >>> err.message_for({"dask_workers": "--dask-workers"})
     '--dask-workers 0: must be at least 1'
+    >>> both = InvalidOption("a_b and c: one, not both", param="a_b", also=("c",))
+    >>> both.message_for({"a_b": "--a-b", "c": "--c"})
+    '--a-b and --c: one, not both'
     """
 
-    def __init__(self, message: str, *, param: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, param: str | None = None, also: tuple[str, ...] = ()
+    ) -> None:
         super().__init__(message)
         self.param = param
+        self.params: tuple[str, ...] = () if param is None else (param, *also)
 
     def message_for(self, names: Mapping[str, str]) -> str:
-        """The message with the parameter's name replaced by ``names[param]`` where it leads."""
-        message = str(self)
-        if self.param is None or self.param not in names:
-            return message
-        if message.startswith(self.param + " ") or message.startswith(self.param + ":"):
-            return names[self.param] + message[len(self.param) :]
-        return message
+        """The message with the parameters it leads with replaced by ``names[...]``.
+
+        Only a leading name is replaced (``param``, then each of ``also`` after `` and ``), and
+        only as a whole word; a parameter missing from ``names`` keeps its own name.
+        """
+        head: list[str] = []
+        rest = str(self)
+        for i, param in enumerate(self.params):
+            sep = " and " if i else ""
+            after = rest[len(sep + param) :]
+            if not rest.startswith(sep + param) or after[:1] not in (" ", ":"):
+                break
+            head.append(sep + names.get(param, param))
+            rest = after
+        return "".join(head) + rest
 
 
 class EnvironmentNotFound(GridOracleError):

@@ -133,7 +133,9 @@ class Backend:
         """
         if scheduler is not None and dask_workers is not None:
             raise InvalidOption(
-                "scheduler and dask_workers: give one of them, not both", param="scheduler"
+                "scheduler and dask_workers: give one of them, not both",
+                param="scheduler",
+                also=("dask_workers",),
             )
         if scheduler is not None:
             return cls("dask", scheduler=check_scheduler(str(scheduler)))

@@ -380,6 +380,7 @@ class Selection:
             raise InvalidOption(
                 "substations and busiest cannot be combined: give the substations or their number",
                 param="substations",
+                also=("busiest",),
             )
         counts = {
             "busiest": self.busiest,

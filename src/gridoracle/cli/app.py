@@ -72,44 +72,24 @@ def flag(param: str) -> str:
     return FLAGS.get(param, "--" + param.replace("_", "-"))
 
 
-def _parameters() -> frozenset[str]:
-    """The names of every parameter of every command (``dask_workers``, ``busiest``, ...).
-
-    Read from the app when an error is shown (a few milliseconds), so that it cannot go stale.
-    """
-    names: set[str] = set(FLAGS)
-    todo = [typer.main.get_command(app)]
-    while todo:
-        command = todo.pop()
-        names.update(p.name for p in command.params if p.name)
-        todo.extend(getattr(command, "commands", {}).values())
-    return frozenset(names)
-
-
 def user_message(error: GridOracleError) -> str:
     """The error's message as the command line shows it: the parameters it leads with as flags.
 
     ``dask_workers 0: must be at least 1`` (``param="dask_workers"``) becomes ``--dask-workers 0:
     must be at least 1``; a message about two parameters names both first, joined by ``and``
-    (``scheduler and dask_workers: give one of them``), and both become flags.
+    (``scheduler and dask_workers: give one of them``, ``also=("dask_workers",)``), and both
+    become flags.
 
     Examples
     --------
     >>> from gridoracle.errors import InvalidOption
     >>> user_message(InvalidOption("n_actions must be at least 1, got 0", param="n_actions"))
     '--actions must be at least 1, got 0'
-    >>> user_message(InvalidOption("scheduler and dask_workers: one, not both", param="scheduler"))
-    '--scheduler and --dask-workers: one, not both'
+    >>> both = InvalidOption("scheduler and x: one", param="scheduler", also=("x",))
+    >>> user_message(both)
+    '--scheduler and --x: one'
     """
-    if error.param is None:
-        return str(error)
-    first = flag(error.param)
-    message = error.message_for({error.param: first})
-    second = re.match(rf"{re.escape(first)} and ([a-z][a-z0-9_]*)\b", message)
-    if second is not None and second.group(1) in _parameters():
-        start, end = second.span(1)
-        message = message[:start] + flag(second.group(1)) + message[end:]
-    return message
+    return error.message_for({param: flag(param) for param in error.params})
 
 
 def _click_exceptions() -> tuple[type[Exception], ...]:
