@@ -25,7 +25,7 @@ import signal
 import uuid
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 from gridoracle.errors import InvalidOption
@@ -163,10 +163,6 @@ class Backend:
         if self.scheduler is not None:
             return f"the Dask cluster at {self.scheduler}"
         return f"a Dask LocalCluster of {self.dask_workers} processes"
-
-    def record(self) -> dict[str, Any]:
-        """The backend as a JSON object (for run logs)."""
-        return asdict(self)
 
 
 SERIAL = Backend()
