@@ -11,6 +11,8 @@
 - :mod:`gridoracle.actions.source`: the actions of a file to choose from (a catalogue, or an
   Oracle4Grid file in any of its formats).
 - :mod:`gridoracle.actions.show`: each unitary action of an Oracle4Grid file judged and drawn.
+- :mod:`gridoracle.actions.build`: building unitary actions by hand (a substation's elements, the
+  reference-format file of the actions chosen).
 """
 
 from __future__ import annotations

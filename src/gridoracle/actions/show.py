@@ -23,6 +23,9 @@ environment's own parameters and rules, as Oracle4Grid's filter at t0 judges com
 Each PNG shows the observation after the action (the initial observation when the action
 diverges or is illegal), the acted substation circled or the acted line underlined in magenta,
 and a title with the name, the validity and max rho before and after.
+
+:func:`draw_grid` is that drawing alone (an observation, or the grid's layout with its line ids,
+an asset highlighted), for a notebook building actions by hand (``notebooks/actions.ipynb``).
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from gridoracle.actions.parse import UnitaryAction, load_unitary_actions
 from gridoracle.errors import InvalidOption, OutputError
 from gridoracle.progress import SILENT, Progress
@@ -48,6 +53,7 @@ __all__ = [
     "VALIDITIES",
     "ShownAction",
     "default_out",
+    "draw_grid",
     "judge_action",
     "show_actions",
 ]
@@ -333,34 +339,112 @@ def _plotter(env: Any) -> Any:
     return PlotMatplot(env.observation_space)
 
 
+def draw_grid(
+    env: Any,
+    obs: Any = None,
+    *,
+    asset: tuple[str, int] | None = None,
+    title: str | None = None,
+    figure: Any = None,
+    plotter: Any = None,
+) -> Any:
+    """Draw the grid with grid2op's :class:`~grid2op.PlotGrid.PlotMatplot`, an asset highlighted.
+
+    With ``obs``, the observation (``plot_obs``: the loading rho of each line, the bus of each
+    element); without, the grid's layout with each line's id written on it (``plot_info``; loads
+    and generators carry their ids in their symbols). The substation of ``asset`` is circled, or
+    its line underlined, in magenta (the drawings of ``gridoracle actions show``).
+
+    Parameters
+    ----------
+    env : grid2op Environment
+        The grid; it needs a layout (``grid_layout.json``).
+    obs : grid2op Observation, optional
+        The state to draw.
+    asset : (str, int), optional
+        ``("sub", substation id)`` or ``("line", line id)`` to highlight
+        (:attr:`UnitaryAction.asset <gridoracle.actions.parse.UnitaryAction.asset>`).
+    title : str, optional
+        The figure's title.
+    figure : matplotlib Figure, optional
+        Where to draw (e.g. ``plt.figure(figsize=(13, 7))`` in a notebook); by default a new
+        :class:`matplotlib.figure.Figure` of grid2op's size (not made by pyplot: nothing to
+        close).
+    plotter : PlotMatplot, optional
+        A plotter to reuse (making one reads the layout).
+
+    Returns
+    -------
+    matplotlib Figure
+        The figure drawn on.
+
+    Raises
+    ------
+    InvalidOption
+        The environment has no layout (``param="env"``), or ``asset`` is not a substation or
+        line of the grid (``param="asset"``).
+    """
+    from matplotlib.figure import Figure
+
+    if getattr(env.observation_space, "grid_layout", None) is None:
+        raise InvalidOption(
+            f"env {env.name!r}: no grid layout (grid_layout.json): it cannot be drawn", param="env"
+        )
+    if asset is not None:
+        _check_asset(env, asset)
+    if plotter is None:
+        plotter = _plotter(env)
+    if figure is None:
+        figure = Figure(figsize=(plotter.width / plotter.dpi, plotter.height / plotter.dpi))
+        figure.set_dpi(plotter.dpi)
+    if obs is not None:
+        plotter.plot_obs(obs, figure=figure)
+    else:
+        plotter.plot_info(figure=figure, line_values=list(range(env.n_line)))
+    if asset is not None:
+        _highlight(plotter, env, asset[0], int(asset[1]))
+    if title:
+        figure.suptitle(title, fontsize=11)
+    figure.tight_layout()
+    return figure
+
+
+def _check_asset(env: Any, asset: Any) -> None:
+    ok = isinstance(asset, tuple | list) and len(asset) == 2 and asset[0] in ("sub", "line")
+    if ok:
+        count = env.n_sub if asset[0] == "sub" else env.n_line
+        ident = asset[1]
+        ok = isinstance(ident, int | np.integer) and not isinstance(ident, bool)
+        ok = ok and 0 <= int(ident) < count
+    if not ok:
+        raise InvalidOption(
+            f"asset {asset!r}: expected ('sub', substation id) or ('line', line id) of the grid "
+            f"({env.n_sub} substations, {env.n_line} lines)",
+            param="asset",
+        )
+
+
 def _render(plotter: Any, env: Any, obs: Any, action: UnitaryAction, title: str) -> bytes:
     """The PNG of ``obs`` drawn by ``plotter``, the acted asset highlighted, titled.
 
     The figure is a plain :class:`~matplotlib.figure.Figure` of the plotter's size (grid2op's own
     figure would come from pyplot): nothing to close, matplotlib's backend left as it is.
     """
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(plotter.width / plotter.dpi, plotter.height / plotter.dpi))
-    fig.set_dpi(plotter.dpi)
-    plotter.plot_obs(obs, figure=fig)
-    _highlight(plotter, env, action)
-    fig.suptitle(title, fontsize=11)
-    fig.tight_layout()
+    fig = draw_grid(env, obs, asset=action.asset, title=title, plotter=plotter)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
     return buffer.getvalue()
 
 
-def _highlight(plotter: Any, env: Any, action: UnitaryAction) -> None:
-    """Circle the acted substation, or underline the acted line, on the plotter's axes."""
+def _highlight(plotter: Any, env: Any, kind: str, asset_id: int) -> None:
+    """Circle the substation, or underline the line, ``asset_id`` on the plotter's axes."""
     from matplotlib import patches
 
     ax = plotter.ax
     layout = plotter._grid_layout  # grid2op's positions of the substations, by name
     radius = float(plotter.settings.sub.radius)
-    if action.asset_kind == "sub":
-        x, y = layout[env.name_sub[action.asset_id]]
+    if kind == "sub":
+        x, y = layout[env.name_sub[asset_id]]
         ring = 2.4 * radius
         ax.add_patch(
             patches.Circle(
@@ -369,7 +453,7 @@ def _highlight(plotter: Any, env: Any, action: UnitaryAction) -> None:
         )
         points = [(x - ring, y - ring), (x + ring, y + ring)]
     else:
-        line = action.asset_id
+        line = asset_id
         x0, y0 = layout[env.name_sub[env.line_or_to_subid[line]]]
         x1, y1 = layout[env.name_sub[env.line_ex_to_subid[line]]]
         ax.plot([x0, x1], [y0, y1], color=_HIGHLIGHT, linewidth=8, alpha=0.35, zorder=0)
