@@ -4,10 +4,11 @@ Oracle4Grid plays each combined action with a grid2op ``Runner``: an agent appli
 step then only reconnects lines, overflow disconnection is off and every action is legal. The
 reward of step k+1 goes to timestep k; a run that fails ends there (reward 0, overload flag -1).
 
-Here one do-nothing run of the same environment (reconnecting lines like the agent) gives the
-injections and the line statuses of every step; with overflow disconnection off, the topology of
-a combined action at step k is then the action's buses on that state, so the batched engine solves
-each action over the whole episode in one call. :func:`reference_reward_table` is Oracle4Grid's
+Here the injections and line statuses of every step are those of one reconnect-only episode, read
+from the chronics (or played with grid2op when they cannot be read that way; see
+:mod:`~gridoracle.oracle.sim.episode`); with overflow disconnection off, the topology of a combined
+action at step k is then the action's buses on that state, so the batched engine solves each action
+over the whole episode in one call. :func:`reference_reward_table` is Oracle4Grid's
 way (one Runner per action), kept as the ground truth the tests compare against.
 
 The table is solved in chunks of actions (:class:`RewardUnit`, self-contained: it runs in this
@@ -31,11 +32,16 @@ from numpy.typing import ArrayLike, NDArray
 
 from gridoracle.actions.model import Action
 from gridoracle.engine.base import STATUS_OK, ActionLike
-from gridoracle.engine.states import states_from_observations
+from gridoracle.engine.states import StateBatch
 from gridoracle.oracle.core.margins import margin_reward, overload_flag
-from gridoracle.oracle.sim.agents import OneChangeThenOnlyReconnect, reconnect_action
+from gridoracle.oracle.sim.agents import OneChangeThenOnlyReconnect
 from gridoracle.oracle.sim.chunk_cache import Chunk, ChunkCache
 from gridoracle.oracle.sim.env import make_oracle_env
+from gridoracle.oracle.sim.episode import (  # base_run: kept importable from here
+    EpisodeStates,
+    base_run,
+    episode_states,
+)
 from gridoracle.parallel import (
     SERIAL,
     Backend,
@@ -45,6 +51,18 @@ from gridoracle.parallel import (
     worker_state,
 )
 from gridoracle.progress import SILENT, Progress
+
+__all__ = [
+    "PROGRESS_LABEL",
+    "RewardTable",
+    "RewardUnit",
+    "base_run",
+    "drop_incomplete",
+    "reference_reward_table",
+    "reward_table",
+    "run_reward_unit",
+    "steps_played",
+]
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +89,9 @@ class RewardTable:
     stopped : str
         Why the episode has fewer than ``max_iter`` steps (the reconnect-only run stopped
         there): ``"the end of the chronic"`` or the game over; ``""`` when it has them all.
+    source : str
+        Where the episode's injections and line statuses came from: ``"chronics"`` (read) or
+        ``"grid2op"`` (the reconnect-only run played); ``""`` for the reference.
     """
 
     names: list[str]
@@ -79,6 +100,7 @@ class RewardTable:
     played: np.ndarray
     reused: int = 0
     stopped: str = ""
+    source: str = ""
 
     @property
     def n_steps(self) -> int:
@@ -97,6 +119,7 @@ class RewardTable:
             self.overload[:, idx],
             self.played[idx],
             stopped=self.stopped,
+            source=self.source,
         )
 
     def to_frame(self) -> pd.DataFrame:
@@ -108,28 +131,6 @@ class RewardTable:
         return pd.DataFrame(
             rows, columns=["name", "timestep", "reward", "overload_reward", "node_name"]
         )
-
-
-def base_run(env: Any, chronic: int, max_iter: int, seed: int | None) -> tuple[list[Any], str]:
-    """Observations after steps 1..T of a run that only reconnects lines (as the Runner seeds).
-
-    Returns the observations and why the run stopped: ``""`` (``max_iter`` reached),
-    ``"end of the chronic"``, or the game over's exception.
-    """
-    env.set_id(int(chronic))
-    if seed is not None:
-        env.seed(int(seed))
-    obs = env.reset()
-    observations: list[Any] = []
-    for _ in range(max_iter):
-        obs, _reward, done, info = env.step(reconnect_action(env.action_space, obs))
-        if done:
-            errors = info.get("exception") or []
-            return observations, ("game over: " + "; ".join(map(str, errors))) if errors else (
-                "end of the chronic"
-            )
-        observations.append(obs)
-    return observations, ""
 
 
 def _finish_runs(
@@ -232,6 +233,7 @@ def reward_table(
     progress: Progress = SILENT,
     env_name: str | None = None,
     cache: Path | None = None,
+    source: str = "auto",
 ) -> RewardTable:
     """The reward table with the batched engine (see the module docstring).
 
@@ -266,18 +268,23 @@ def reward_table(
         Folder where every finished chunk is written (atomically, ``.npy``) under a key of
         everything that determines it; a later call with the same inputs reads the chunks
         found there instead of solving them again (an interrupted run resumes).
+    source : {"auto", "chronics", "grid2op"}
+        Where the reconnect-only episode's states come from
+        (:func:`~gridoracle.oracle.sim.episode.episode_states`): by default the chronics when
+        they can be read that way, else the episode played with grid2op.
     """
     if backend.kind != "serial" and env_name is None:
         raise ValueError("env_name is required to solve the reward table outside this process")
-    observations, stopped = _reconnect_only_run(env, chronic, max_iter, seed)
-    n_steps = len(observations)
+    episode_run = _episode(env, engine, chronic, max_iter, seed, source)
+    n_steps = episode_run.n_steps
     solution = _Solution(n_steps, len(actions), progress)
     if n_steps:
         episode = (env_name or "", reward, int(chronic), int(max_iter), seed)
         store = None
         if cache is not None:
             key_name = env_name or str(getattr(env, "env_name", ""))
-            store = ChunkCache(Path(cache), _cache_key(key_name, *episode[1:], n_steps, actions))
+            key = _cache_key(key_name, *episode[1:], n_steps, actions, episode_run.source)
+            store = ChunkCache(Path(cache), key)
         todo = solution.read_cached(store, _chunks(len(actions), chunk))
         units = [
             RewardUnit(
@@ -285,35 +292,37 @@ def reward_table(
                 start,
                 stop,
                 tuple(Action(a.name, dict(a.grid2op)) for a in actions[start:stop]),
+                source,
             )
             for start, stop in todo
         ]
         if units:
-            _solve(units, backend, _WorkerEpisode(env, engine), observations, solution, store)
-    return solution.table([a.name for a in actions], max_iter, reward, stopped)
+            assert episode_run.states is not None
+            _solve(units, backend, _WorkerEpisode(env, engine), episode_run.states, solution, store)
+    table = solution.table([a.name for a in actions], max_iter, reward, episode_run.stopped)
+    table.source = episode_run.source
+    return table
 
 
-def _reconnect_only_run(
-    env: Any, chronic: int, max_iter: int, seed: int | None
-) -> tuple[list[Any], str]:
-    """:func:`base_run`, and why it stopped before ``max_iter`` (the table stops there too).
+def _episode(
+    env: Any, engine: Any, chronic: int, max_iter: int, seed: int | None, source: str
+) -> EpisodeStates:
+    """The reconnect-only episode's states (:func:`~gridoracle.oracle.sim.episode.episode_states`).
 
-    ``"the end of the chronic"``, the game over, or ``""``: the caller says it to the user
-    (:attr:`RewardTable.stopped`); it is logged at INFO level only.
+    Why it stops before ``max_iter`` (the end of the chronic, a game over) is logged at INFO
+    level only: the caller says it to the user (:attr:`RewardTable.stopped`).
     """
-    observations, why = base_run(env, chronic, max_iter, seed)
-    if why == "end of the chronic":
-        why = "the end of the chronic"
-    if why:
+    found = episode_states(env, chronic, max_iter, seed, engine=engine, source=source)
+    if found.stopped:
         log.info(
             "the reconnect-only run of chronic %s stops after %d of %d steps (%s): every "
             "action's table stops there",
             chronic,
-            len(observations),
+            found.n_steps,
             max_iter,
-            why,
+            found.stopped,
         )
-    return observations, why
+    return found
 
 
 def _chunks(n_actions: int, chunk: int) -> list[tuple[int, int]]:
@@ -328,6 +337,7 @@ def _cache_key(
     seed: int | None,
     n_steps: int,
     actions: Sequence[ActionLike],
+    source: str,
 ) -> dict[str, Any]:
     """Everything that determines the table's chunks (the cache folder's name hashes it)."""
     from gridoracle.io import versions
@@ -339,6 +349,7 @@ def _cache_key(
         "max_iter": max_iter,
         "seed": seed,
         "n_steps": n_steps,
+        "states": source,
         "actions": [[a.name, dict(a.grid2op)] for a in actions],
         "versions": versions(),
     }
@@ -398,7 +409,7 @@ def _solve(
     units: Sequence[RewardUnit],
     backend: Backend,
     context: _WorkerEpisode,
-    observations: Sequence[Any],
+    states: StateBatch,
     solution: _Solution,
     store: ChunkCache | None,
 ) -> None:
@@ -409,7 +420,7 @@ def _solve(
     from the unit.
     """
     first = units[0]
-    context.episodes[(first.chronic, first.max_iter, first.seed)] = _table_states(observations)
+    context.episodes[(first.chronic, first.max_iter, first.seed, first.source)] = states
     prime_worker_state(_worker_key(first.env, first.reward), context)
     try:
         for unit, result in map_units(run_reward_unit, units, backend):
@@ -419,11 +430,6 @@ def _solve(
             solution.advance()
     finally:
         clear_worker_state()
-
-
-def _table_states(observations: Sequence[Any]) -> Any:
-    """The engine's states of the reconnect-only run: timestep k is the state after step k+1."""
-    return states_from_observations(observations, range(1, len(observations) + 1), horizon=0)
 
 
 @dataclass(frozen=True)
@@ -438,6 +444,7 @@ class RewardUnit:
     start: int
     stop: int
     actions: tuple[Action, ...]
+    source: str = "auto"
 
 
 class _WorkerEpisode:
@@ -446,7 +453,7 @@ class _WorkerEpisode:
     def __init__(self, env: Any, engine: Any) -> None:
         self.env = env
         self.engine = engine
-        self.episodes: dict[tuple[int, int, int | None], Any] = {}
+        self.episodes: dict[tuple[int, int, int | None, str], Any] = {}
 
     @classmethod
     def make(cls, env_name: str, reward: str) -> _WorkerEpisode:
@@ -456,12 +463,14 @@ class _WorkerEpisode:
         env = make_oracle_env(env_name, reward)
         return cls(env, BatchedEngine(env))
 
-    def states(self, chronic: int, max_iter: int, seed: int | None) -> Any:
-        key = (chronic, max_iter, seed)
+    def states(self, chronic: int, max_iter: int, seed: int | None, source: str = "auto") -> Any:
+        key = (chronic, max_iter, seed, source)
         if key not in self.episodes:
-            observations, _why = base_run(self.env, chronic, max_iter, seed)
+            found = episode_states(
+                self.env, chronic, max_iter, seed, engine=self.engine, source=source
+            )
             self.episodes.clear()
-            self.episodes[key] = _table_states(observations)
+            self.episodes[key] = found.states
         return self.episodes[key]
 
 
@@ -474,7 +483,7 @@ def run_reward_unit(unit: RewardUnit) -> tuple[np.ndarray, np.ndarray, np.ndarra
     ctx = worker_state(
         _worker_key(unit.env, unit.reward), lambda: _WorkerEpisode.make(unit.env, unit.reward)
     )
-    states = ctx.states(unit.chronic, unit.max_iter, unit.seed)
+    states = ctx.states(unit.chronic, unit.max_iter, unit.seed, unit.source)
     return _rewards_of(ctx.engine, states, unit.actions)
 
 
