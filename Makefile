@@ -10,8 +10,9 @@ BIN   := $(VENV)/bin
 # pip install runs again only when pyproject.toml is newer than this file
 STAMP := $(VENV)/.installed-dev
 
-# A fresh clone may lack an empty folder: lint the ones that exist.
-LINT_PATHS := $(wildcard src tests benchmarks examples)
+# A fresh clone may lack an empty folder: lint the ones that exist (ruff lints and formats the
+# notebooks' code cells too).
+LINT_PATHS := $(wildcard src tests benchmarks examples notebooks)
 
 # The interpreter that creates .venv: python3.12 when it runs (directly, or as a pyenv shim with a
 # 3.12 version installed), else python3. Override with `make PYTHON=/path/to/python test`.
