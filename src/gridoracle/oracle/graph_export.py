@@ -25,6 +25,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 import numpy as np
@@ -34,6 +35,10 @@ from gridoracle.errors import OutputError
 from gridoracle.io import atomic_path
 from gridoracle.oracle.core.best_path import END_NODE_REWARD, LONGEST, check_kind
 from gridoracle.oracle.core.transitions import PartsLike, TransitionRules, allowed_transitions
+from gridoracle.oracle.core.universes import UniverseTable, node_label
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 INIT_NODE = "init"
 END_NODE = "end"
@@ -295,3 +300,188 @@ def export_graph(
     except OSError as exc:
         raise OutputError(f"{out}: cannot write the graph export ({exc.strerror or exc})") from exc
     return [graphml, edge_list]
+
+
+# --------------------------------------------------------------------------------------------
+# opponents: main and multiverse nodes (see gridoracle.oracle.core.universes)
+
+
+def split_universe_node(node: str) -> tuple[str, int, float]:
+    """``(action name, timestep, attack id)`` of a node name, NaN when it has no ``_atk`` part.
+
+    Examples
+    --------
+    >>> split_universe_node("sub-1-0_t96_atk3.0")
+    ('sub-1-0', 96, 3.0)
+    >>> split_universe_node("donothing-0_t4")
+    ('donothing-0', 4, nan)
+    """
+    head, _, attack = node.partition("_atk")
+    name, t = split_node_name(head)
+    return name, t, float(attack) if attack else float("nan")
+
+
+def _universe_runs(table: UniverseTable, played: Sequence[int] | None) -> list[tuple[Any, ...]]:
+    """Every run as (action, first timestep, rewards, flags, labels, label before the first)."""
+    n_steps, n_actions = table.rewards.shape
+    steps = [n_steps] * n_actions if played is None else [int(p) for p in played]
+    runs: list[tuple[Any, ...]] = []
+    for y in range(n_actions):
+        s = steps[y]
+        labels = table.attack_id[:s, y]
+        runs.append((y, 0, table.rewards[:s, y], table.overload[:s, y], labels, float("nan")))
+    for w, window in enumerate(table.windows):
+        for k, a in enumerate(window.attacks):
+            for y in range(n_actions):
+                if window.native[k, y]:
+                    continue
+                values = table.multi_rewards[w][k, :, y]
+                s = int(np.argmax(np.isnan(values))) if np.isnan(values).any() else len(values)
+                if s == 0:
+                    continue
+                flags = table.multi_overload[w][k, :s, y]
+                runs.append((y, window.begin + 1, values[:s], flags, np.full(s, a), a))
+    return runs
+
+
+def build_universe_graph(
+    table: UniverseTable,
+    names: Sequence[str],
+    rules: TransitionRules,
+    *,
+    played: Sequence[int] | None = None,
+    significant_digits: int | None = None,
+    end_weight: float = END_NODE_REWARD,
+) -> nx.DiGraph:
+    """The graph of main and multiverse nodes as Oracle4Grid means it (networkx reference).
+
+    Built run by run, independently of the dynamic programming: for each row ``(y, t)`` of a run
+    (main, or multiverse of an attack), an edge from ``(x, t-1, label)`` for each x with x -> y
+    allowed, ``label`` being the attack of the same run at t-1 (for a multiverse run's first row,
+    its attack), when that node exists; ``init`` to the main nodes at t0 reachable from the
+    reference; every node at the last timestep to ``end``. See
+    :mod:`gridoracle.oracle.core.universes` for where this differs from Oracle4Grid's
+    construction (:func:`build_oracle4grid_attack_graph`).
+    """
+    allowed = rules.dense()
+    n_steps = table.n_steps
+    runs = _universe_runs(table, played)
+    exists: set[str] = set()
+    for y, first, values, _flags, labels, _before in runs:
+        for j in range(len(values)):
+            exists.add(node_label(names[y], first + j, labels[j]))
+    sources: list[str] = []
+    targets: list[str] = []
+    raw: list[float] = []
+    for y, first, values, _flags, labels, before in runs:
+        predecessors = np.flatnonzero(allowed[:, y]).tolist()
+        if first == 0 and rules.from_init[y] and len(values):
+            sources.append(INIT_NODE)
+            targets.append(node_label(names[y], 0, labels[0]))
+            raw.append(values[0])
+        for j in range(len(values)):
+            t = first + j
+            if t == 0:
+                continue
+            previous = labels[j - 1] if j > 0 else before
+            target = node_label(names[y], t, labels[j])
+            for x in predecessors:
+                source = node_label(names[x], t - 1, previous)
+                if source in exists:
+                    sources.append(source)
+                    targets.append(target)
+                    raw.append(values[j])
+    for node in sorted(exists):
+        if split_universe_node(node)[1] == n_steps - 1:
+            sources.append(node)
+            targets.append(END_NODE)
+            raw.append(end_weight)
+    graph = _graph_of(sources, targets, raw, significant_digits)
+    for y, first, values, flags, labels, _before in runs:
+        for j in range(len(values)):
+            node = node_label(names[y], first + j, labels[j])
+            if node in graph:
+                graph.nodes[node][OVERLOAD_ATTRIBUTE] = int(flags[j])
+    return graph
+
+
+def _graph_of(
+    sources: Sequence[str],
+    targets: Sequence[str],
+    raw: Sequence[float],
+    significant_digits: int | None,
+) -> nx.DiGraph:
+    values = np.asarray(raw, dtype=np.float64)
+    keep = ~np.isnan(values)
+    weights = _weights(values[keep], significant_digits)
+    kept = np.flatnonzero(keep).tolist()
+    graph = nx.DiGraph()
+    graph.add_edges_from(
+        (sources[i], targets[i], {"weight": w}) for i, w in zip(kept, weights, strict=True)
+    )
+    return graph
+
+
+def build_oracle4grid_attack_graph(
+    frame: pd.DataFrame,
+    names: Sequence[str],
+    rules: TransitionRules,
+    n_steps: int,
+    *,
+    significant_digits: int | None = None,
+    end_weight: float = END_NODE_REWARD,
+) -> nx.DiGraph:
+    """Oracle4Grid's ``build_transition_graph`` with attacks, line for line (its artifacts too).
+
+    ``frame`` is the reward table in Oracle4Grid's row order
+    (:func:`gridoracle.oracle.core.universes.universe_frame`). Each row at t > 0 links the
+    predecessors of its action at t-1, named with the attack of the *previous row of the frame*
+    (``prevAtk``, not updated on rows at t0); ``init`` links the unattacked names ``<name>_t0``
+    and ``end`` the unattacked names ``<name>_t<T-1>``; attack nodes that are only sources
+    (``to_dump``) are removed; rows with a NaN weight are dropped. Kept to show and test where
+    :func:`build_universe_graph` differs.
+    """
+    allowed = rules.dense()
+    position = {name: i for i, name in enumerate(names)}
+    sources: list[str] = []
+    targets: list[str] = []
+    raw: list[float] = []
+    main0 = frame[(frame["timestep"] == 0) & (~frame["multiverse"].astype(bool))]
+    reward0 = dict(zip(main0["name"], main0["reward"], strict=True))
+    for y in np.flatnonzero(rules.from_init).tolist():
+        sources.append(INIT_NODE)
+        targets.append(f"{names[y]}_t0")
+        raw.append(float(reward0.get(names[y], float("nan"))))
+    previous = float("nan")
+    for name, attack, t, reward in zip(
+        frame["name"], frame["attack_id"], frame["timestep"], frame["reward"], strict=True
+    ):
+        if t == 0:
+            continue
+        y = position[name]
+        for x in np.flatnonzero(allowed[:, y]).tolist():
+            targets.append(node_label(name, int(t), float(attack)))
+            sources.append(node_label(names[x], int(t) - 1, previous))
+            raw.append(float(reward))
+        previous = float(attack)
+    to_dump = {s for s in sources if "_atk" in s} - {t for t in targets if "_atk" in t}
+    for name in names:
+        sources.append(f"{name}_t{n_steps - 1}")
+        targets.append(END_NODE)
+        raw.append(end_weight)
+    graph = _graph_of(sources, targets, raw, significant_digits)
+    flags = dict(zip(frame["node_name"], frame["overload_reward"], strict=True))
+    for node in graph.nodes:
+        if node in flags:
+            graph.nodes[node][OVERLOAD_ATTRIBUTE] = int(flags[node])
+    graph.remove_nodes_from(to_dump)
+    return graph
+
+
+def reference_universe_path(
+    graph: nx.DiGraph, kind: str = LONGEST
+) -> tuple[list[tuple[str, int, float]], float]:
+    """networkx's best ``init -> end`` path on a universe graph: its nodes as
+    ``(action name, timestep, attack id)`` and its weight (NaN, ``[]`` when none)."""
+    found = reference_best_path(graph, kind, strict=True)
+    return [split_universe_node(node) for node in found.action_nodes], found.value
