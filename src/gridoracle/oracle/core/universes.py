@@ -163,8 +163,7 @@ def attack_windows(attack_id: ArrayLike) -> list[Window]:
     ids = np.asarray(attack_id, dtype=np.float64)
     if ids.ndim != 2:
         raise ValueError(f"attack_id must have shape (T, N), got {ids.shape}")
-    finite: NDArray[np.bool_] = np.isfinite(ids).any(axis=1)
-    attacked = [bool(v) for v in finite]
+    attacked = (np.isfinite(ids).sum(axis=1) > 0).tolist()
     windows: list[Window] = []
     t, n_steps = 0, ids.shape[0]
     while t < n_steps:
