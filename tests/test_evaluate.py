@@ -184,7 +184,7 @@ def test_current_max_rho_reads_the_rho_features():
 
 
 def test_parse_model_list():
-    assert parse_model_list("all")[0] == "mean" and len(parse_model_list("all")) == 6
+    assert parse_model_list("all")[0] == "mean" and len(parse_model_list("all")) == 8
     assert parse_model_list("ridge,ridge, mlp") == ["ridge", "mlp"]
     with pytest.raises(InvalidOption, match="unknown model"):
         parse_model_list("ridge,boost")
@@ -221,7 +221,7 @@ def test_evaluate_writes_metrics_and_uses_the_models_test_chronics(model_dir, ti
     assert record["dataset"]["same_as_training"] is True
     assert set(record["results"]) == {"model", "mean", "donothing"}
     for entry in record["results"].values():
-        assert set(entry) == {"regression", "decision"}
+        assert set(entry) == {"regression", "decision", "subsets"}
         assert set(entry["regression"]["per_action"]) == set(tiny.action_names)
     saved = json.loads((model_dir / "metrics.json").read_text())
     assert saved["summary"]["model"]["rmse"] == pytest.approx(record["summary"]["model"]["rmse"])

@@ -38,9 +38,13 @@ FAST = {
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory) -> Dataset:
-    """case14, chronics 0-2, 20 states each, 8 actions (donothing first)."""
+    """case14, chronics 0-2, 20 states each, 8 actions (donothing first), every line's rho."""
     out = tmp_path_factory.mktemp("tiny")
-    report = generate(GenerateRequest(CASE14, chronics="0,1,2", max_steps=20, n_actions=8, out=out))
+    report = generate(
+        GenerateRequest(
+            CASE14, chronics="0,1,2", max_steps=20, n_actions=8, targets="full", out=out
+        )
+    )
     return load(report.path)
 
 
@@ -62,6 +66,8 @@ def test_zoo_names():
         "extra_trees",
         "hist_gradient_boosting",
         "mlp",
+        "line_flows",
+        "line_flows_trees",
     )
     assert "action_conditioned" in ALL_MODEL_NAMES
     assert "action_conditioned" not in MODEL_NAMES

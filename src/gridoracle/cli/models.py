@@ -41,12 +41,14 @@ def train_cmd(
     horizon: DataHorizon = None,
     config_hash: ConfigHash = None,
     model: Annotated[
-        str,
+        str | None,
         typer.Option(
-            help="mean, ridge, random_forest, extra_trees, hist_gradient_boosting, mlp "
-            "(or action_conditioned)."
+            help="mean, ridge, random_forest, extra_trees, hist_gradient_boosting, mlp, "
+            "line_flows, line_flows_trees (or action_conditioned) [default: line_flows; "
+            "random_forest on a dataset generated without --targets full].",
+            show_default=False,
         ),
-    ] = "random_forest",
+    ] = None,
     out: Annotated[
         Path | None,
         out_option("Model folder to write [default: models/MODEL].", show_default=False),
@@ -63,6 +65,9 @@ def train_cmd(
     The dataset is split by chronic (or by time, --split-by time); the model sees the training
     side only. Targets of diverged or illegal pairs are learned as max rho 2.0 (ranked last).
 
+    Without --model: line_flows (per-line linear models, the best of the cross-validation on the
+    training chronics, see README), or random_forest when the dataset holds max rho only.
+
     Writes model.joblib and metadata.json (features, actions, dataset hash, split, seed, versions)
     into the --out folder.
 
@@ -73,7 +78,7 @@ def train_cmd(
     request = TrainRequest(
         data=dataset_folder(data, horizon, config_hash),
         model=model,
-        out=out if out is not None else Path("models") / model,
+        out=out,
         test_chronics=chronic_list(test_chronics),
         test_fraction=test_fraction,
         seed=seed,
@@ -82,7 +87,9 @@ def train_cmd(
     )
     with terminal_progress(quiet) as progress:
         result = train(request, progress)
-    render.trained(result, model, data, held_out(split_by, test_fraction, result.test_chronics))
+    render.trained(
+        result, result.name, data, held_out(split_by, test_fraction, result.test_chronics)
+    )
 
 
 def evaluate_cmd(

@@ -36,6 +36,9 @@ LEADERBOARD_COLUMNS: dict[str, tuple[str, str]] = {
     "mean_regret": ("mean\nregret", ".4f"),
     "p95_regret": ("p95\nregret", ".4f"),
     "top5_recall": ("top-5\nrecall", ".1%"),
+    "top10_recall": ("top-10\nrecall", ".1%"),
+    "screened5_regret": ("regret\nscreen 5", ".4f"),
+    "dangerous_mean_regret": ("regret\ndanger", ".4f"),
     "overload_f1": ("overload\nF1", ".3f"),
     "train_seconds": ("train\ns", ".2f"),
     "predict_us_per_state": ("µs per\nstate", ".3g"),
@@ -49,7 +52,21 @@ EVALUATION_ROWS: dict[str, tuple[tuple[str, str, str], ...]] = {
         ("p95 regret", "p95_regret", ".4f"),
         ("top-5 recall", "top5_recall", ".1%"),
         ("top-10 recall", "top10_recall", ".1%"),
+        ("top-20 recall", "top20_recall", ".1%"),
+        ("regret, best of top 5 simulated", "screened5_regret", ".4f"),
+        ("regret, best of top 10 simulated", "screened10_regret", ".4f"),
         ("unsafe choices", "unsafe_choice_rate", ".1%"),
+    ),
+    "dangerous": (
+        ("dangerous states (do nothing > 0.9)", "states", ",.0f"),
+        ("  mean regret", "mean_regret", ".4f"),
+        ("  top-5 recall", "top5_recall", ".1%"),
+        ("  regret, best of top 5 simulated", "screened5_regret", ".4f"),
+    ),
+    "non_reference": (
+        ("states in other topologies", "states", ",.0f"),
+        ("  mean regret", "mean_regret", ".4f"),
+        ("  top-10 recall", "top10_recall", ".1%"),
     ),
     "overload": (
         ("overload precision", "precision", ".3f"),
@@ -58,7 +75,7 @@ EVALUATION_ROWS: dict[str, tuple[tuple[str, str, str], ...]] = {
     ),
 }
 _VALIDITY_COLOURS = {"ok": "green", "diverges": "red", "no effect": "yellow", "illegal": "red"}
-_WIDE = 130
+_WIDE = 170
 
 
 def stdout() -> Console:
@@ -260,7 +277,10 @@ def evaluation(record: Mapping[str, Any]) -> None:
             cells = []
             for name, _ in columns:
                 entry = results[name]
-                section = entry["decision"]["overload"] if part == "overload" else entry[part]
+                if part in ("dangerous", "non_reference"):
+                    section = (entry.get("subsets") or {}).get(part) or {}
+                else:
+                    section = entry["decision"]["overload"] if part == "overload" else entry[part]
                 cells.append(cell(section.get(key), fmt))
             table.add_row(label, *cells)
     out = stdout()

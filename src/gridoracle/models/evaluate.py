@@ -24,6 +24,7 @@ from gridoracle.errors import DatasetError, InvalidOption, OutputError
 from gridoracle.grid import env_label
 from gridoracle.io import atomic_write_json, json_safe
 from gridoracle.models.metrics import (
+    DANGER_RHO,
     DONOTHING,
     OVERLOAD_RHO,
     TIE_TOL,
@@ -31,6 +32,7 @@ from gridoracle.models.metrics import (
     current_max_rho,
     decision_metrics,
     regression_metrics,
+    state_subsets,
     summary,
 )
 from gridoracle.models.persist import Predictor, load, update_metadata
@@ -42,21 +44,34 @@ __all__ = ["METRICS_FILE", "evaluate", "recorded_time_split"]
 METRICS_FILE = "metrics.json"
 
 
-def _entry(t: pd.DataFrame, p: np.ndarray, current: np.ndarray | None) -> dict[str, Any]:
+def _entry(
+    t: pd.DataFrame,
+    p: np.ndarray,
+    current: np.ndarray | None,
+    masks: dict[str, np.ndarray] | None = None,
+) -> dict[str, Any]:
     pred = pd.DataFrame(p, columns=t.columns, index=t.index)
+    subsets = {}
+    for name, mask in (masks or {}).items():
+        sub = None if current is None else current[mask]
+        subsets[name] = decision_metrics(t[mask], pred[mask], sub)
+        subsets[name].pop("overload")
     return {
         "regression": regression_metrics(t, pred),
         "decision": decision_metrics(t, pred, current),
+        "subsets": subsets,
     }
 
 
-def _donothing_entry(t: pd.DataFrame, current: np.ndarray | None) -> dict[str, Any] | None:
+def _donothing_entry(
+    t: pd.DataFrame, current: np.ndarray | None, masks: dict[str, np.ndarray] | None = None
+) -> dict[str, Any] | None:
     """Do nothing: predicts the current max rho for every action, chooses ``donothing``."""
     if current is None or DONOTHING not in t.columns:
         return None
     first = [DONOTHING, *[c for c in t.columns if c != DONOTHING]]
     tt = t[first]  # donothing first: the stable argmin of a constant row picks it
-    return _entry(tt, np.repeat(current[:, None], tt.shape[1], axis=1), current)
+    return _entry(tt, np.repeat(current[:, None], tt.shape[1], axis=1), current, masks)
 
 
 def same_environment(predictor: Predictor, ds: Dataset, same: bool) -> str | None:
@@ -190,10 +205,12 @@ def evaluate(
     dict
         ``model``, ``dataset``, ``test_chronics``, ``states``, ``actions``, ``policy`` (the
         constants of the metrics), ``results`` (``model``, ``mean``, ``donothing``: each
-        ``{"regression": ..., "decision": ...}``, see :func:`regression_metrics` and
-        :func:`decision_metrics`; ``donothing`` is None without a ``donothing`` action or
-        ``rho_`` features), ``summary`` (leaderboard numbers of each), ``timing`` and
-        ``metrics_path``. NaN metrics are NaN here and null in the file.
+        ``{"regression": ..., "decision": ..., "subsets": ...}``, see :func:`regression_metrics`
+        and :func:`decision_metrics`; ``subsets``: the decision metrics on the dangerous and the
+        non-reference states, see :func:`~gridoracle.models.metrics.state_subsets`;
+        ``donothing`` is None without a ``donothing`` action or ``rho_`` features),
+        ``summary`` (leaderboard numbers of each), ``timing`` and ``metrics_path``.
+        NaN metrics are NaN here and null in the file.
 
     Raises
     ------
@@ -262,6 +279,9 @@ def _policy() -> dict[str, Any]:
         "tie_tolerance": TIE_TOL,
         "overload_threshold": OVERLOAD_RHO,
         "top_k": list(TOP_K),
+        "dangerous": f"do-nothing max rho > {DANGER_RHO}",
+        "non_reference": "states in another topology or with a line out (see "
+        "gridoracle.models.metrics.state_subsets)",
     }
 
 
@@ -269,14 +289,15 @@ def _scores(predictor: Predictor, X: np.ndarray, test: Dataset) -> dict[str, Any
     """The model's entry, the per-action mean's (None without) and do nothing's (None without)."""
     truth = test.Y[predictor.action_names]
     current = current_max_rho(test.X)
+    masks = state_subsets(test.X, truth, test.meta)
     pred = np.asarray(predictor.estimator.predict(X), dtype=np.float64).reshape(truth.shape)
-    results: dict[str, Any] = {"model": _entry(truth, pred, current)}
+    results: dict[str, Any] = {"model": _entry(truth, pred, current, masks)}
     if predictor.baseline is not None:
         base = np.asarray(predictor.baseline.predict(X), dtype=np.float64).reshape(truth.shape)
-        results["mean"] = _entry(truth, base, current)
+        results["mean"] = _entry(truth, base, current, masks)
     else:
         results["mean"] = None
-    results["donothing"] = _donothing_entry(truth, current)
+    results["donothing"] = _donothing_entry(truth, current, masks)
     return results
 
 

@@ -18,8 +18,12 @@ Pure metric functions on arrays (``y_true`` and ``y_pred`` of shape ``(n_states,
       true max rho of that state)``, i.e. never better than the worst action that survives.
     - **top-1 accuracy** = share of states with regret ≤ 1e-6 (an action tied with the best counts
       as the best; 11 % of the demo states have two actions tied for best).
-    - **top-k recall** (k = 1, 5, 10) = share of states where one of the k lowest predictions is a
-      true best (within 1e-6). k larger than the number of actions counts all of them.
+    - **top-k recall** (k = 1, 5, 10, 20) = share of states where one of the k lowest predictions
+      is a true best (within 1e-6). k larger than the number of actions counts all of them.
+    - **regret after screening** (``screened{k}_regret``, k as above): the k actions of lowest
+      predicted max rho are simulated exactly and the best of them is played; its regret is
+      min of their true max rho (penalized as above) − the true best (what an agent that
+      screens with the model gets; k = 1 is the regret).
     - **p95 regret**: NumPy's default (linear) percentile.
     - **unsafe choice rate**: share of states whose chosen action diverged or was illegal;
       **chosen overload rate**: share whose chosen action leaves max rho > 1 (or diverges);
@@ -48,6 +52,7 @@ import pandas as pd
 from gridoracle.models.zoo import UNSAFE_RHO
 
 __all__ = [
+    "DANGER_RHO",
     "DONOTHING",
     "OVERLOAD_RHO",
     "TIE_TOL",
@@ -57,6 +62,7 @@ __all__ = [
     "overload_metrics",
     "per_state_decisions",
     "regression_metrics",
+    "state_subsets",
     "summary",
 ]
 
@@ -64,8 +70,12 @@ OVERLOAD_RHO = 1.0
 """A line is overloaded above this rho."""
 TIE_TOL = 1e-6
 """Two true max rho closer than this are tied (both are "the best")."""
-TOP_K = (1, 5, 10)
+TOP_K = (1, 5, 10, 20)
+DANGER_RHO = 0.9
+"""A state is *dangerous* when doing nothing leaves max rho above this."""
 DONOTHING = "donothing"
+SUBSETS = ("dangerous", "non_reference")
+"""The subsets of states of :func:`state_subsets`."""
 _RHO_COLUMN = re.compile(r"^rho_\d+$")
 
 
@@ -246,8 +256,8 @@ def decision_metrics(
     current_max_rho : array of shape (n_states,), optional
         Max rho of each state before acting; adds ``mean_gain_vs_current`` and
         ``worse_than_current_rate``.
-    k : sequence of int, default (1, 5, 10)
-        The k of the ``top{k}_recall`` entries.
+    k : sequence of int, default (1, 5, 10, 20)
+        The k of the ``top{k}_recall`` and ``screened{k}_regret`` entries.
     unsafe_value : float, default 2.0
         Least penalty value of choosing a diverged or illegal pair.
     tol : float, default 1e-6
@@ -258,6 +268,7 @@ def decision_metrics(
     dict
         ``states``, ``states_without_safe_action``, ``top1_accuracy``, ``mean_regret``,
         ``median_regret``, ``p95_regret``, ``max_regret``, ``top{k}_recall``,
+        ``screened{k}_regret``,
         ``unsafe_choice_rate``, ``chosen_overload_rate``, ``best_overload_rate``, ``overload``
         (see :func:`overload_metrics`) and, with ``current_max_rho``, ``mean_gain_vs_current``
         and ``worse_than_current_rate``. NaN where no state is scored.
@@ -288,6 +299,7 @@ def decision_metrics(
         head = d.order[:, : int(kk)]
         reached = np.take_along_axis(d.penalized, head, axis=1).min(axis=1) if n else d.best
         out[f"top{int(kk)}_recall"] = _mean(reached <= d.best + tol)
+        out[f"screened{int(kk)}_regret"] = _mean(reached - d.best)
     out["unsafe_choice_rate"] = _mean(d.chosen_unsafe)
     out["chosen_overload_rate"] = _mean(d.chosen_unsafe | (d.chosen_value > OVERLOAD_RHO))
     out["best_overload_rate"] = _mean(d.best > OVERLOAD_RHO)
@@ -341,6 +353,62 @@ def per_state_decisions(
     )
 
 
+def state_subsets(
+    X: pd.DataFrame, Y: pd.DataFrame, meta: pd.DataFrame | None = None
+) -> dict[str, np.ndarray]:
+    """Boolean masks of the states the decision metrics are also reported on.
+
+    ``dangerous``
+        Doing nothing leaves max rho above :data:`DANGER_RHO` (the true target of
+        ``donothing``; the current max rho of the ``rho_`` features without that action).
+    ``non_reference``
+        The state is not in the reference topology with every line in service: when ``meta``
+        has the columns ``base_actions`` or ``line_out`` (states made in other topologies or
+        with a line out), a non-empty value there; else a ``topo_`` feature other than 1 or a
+        ``line_status_`` feature of 0.
+
+    A subset that cannot be told (no such column) is absent.
+
+    Examples
+    --------
+    >>> X = pd.DataFrame({"topo_0": [1, 2], "line_status_0": [1, 1], "rho_0": [0.95, 0.5]})
+    >>> masks = state_subsets(X, pd.DataFrame({"donothing": [0.95, 0.5]}))
+    >>> masks["dangerous"].tolist(), masks["non_reference"].tolist()
+    ([True, False], [False, True])
+    """
+    masks: dict[str, np.ndarray] = {}
+    if DONOTHING in Y.columns:
+        masks["dangerous"] = Y[DONOTHING].to_numpy(dtype=np.float64) > DANGER_RHO
+    else:
+        current = current_max_rho(X)
+        if current is not None:
+            masks["dangerous"] = current > DANGER_RHO
+    marked = [c for c in ("base_actions", "line_out") if meta is not None and c in meta.columns]
+    if marked:
+        assert meta is not None
+        masks["non_reference"] = np.logical_or.reduce([_marked(meta[c]) for c in marked])
+        return masks
+    topo = [c for c in X.columns if str(c).startswith("topo_")]
+    status = [c for c in X.columns if str(c).startswith("line_status_")]
+    if topo or status:
+        other = np.zeros(len(X), dtype=bool)
+        if topo:
+            other |= (X[topo].to_numpy() != 1).any(axis=1)
+        if status:
+            other |= (X[status].to_numpy() == 0).any(axis=1)
+        masks["non_reference"] = other
+    return masks
+
+
+def _marked(column: pd.Series) -> np.ndarray:
+    """Rows whose ``base_actions`` / ``line_out`` value says "something changed"."""
+    if pd.api.types.is_numeric_dtype(column):
+        values = column.to_numpy(dtype=np.float64)
+        return np.isfinite(values) & (values >= 0)
+    text = column.astype(str).str.strip().str.lower()
+    return ~text.isin(["", "[]", "none", "nan", "donothing", "-1"]).to_numpy()
+
+
 def current_max_rho(X: pd.DataFrame) -> np.ndarray | None:
     """Max rho of each state before acting: the max of the ``rho_<i>`` features (None without)."""
     cols = [c for c in X.columns if _RHO_COLUMN.match(str(c))]
@@ -353,6 +421,7 @@ def summary(entry: dict[str, Any]) -> dict[str, float]:
     """The leaderboard numbers of one evaluated entry (``{"regression": ..., "decision": ...}``)."""
     reg = entry.get("regression") or {}
     dec = entry.get("decision") or {}
+    subsets = entry.get("subsets") or {}
     nan = math.nan
     return {
         "rmse": reg.get("rmse", nan),
@@ -362,5 +431,12 @@ def summary(entry: dict[str, Any]) -> dict[str, float]:
         "mean_regret": dec.get("mean_regret", nan),
         "p95_regret": dec.get("p95_regret", nan),
         "top5_recall": dec.get("top5_recall", nan),
+        "top10_recall": dec.get("top10_recall", nan),
+        "screened5_regret": dec.get("screened5_regret", nan),
         "overload_f1": (dec.get("overload") or {}).get("f1", nan),
+        **{
+            f"{name}_{key}": (subsets.get(name) or {}).get(key, nan)
+            for name in SUBSETS
+            for key in ("states", "mean_regret", "top5_recall", "top10_recall")
+        },
     }

@@ -30,10 +30,19 @@ from gridoracle.models.zoo import (
     _check_name,
     fill_targets,
     make_model,
+    needs_line_targets,
     serial_predictions,
 )
 
-__all__ = ["TrainResult", "as_dataset", "train"]
+__all__ = ["DEFAULT_MODEL", "FALLBACK_MODEL", "TrainResult", "as_dataset", "default_model", "train"]
+
+DEFAULT_MODEL = "line_flows"
+"""The model :func:`train` fits when none is named: the best of the cross-validation on the
+training chronics (see README, "Models"), and fast enough to score every action of a state in
+less than one power flow."""
+
+FALLBACK_MODEL = "random_forest"
+"""The default on a dataset without every line's rho (generated with ``--targets max``)."""
 
 
 @dataclass
@@ -84,9 +93,32 @@ def _check_usable(ds: Dataset, side: str) -> None:
         raise DatasetError(f"dataset {ds.path} has no actions")
 
 
+def default_model(ds: Dataset) -> tuple[str, str]:
+    """The model :func:`train` fits on ``ds`` when none is named, and why."""
+    if ds.rho is not None:
+        return DEFAULT_MODEL, "the default model"
+    return FALLBACK_MODEL, (
+        f"the default for a dataset without every line's rho ({DEFAULT_MODEL} needs a dataset "
+        "generated with --targets full)"
+    )
+
+
+def _line_targets(name: str, ds: Dataset) -> list[np.ndarray] | None:
+    """Every line's rho after each action, for a model that learns them (else None)."""
+    if not needs_line_targets(name):
+        return None
+    if ds.rho is None:
+        raise InvalidOption(
+            f"model {name} learns every line's rho: dataset {ds.path} holds max rho only; "
+            "generate it with --targets full",
+            param="model",
+        )
+    return [ds.rho[a] for a in ds.action_names]
+
+
 def train(
     data: str | Path | Dataset,
-    model: str = "random_forest",
+    model: str | None = None,
     *,
     out: str | Path | None = None,
     test_chronics: Sequence[int] | None = None,
@@ -102,8 +134,11 @@ def train(
     ----------
     data : str, Path or Dataset
         A dataset folder (see :func:`gridoracle.dataset.load`) or a loaded dataset.
-    model : str, default "random_forest"
+    model : str, optional
         A name of :data:`~gridoracle.models.zoo.MODEL_NAMES` (or ``action_conditioned``).
+        Default: :data:`DEFAULT_MODEL` (``line_flows``), or :data:`FALLBACK_MODEL`
+        (``random_forest``) on a dataset generated without ``--targets full``; the metadata
+        records which and why (``default``).
     out : str or Path, optional
         Model folder to write (``model.joblib`` and ``metadata.json``); nothing is written without.
     test_chronics : sequence of int, optional
@@ -130,7 +165,8 @@ def train(
     Raises
     ------
     InvalidOption
-        Unknown model name or parameter, bad split options.
+        Unknown model name or parameter, bad split options; a ``line_flows`` model on a
+        dataset without every line's rho.
     DatasetError
         Missing or broken dataset, fewer than two chronics, an empty side.
 
@@ -141,11 +177,18 @@ def train(
     >>> result.model.predict(result.test.X).shape  # doctest: +SKIP
     (575, 100)
     """
-    _check_name(model)  # before loading anything
+    if model is not None:
+        _check_name(model)  # before loading anything
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
         raise InvalidOption(f"seed {seed!r}: expected a non-negative integer")
-    estimator = make_model(model, seed=int(seed), **(params or {}))
+    if model is not None:
+        make_model(model, seed=int(seed), **(params or {}))  # parameters checked before loading
     ds = as_dataset(data)
+    default = None
+    if model is None:
+        model, why = default_model(ds)
+        default = {"model": model, "reason": why}
+    estimator = make_model(model, seed=int(seed), **(params or {}))
     train_ds, test_ds = ds.split(
         by=split_by,
         test_chronics=test_chronics,
@@ -161,7 +204,7 @@ def train(
         }
     _check_usable(train_ds, "training")
     _check_usable(test_ds, "test")
-    seconds, baseline = _fit(estimator, train_ds)
+    seconds, baseline = _fit(estimator, train_ds, _line_targets(model, train_ds))
     training = {
         "seed": int(seed),
         "test_chronics": test_ds.chronics,
@@ -173,6 +216,8 @@ def train(
         "nan_target_fill": UNSAFE_RHO,
         "train_seconds": seconds,
     }
+    if default is not None:
+        training["default"] = default
     metadata = _metadata(model, params, estimator, ds, train_ds, training)
     predictor = Predictor(estimator, metadata, baseline=baseline)
     path = save(predictor, out) if out is not None else None
@@ -190,16 +235,22 @@ def train(
     )
 
 
-def _fit(estimator: Any, train_ds: Dataset) -> tuple[float, Any]:
-    """Fit ``estimator`` on the training rows (NaN targets filled); return the fit's wall time
-    and the per-action mean fitted on the same rows."""
+def _fit(
+    estimator: Any, train_ds: Dataset, line_rho: list[np.ndarray] | None = None
+) -> tuple[float, Any]:
+    """Fit ``estimator`` on the training rows (NaN targets filled; every line's rho too for a
+    model that learns them); return the fit's wall time and the per-action mean fitted on the
+    same rows."""
     X = train_ds.X.to_numpy(dtype=np.float64)
     Y = fill_targets(train_ds.Y, UNSAFE_RHO)
     start = time.perf_counter()
     # one BLAS thread: the MLP's small matrix products got 13x slower with one thread per core
     # on a busy 2-core machine (measured in gridoracle run)
     with threadpool_limits(limits=1, user_api="blas"):
-        estimator.fit(X, Y)
+        if line_rho is None:
+            estimator.fit(X, Y)
+        else:
+            estimator.fit(X, Y, line_rho=line_rho)
     seconds = time.perf_counter() - start
     serial_predictions(estimator)  # reproducible to the bit, and faster on few states
     return seconds, make_model("mean").fit(X, Y)

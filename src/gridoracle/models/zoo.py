@@ -16,7 +16,15 @@ name                      estimator (defaults chosen so that the demo dataset tr
                           leaves, 63 bins), see :class:`PerActionRegressor`
 ``mlp``                   ``StandardScaler`` + ``MLPRegressor`` (256, 256; early stopping), targets
                           standardized (``TransformedTargetRegressor``)
+``line_flows``            :class:`~gridoracle.models.lineflows.LineFlowRegressor`: per action, a
+                          ridge regression of every line's rho on the standardized features; max
+                          rho = the max over lines (needs ``--targets full``)
+``line_flows_trees``      the same, plus extra trees (100, depth ≤ 12) on its residual
 ========================  ========================================================================
+
+The ``line_flows`` models learn every line's rho (:data:`LINE_MODEL_NAMES`): they need a dataset
+generated with ``--targets full``; :func:`gridoracle.models.train.train` refuses them on another
+one, with a message naming the option.
 
 :class:`ActionConditionedRegressor` (name ``action_conditioned``, listed in
 :data:`EXTRA_MODEL_NAMES`, not in :data:`MODEL_NAMES`) is the other formulation: one row per
@@ -47,25 +55,28 @@ from sklearn.ensemble import (
     RandomForestRegressor,
 )
 from sklearn.linear_model import Ridge
-from sklearn.multioutput import MultiOutputRegressor
 from sklearn.neural_network import MLPRegressor
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted, validate_data
-from threadpoolctl import threadpool_limits
 
 from gridoracle.errors import InvalidOption
+from gridoracle.models.lineflows import LineFlowRegressor
+from gridoracle.models.peraction import PerActionRegressor
 
 __all__ = [
     "ALL_MODEL_NAMES",
     "EXTRA_MODEL_NAMES",
+    "LINE_MODEL_NAMES",
     "MODEL_NAMES",
     "UNSAFE_RHO",
     "ActionConditionedRegressor",
+    "LineFlowRegressor",
     "PerActionRegressor",
     "default_params",
     "fill_targets",
     "make_model",
+    "needs_line_targets",
     "parse_model_list",
     "serial_predictions",
 ]
@@ -77,8 +88,13 @@ MODEL_NAMES: tuple[str, ...] = (
     "extra_trees",
     "hist_gradient_boosting",
     "mlp",
+    "line_flows",
+    "line_flows_trees",
 )
 """The zoo: every name :func:`make_model` builds and ``--models all`` trains."""
+
+LINE_MODEL_NAMES: tuple[str, ...] = ("line_flows", "line_flows_trees")
+"""Models that learn every line's rho: they need a dataset generated with ``--targets full``."""
 
 EXTRA_MODEL_NAMES: tuple[str, ...] = ("action_conditioned",)
 """Models :func:`make_model` builds by name but the zoo leaves out (they did not win)."""
@@ -119,6 +135,8 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
         "max_iter": 500,
     },
     "action_conditioned": {"max_iter": 300, "learning_rate": 0.2, "max_leaf_nodes": 31},
+    "line_flows": {"alpha": 1e-3},
+    "line_flows_trees": {"alpha": 1e-3, "residual": "extra_trees"},
 }
 
 # The class whose constructor takes the parameters of each model (for checking their names);
@@ -156,6 +174,11 @@ def fill_targets(Y: pd.DataFrame | np.ndarray, fill_value: float = UNSAFE_RHO) -
     arr = np.array(Y, dtype=np.float64, copy=True)
     arr[~np.isfinite(arr)] = fill_value
     return arr
+
+
+def needs_line_targets(name: str) -> bool:
+    """Whether model ``name`` learns every line's rho (a dataset with ``--targets full``)."""
+    return name in LINE_MODEL_NAMES
 
 
 def default_params(name: str) -> dict[str, Any]:
@@ -200,7 +223,12 @@ def parse_model_list(models: str | Sequence[str]) -> list[str]:
 
 
 def _check_params(name: str, params: dict[str, Any]) -> None:
-    owner = ActionConditionedRegressor if name == "action_conditioned" else _PARAM_OWNER[name]
+    if name in LINE_MODEL_NAMES:
+        owner: type = LineFlowRegressor
+    elif name == "action_conditioned":
+        owner = ActionConditionedRegressor
+    else:
+        owner = _PARAM_OWNER[name]
     allowed = set(owner().get_params(deep=False)) | set(_WRAPPER_PARAMS.get(name, ()))
     allowed.discard("random_state")  # the seed argument sets it
     if "random_state" in params:
@@ -266,6 +294,8 @@ def make_model(name: str, seed: int = 0, **params: Any) -> BaseEstimator:
             regressor=Pipeline([("scale", StandardScaler()), ("mlp", network)]),
             transformer=StandardScaler(),
         )
+    if name in LINE_MODEL_NAMES:
+        return LineFlowRegressor(random_state=seed, **p)
     return ActionConditionedRegressor(random_state=seed, **p)
 
 
@@ -280,37 +310,6 @@ def serial_predictions(estimator: Any) -> Any:
     if "n_jobs" in estimator.get_params(deep=False):
         estimator.set_params(n_jobs=None)
     return estimator
-
-
-class PerActionRegressor(MultiOutputRegressor):
-    """One clone of ``estimator`` per action (output), fitted in parallel, predicted serially.
-
-    scikit-learn's :class:`~sklearn.multioutput.MultiOutputRegressor`, except that ``predict``
-    runs in the calling process and one OpenMP thread: starting worker processes costs far more
-    than predicting a hundred small models (1.6 ms against 0.2 ms per state on the demo dataset),
-    and so do a hundred OpenMP thread fan-outs on a busy machine (0.5 ms against 0.2 ms per state
-    here, 80 ms with other processes competing for the cores).
-
-    Parameters
-    ----------
-    estimator : estimator
-        A single-output regressor (here a ``HistGradientBoostingRegressor``).
-    n_jobs : int, optional
-        Processes used by ``fit`` (``-1``: all cores).
-
-    Examples
-    --------
-    >>> from sklearn.linear_model import LinearRegression
-    >>> X = np.arange(6.0).reshape(3, 2); Y = np.column_stack([X.sum(1), X[:, 0]])
-    >>> PerActionRegressor(LinearRegression()).fit(X, Y).predict(X).shape
-    (3, 2)
-    """
-
-    def predict(self, X: Any) -> np.ndarray:
-        """Predict every output with its own estimator, in this process, in one thread."""
-        check_is_fitted(self)
-        with threadpool_limits(limits=1, user_api="openmp"):
-            return np.column_stack([e.predict(X) for e in self.estimators_])
 
 
 class ActionConditionedRegressor(RegressorMixin, BaseEstimator):

@@ -8,6 +8,7 @@ the request on one split, evaluates each beside the baselines and writes the lea
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,12 +18,13 @@ import pandas as pd
 
 from gridoracle.dataset.reader import Dataset
 from gridoracle.dataset.split import DEFAULT_GAP
+from gridoracle.errors import InvalidOption
 from gridoracle.models.evaluate import evaluate as evaluate_model
 from gridoracle.models.leaderboard import leaderboard, write_leaderboard
 from gridoracle.models.persist import load as load_model
-from gridoracle.models.train import TrainResult, as_dataset
+from gridoracle.models.train import TrainResult, as_dataset, default_model
 from gridoracle.models.train import train as train_model
-from gridoracle.models.zoo import parse_model_list
+from gridoracle.models.zoo import needs_line_targets, parse_model_list
 from gridoracle.progress import SILENT, Progress
 
 __all__ = [
@@ -39,6 +41,8 @@ __all__ = [
     "train",
 ]
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class TrainRequest:
@@ -48,10 +52,11 @@ class TrainRequest:
     ----------
     data : str, Path or Dataset
         A dataset folder or a loaded dataset.
-    model : str
-        A name of the zoo (``gridoracle.models.zoo.MODEL_NAMES``).
+    model : str, optional
+        A name of the zoo (``gridoracle.models.zoo.MODEL_NAMES``); default: the dataset's
+        default model (:func:`gridoracle.models.train.default_model`).
     out : Path, optional
-        The model folder to write (nothing is written without).
+        The model folder to write; default ``models/<model>`` (the model chosen).
     test_chronics : sequence of int, optional
         Chronics held out; default: the last ``test_fraction`` of the chronics.
     test_fraction : float
@@ -67,7 +72,7 @@ class TrainRequest:
     """
 
     data: str | Path | Dataset
-    model: str = "random_forest"
+    model: str | None = None
     out: Path | None = None
     test_chronics: Sequence[int] | None = None
     test_fraction: float = 0.25
@@ -147,6 +152,9 @@ class CompareResult:
     test_chronics : list of int
     csv_path, json_path : Path
         The leaderboard files.
+    skipped : list of str
+        Models of the request left out: the ``line_flows`` models on a dataset without every
+        line's rho (``--targets full``).
     """
 
     leaderboard: pd.DataFrame
@@ -155,6 +163,7 @@ class CompareResult:
     test_chronics: list[int]
     csv_path: Path
     json_path: Path
+    skipped: list[str] = field(default_factory=list)
 
 
 def _split_options(request: TrainRequest | CompareRequest) -> dict[str, Any]:
@@ -170,11 +179,13 @@ def _split_options(request: TrainRequest | CompareRequest) -> dict[str, Any]:
 
 def train(request: TrainRequest, progress: Progress = SILENT) -> TrainResult:
     """Fit ``request.model`` on the training part of the split and save it to ``request.out``."""
-    progress.stage(f"training {request.model}")
+    ds = as_dataset(request.data) if request.model is None else request.data
+    model = request.model if request.model is not None else default_model(as_dataset(ds))[0]
+    progress.stage(f"training {model}")
     return train_model(
-        request.data,
+        ds,
         request.model,
-        out=request.out,
+        out=request.out if request.out is not None else Path("models") / model,
         params=dict(request.params) or None,
         **_split_options(request),
     )
@@ -217,6 +228,20 @@ def compare(request: CompareRequest, progress: Progress = SILENT) -> CompareResu
     """
     names = parse_model_list(request.models)  # fail on a bad name before reading the dataset
     ds = as_dataset(request.data)
+    skipped = [n for n in names if needs_line_targets(n)] if ds.rho is None else []
+    if skipped:
+        names = [n for n in names if n not in skipped]
+        if not names:
+            raise InvalidOption(
+                f"models {', '.join(skipped)} learn every line's rho: dataset {ds.path} holds "
+                "max rho only; generate it with --targets full",
+                param="models",
+            )
+        log.warning(
+            "models %s left out: dataset %s holds max rho only (generate it with --targets full)",
+            ", ".join(skipped),
+            ds.path,
+        )
     root = Path(request.out)
     results: dict[str, dict[str, Any]] = {}
     paths: dict[str, Path] = {}
@@ -242,6 +267,7 @@ def compare(request: CompareRequest, progress: Progress = SILENT) -> CompareResu
     }
     csv_path, json_path = write_leaderboard(board, root, split)
     return CompareResult(
+        skipped=skipped,
         leaderboard=board,
         results=results,
         model_paths=paths,

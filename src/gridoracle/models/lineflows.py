@@ -1,0 +1,245 @@
+"""Per-line flow models: max rho predicted as the max over lines of per-line linear models.
+
+Max rho after an action is a max over lines of ``|I| / limit``, and for a fixed topology each
+line's loading is close to linear in the injections. :class:`LineFlowRegressor` learns, for every
+action, one ridge regression of every line's rho on the standardized state features (all actions
+share one Gram matrix, so the fit is a few small linear solves), and predicts the max over the
+lines. With ``residual``, a tree ensemble learns what the max of the linear models misses (the
+nonlinear part, the pairs that diverge); its prediction is added.
+
+The per-line targets are the dataset's full rho vectors (``gridoracle generate --targets full``):
+``fit(X, y, line_rho=...)`` takes them; :func:`gridoracle.models.train.train` passes them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.utils.validation import check_is_fitted, validate_data
+from threadpoolctl import threadpool_limits
+
+__all__ = ["RESIDUALS", "LineFlowRegressor", "line_rho_blocks"]
+
+RESIDUALS = ("extra_trees", "hist_gradient_boosting", "lightgbm")
+"""Values of ``LineFlowRegressor(residual=...)`` (None: the linear models only)."""
+
+_CONSTANT = 1e-9  # a feature whose training standard deviation is below this is left out
+
+
+def line_rho_blocks(line_rho: Any, n_states: int, n_actions: int) -> list[np.ndarray]:
+    """The per-line targets as one ``(n_states, n_lines)`` array per action, checked.
+
+    ``line_rho`` is an array of shape ``(n_states, n_actions, n_lines)`` or a sequence of
+    ``n_actions`` arrays of shape ``(n_states, n_lines)`` (as :attr:`Dataset.rho` holds them).
+    """
+    if isinstance(line_rho, np.ndarray) and line_rho.ndim == 3:
+        blocks = [line_rho[:, j, :] for j in range(line_rho.shape[1])]
+    else:
+        blocks = [np.asarray(b) for b in line_rho]
+    if len(blocks) != n_actions:
+        raise ValueError(f"line_rho has {len(blocks)} actions, y has {n_actions}")
+    widths = {b.shape[1] if b.ndim == 2 else -1 for b in blocks}
+    if len(widths) != 1 or -1 in widths or any(b.shape[0] != n_states for b in blocks):
+        raise ValueError(f"line_rho: expected {n_actions} arrays of shape ({n_states}, n_lines)")
+    return blocks
+
+
+def _make_residual(name: str, params: dict[str, Any], seed: int | None) -> Any:
+    if name == "extra_trees":
+        from sklearn.ensemble import ExtraTreesRegressor
+
+        p = {"n_estimators": 100, "max_depth": 12, "min_samples_leaf": 3, "n_jobs": -1, **params}
+        return ExtraTreesRegressor(random_state=seed, **p)
+    if name == "hist_gradient_boosting":
+        from sklearn.ensemble import HistGradientBoostingRegressor
+
+        from gridoracle.models.peraction import PerActionRegressor
+
+        p = {"max_iter": 50, "max_leaf_nodes": 15, "max_bins": 63, "early_stopping": False}
+        p.update(params)
+        n_jobs = p.pop("n_jobs", -1)
+        return PerActionRegressor(HistGradientBoostingRegressor(random_state=seed, **p), n_jobs)
+    if name == "lightgbm":
+        from lightgbm import LGBMRegressor
+
+        from gridoracle.models.peraction import PerActionRegressor
+
+        p = {"n_estimators": 50, "num_leaves": 15, "learning_rate": 0.1, "verbose": -1, **params}
+        n_jobs = p.pop("n_jobs", -1)
+        return PerActionRegressor(LGBMRegressor(random_state=seed, n_jobs=1, **p), n_jobs)
+    raise ValueError(f"residual {name!r}: expected None or one of {', '.join(RESIDUALS)}")
+
+
+class LineFlowRegressor(RegressorMixin, BaseEstimator):
+    """Max rho after each action = max over lines of per-(action, line) ridge regressions.
+
+    Parameters
+    ----------
+    alpha : float, default 1e-3
+        Ridge penalty on the standardized features (the intercept is not penalized).
+    line_margin : float or None, default None
+        Each action models only the lines whose training rho came within ``line_margin`` of that
+        action's max rho in some training state (the others never decide the max); None: every
+        line. Fewer lines, faster predictions.
+    residual : {None, "extra_trees", "hist_gradient_boosting", "lightgbm"}, default None
+        A model of ``y - max of the linear models`` on the same features, added to the
+        prediction.
+    residual_params : dict, optional
+        Parameters of the residual model.
+    fill_value : float, default 2.0
+        Prediction of an action without a single finite training target.
+    random_state : int, optional
+        Seed of the residual model.
+
+    Attributes
+    ----------
+    features_ : ndarray of int
+        The features that vary in the training states (the others are left out).
+    coef_ : ndarray of shape (len(features_), n_columns)
+        The linear models of every kept (action, line), in the units of the raw features.
+    intercept_ : ndarray of shape (n_columns,)
+    starts_ : ndarray of shape (n_actions,)
+        First column of each action in ``coef_`` (its lines follow).
+    lines_ : list of ndarray
+        The lines each action models.
+    residual_ : estimator or None
+        The fitted residual model.
+    n_outputs_ : int
+        Number of actions.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(50, 3))
+    >>> rho = np.abs(np.stack([X @ [1.0, 0, 0], X @ [0, 1.0, 0], X @ [0, 0, 1.0]], 1))[:, None]
+    >>> rho = np.concatenate([rho, 2 * rho], axis=1)     # (50 states, 2 actions, 3 lines)
+    >>> model = LineFlowRegressor().fit(X, rho.max(axis=2), line_rho=rho)
+    >>> model.predict(X).shape
+    (50, 2)
+    """
+
+    requires_line_targets = True
+    """:func:`gridoracle.models.train.train` passes the dataset's full rho as ``line_rho``."""
+
+    def __init__(
+        self,
+        alpha: float = 1e-3,
+        line_margin: float | None = None,
+        residual: str | None = None,
+        residual_params: dict[str, Any] | None = None,
+        fill_value: float = 2.0,
+        random_state: int | None = None,
+    ) -> None:
+        self.alpha = alpha
+        self.line_margin = line_margin
+        self.residual = residual
+        self.residual_params = residual_params
+        self.fill_value = fill_value
+        self.random_state = random_state
+
+    def fit(self, X: Any, y: Any, line_rho: Any = None) -> LineFlowRegressor:
+        """Fit on states ``X``, max rho targets ``y`` and every line's rho ``line_rho``.
+
+        Parameters
+        ----------
+        X : array of shape (n_states, n_features)
+        y : array of shape (n_states, n_actions)
+            Max rho per action, finite (NaN already filled, see
+            :func:`gridoracle.models.zoo.fill_targets`): the residual model's target.
+        line_rho : array of shape (n_states, n_actions, n_lines), or n_actions arrays
+            Every line's rho after each action; a pair with a non-finite rho is left out of that
+            action's linear models (it diverged).
+        """
+        if line_rho is None:
+            raise ValueError(
+                "LineFlowRegressor.fit needs line_rho, every line's rho after each action "
+                "(a dataset generated with --targets full)"
+            )
+        if self.residual is not None and self.residual not in RESIDUALS:
+            raise ValueError(
+                f"residual {self.residual!r}: expected None or one of {', '.join(RESIDUALS)}"
+            )
+        X, y = validate_data(self, X, y, multi_output=True, y_numeric=True, dtype=np.float64)
+        y = np.asarray(y, dtype=np.float64).reshape(len(X), -1)
+        n, n_actions = y.shape
+        blocks = line_rho_blocks(line_rho, n, n_actions)
+        self.n_outputs_ = n_actions
+        mean = X.mean(axis=0)
+        scale = X.std(axis=0)
+        self.features_ = np.flatnonzero(scale > _CONSTANT)
+        Z = (X[:, self.features_] - mean[self.features_]) / scale[self.features_]
+        Z1 = np.column_stack([Z, np.ones(n)])
+        penalty = float(self.alpha) * np.eye(Z1.shape[1])
+        penalty[-1, -1] = 0.0
+        with threadpool_limits(limits=1, user_api="blas"):
+            gram = Z1.T @ Z1
+            coefs, intercepts, starts, lines = [], [], [], []
+            width = 0
+            for block in blocks:
+                r = np.asarray(block, dtype=np.float64)
+                ok = np.isfinite(r).all(axis=1)
+                starts.append(width)
+                if not ok.any():
+                    coefs.append(np.zeros((len(self.features_), 1)))
+                    intercepts.append(np.array([float(self.fill_value)]))
+                    lines.append(np.zeros(0, dtype=np.intp))
+                    width += 1
+                    continue
+                kept = self._kept_lines(r[ok])
+                target = r[ok][:, kept]
+                g = gram if ok.all() else gram - Z1[~ok].T @ Z1[~ok]
+                w = np.linalg.solve(g + penalty, Z1[ok].T @ target)
+                coefs.append(w[:-1])
+                intercepts.append(w[-1])
+                lines.append(kept)
+                width += len(kept)
+        w_std = np.concatenate(coefs, axis=1)  # on the standardized kept features
+        coef = np.ascontiguousarray(w_std / scale[self.features_, None])
+        self.coef_ = coef
+        self.intercept_ = np.concatenate(intercepts) - mean[self.features_] @ coef
+        self.starts_ = np.asarray(starts, dtype=np.intp)
+        self.lines_ = lines
+        self.residual_ = None
+        if self.residual is not None:
+            model = _make_residual(
+                self.residual, dict(self.residual_params or {}), self.random_state
+            )
+            model.fit(X, y - self._linear(X))
+            if "n_jobs" in model.get_params(deep=False):
+                model.set_params(n_jobs=None)  # predict in one thread: reproducible, fast
+            self.residual_ = model
+        return self
+
+    def _kept_lines(self, r: np.ndarray) -> np.ndarray:
+        if self.line_margin is None:
+            return np.arange(r.shape[1])
+        near = r >= r.max(axis=1, keepdims=True) - float(self.line_margin)
+        return np.flatnonzero(near.any(axis=0))
+
+    def _linear(self, X: np.ndarray) -> np.ndarray:
+        flows = X[:, self.features_] @ self.coef_
+        flows += self.intercept_
+        return np.maximum.reduceat(flows, self.starts_, axis=1)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predicted max rho of every action, shape (n_states, n_actions)."""
+        check_is_fitted(self, "coef_")
+        arr = np.asarray(X, dtype=np.float64)
+        if arr.ndim != 2 or arr.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has shape {arr.shape}; the model takes {self.n_features_in_} features"
+            )
+        out = self._linear(arr)
+        if self.residual_ is not None:
+            out += np.asarray(self.residual_.predict(arr), dtype=np.float64).reshape(out.shape)
+        return out
+
+    def line_predictions(self, X: Any) -> list[np.ndarray]:
+        """The linear prediction of each modelled line, one ``(n_states, n_lines_kept)`` array per
+        action (the lines are :attr:`lines_`), before the max and the residual."""
+        check_is_fitted(self, "coef_")
+        flows = np.asarray(X, dtype=np.float64)[:, self.features_] @ self.coef_ + self.intercept_
+        ends = [*self.starts_[1:], flows.shape[1]]
+        return [flows[:, s:e] for s, e in zip(self.starts_, ends, strict=True)]
