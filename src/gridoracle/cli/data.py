@@ -63,15 +63,32 @@ def generate_cmd(
     chunk_actions: Annotated[
         int, typer.Option(help="Actions per chunk (unit of work and of resumption).")
     ] = 50,
+    states: Annotated[
+        str,
+        typer.Option(
+            help="Where the states come from: episode (do nothing until game over), chronic "
+            "(every step of the chronic, reference topology, no cascade), random-topology or "
+            "greedy (episodes of a policy that changes the topology)."
+        ),
+    ] = "episode",
+    topologies: Annotated[
+        int,
+        typer.Option(
+            help="Each state also in this many other topologies (one or two catalogue actions)."
+        ),
+    ] = 0,
+    outages: Annotated[
+        int, typer.Option(help="Each state also with this many single lines out (N-1).")
+    ] = 0,
     scheduler: Scheduler = None,
     dask_workers: DaskWorkers = None,
     quiet: Quiet = False,
 ) -> None:
     """Build the dataset: grid state features -> max rho after each candidate action.
 
-    For every state visited by a do-nothing agent and every action, the target is the max line
-    loading after applying the action to the state. Cached by configuration; an interrupted run
-    resumes from its finished chunks.
+    For every state (see --states; by default those a do-nothing agent visits) and every action,
+    the target is the max line loading after applying the action to the state. Cached by
+    configuration; an interrupted run resumes from its finished chunks.
 
     With `--scheduler`, the cluster's workers write the chunks into `--out`: a folder they all
     see.
@@ -98,6 +115,9 @@ def generate_cmd(
         out=out,
         force=force,
         chunk_actions=chunk_actions,
+        states=states,
+        topologies=topologies,
+        outages=outages,
     )
     with terminal_progress(quiet, "simulating") as progress:
         report = generate(request, backend, progress)

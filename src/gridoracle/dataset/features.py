@@ -22,6 +22,19 @@ columns                 dtype      meaning
 ======================  =========  ===========================================================
 
 Ids are grid2op's element ids (``env.name_gen[g]`` names generator ``g``).
+
+Datasets made with ``--states`` other than ``episode``, or with ``--topologies`` / ``--outages``,
+also hold three metadata columns in their states files (read into ``Dataset.meta``, never into
+``Dataset.X``: they are not model features):
+
+======================  =========  ===========================================================
+``state_source``        string     where the state comes from: ``episode``, ``chronic``,
+                                   ``random-topology``, ``greedy``, with ``+topology`` (one or
+                                   two catalogue actions applied) or ``+outage`` (one line out)
+``base_actions``        string     names of the catalogue actions applied to reach the state,
+                                   joined by ``+`` (``""`` for none)
+``line_out``            int32      the line taken out (``-1`` for none)
+======================  =========  ===========================================================
 """
 
 from __future__ import annotations
@@ -66,6 +79,50 @@ def feature_columns(obs_cls: Any, horizon: int = 0) -> list[str]:
             for i in range(int(getattr(obs_cls, count)))
         ]
     return cols
+
+
+def features_from_arrays(
+    obs_cls: Any,
+    blocks: dict[str, np.ndarray],
+    minutes: np.ndarray,
+    day_of_week: np.ndarray,
+    forecasts: dict[str, np.ndarray] | None = None,
+) -> pd.DataFrame:
+    """The same rows as :func:`features_from_observations`, from arrays of states.
+
+    Parameters
+    ----------
+    obs_cls : grid2op observation class
+        Gives the element counts (column names).
+    blocks : dict
+        ``gen_p``, ``gen_q``, ``gen_v``, ``load_p``, ``load_q``, ``line_status``, ``rho`` and
+        ``topo_vect`` arrays of shape ``(n, count)``: what each state's observation would hold.
+    minutes, day_of_week : ndarray, shape (n,)
+        Minutes since midnight and day of the week (0 = Monday).
+    forecasts : dict, optional
+        ``fc_gen_p``, ``fc_load_p``, ``fc_load_q`` (horizon 1 only).
+    """
+    columns: dict[str, np.ndarray] = {}
+    for prefix, attr, _count, dtype in _BLOCKS:
+        block = np.asarray(blocks[attr], dtype=np.float64)
+        for i in range(block.shape[1]):
+            columns[f"{prefix}_{i}"] = block[:, i].astype(dtype)
+    frac = np.asarray(minutes, dtype=np.float64) / 1440.0
+    columns["time_of_day"] = frac
+    columns["time_of_day_sin"] = np.sin(2 * np.pi * frac)
+    columns["time_of_day_cos"] = np.cos(2 * np.pi * frac)
+    columns["day_of_week"] = np.asarray(day_of_week, dtype=np.int8)
+    horizon = 0
+    if forecasts is not None:
+        horizon = 1
+        for prefix, _pos, _count in _FORECAST_BLOCKS:
+            block = np.asarray(forecasts[prefix], dtype=np.float64)
+            for i in range(block.shape[1]):
+                columns[f"{prefix}_{i}"] = block[:, i]
+    frame = pd.DataFrame(columns)
+    if list(frame.columns) != feature_columns(obs_cls, horizon):  # pragma: no cover
+        raise AssertionError("feature columns out of sync with feature_columns()")
+    return frame
 
 
 def features_from_observations(observations: Sequence[Any], horizon: int = 0) -> pd.DataFrame:

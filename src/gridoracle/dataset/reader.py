@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 __all__ = [
     "META_COLUMNS",
     "RHO_PREFIX",
+    "STATE_META_COLUMNS",
     "STATUS_PREFIX",
     "Dataset",
     "find_dataset",
@@ -40,6 +41,9 @@ __all__ = [
 ]
 
 META_COLUMNS = ("chronic", "step")
+#: metadata of states not from a do-nothing episode (see dataset.features), with their value for
+#: a dataset that has no such column; never features
+STATE_META_COLUMNS = {"state_source": "episode", "base_actions": "", "line_out": -1}
 
 _STATES_RE = re.compile(r"^states/chronic_(\d+)\.parquet$")
 _TARGETS_RE = re.compile(r"^targets/chronic_(\d+)/[^/]+\.parquet$")
@@ -453,9 +457,14 @@ class _Parts:
         if n and not np.all(chronic_col == chronic):
             raise DatasetError(f"states file {self.folder / srel} holds rows of another chronic")
         self.xs.append(table.select(list(features)).to_pandas())
-        self.metas.append(
-            pd.DataFrame({"chronic": chronic_col, "step": _column(table, "step", np.int32)})
-        )
+        meta = pd.DataFrame({"chronic": chronic_col, "step": _column(table, "step", np.int32)})
+        for name, default in STATE_META_COLUMNS.items():
+            if name in table.column_names:
+                values = table.column(name).to_numpy(zero_copy_only=False)
+                meta[name] = values.astype(np.int32) if name == "line_out" else values
+            else:
+                meta[name] = np.full(n, default, dtype=np.int32 if name == "line_out" else object)
+        self.metas.append(meta)
         return n
 
     def add_targets(self, chronic: int, n: int, tables: Iterable[tuple[str, pa.Table]]) -> None:

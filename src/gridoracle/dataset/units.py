@@ -1,7 +1,7 @@
 """The units of a dataset: episodes × actions → features and targets, one Parquet chunk each.
 
-For every state visited by a do-nothing agent on the chosen chronics, and every action of the
-catalogue, the target is the max line loading (max rho) after applying that action to that state,
+For every state of the chosen chronics (by default those a do-nothing agent visits; see
+:mod:`gridoracle.dataset.sources` for the other sources), and every action of the catalogue, the target is the max line loading (max rho) after applying that action to that state,
 with the injections of the horizon (0: the same injections, what ``obs.simulate(a, time_step=0)``
 computes; 1: the next-step forecast, what ``obs.simulate(a)`` computes). A pair the grid does not
 survive (divergence, islanding, after grid2op's protections) is NaN with status 1; an action the
@@ -33,7 +33,12 @@ import numpy as np
 import pandas as pd
 
 from gridoracle.actions.model import Action
-from gridoracle.dataset.features import features_from_observations
+from gridoracle.dataset.sources import (
+    DEFAULT_SOURCE,
+    SourceStates,
+    build_states,
+    do_nothing_episode,
+)
 from gridoracle.dataset.store import (
     RHO_PREFIX,
     STATUS_PREFIX,
@@ -46,7 +51,7 @@ from gridoracle.dataset.store import (
     write_chunk_file,
 )
 from gridoracle.engine.base import STATUS_GAME_OVER, STATUS_ILLEGAL, STATUS_OK, EngineResult
-from gridoracle.engine.states import StateBatch, check_horizon, states_from_observations
+from gridoracle.engine.states import check_horizon
 from gridoracle.errors import InvalidOption
 
 __all__ = [
@@ -94,6 +99,11 @@ class GenerateConfig:
         Actions per target chunk.
     actions : tuple of dict
         The catalogue: ``{"name", "kind", "grid2op"}`` per action.
+    states : str
+        Where the states come from (:data:`gridoracle.dataset.sources.STATE_SOURCES`).
+    topologies, outages : int
+        Per state, this many other topologies / single lines out (see
+        :mod:`gridoracle.dataset.sources`).
     """
 
     env: str
@@ -105,10 +115,25 @@ class GenerateConfig:
     seed: int
     chunk_actions: int
     actions: tuple[dict[str, Any], ...] = field(repr=False)
+    states: str = DEFAULT_SOURCE
+    topologies: int = 0
+    outages: int = 0
+
+    @property
+    def default_states(self) -> bool:
+        """Today's states (a do-nothing episode, nothing added): the layout before --states."""
+        return self.states == DEFAULT_SOURCE and not self.topologies and not self.outages
 
     def hashed(self) -> dict[str, Any]:
-        """The config as recorded in the manifest (the actions by their checksum)."""
+        """The config as recorded in the manifest (the actions by their checksum).
+
+        The state options are left out at their defaults, so that a dataset of do-nothing
+        episodes keeps the hash (and the folder) it had before they existed.
+        """
         data = asdict(self)
+        for name, default in (("states", DEFAULT_SOURCE), ("topologies", 0), ("outages", 0)):
+            if data[name] == default:
+                del data[name]
         data["chronics"] = list(self.chronics)
         data["actions"] = hashlib.sha256(canonical_json(list(self.actions))).hexdigest()
         data["n_actions"] = len(self.actions)
@@ -191,47 +216,19 @@ class UnitOutcome:
     game_over: int = 0
     illegal: int = 0
     cascades: int = 0
+    skipped: int = 0
     seconds: float = 0.0
 
 
 # -- episodes -------------------------------------------------------------------------------------
 
 
-def do_nothing_episode(
-    env: Any, chronic: int, max_steps: int, seed: int, horizon: int
-) -> tuple[list[Any], list[int]]:
-    """Observations visited by a do-nothing agent on ``chronic`` (at most ``max_steps``).
-
-    The episode stops at game over; with ``horizon == 1`` it also stops at the first state that
-    has no next-step forecast (the end of the chronic).
-    """
-    from grid2op.Exceptions import NoForecastAvailable
-
-    obs = env.reset(seed=seed, options={"time serie id": int(chronic)})
-    do_nothing = env.action_space()
-    observations: list[Any] = []
-    steps: list[int] = []
-    for step in range(max_steps):
-        if horizon == 1:
-            try:
-                obs.get_forecasted_inj(1)
-            except NoForecastAvailable:
-                break
-        observations.append(obs)
-        steps.append(step)
-        if step == max_steps - 1:
-            break
-        obs, _reward, done, _info = env.step(do_nothing)
-        if done:
-            break
-    return observations, steps
-
-
 class _WorkerContext:
     """What a process keeps between units: the environment, engines and the last episodes.
 
     Engines are built right after the environment is made, so that their initial voltages (and
-    therefore every number they produce) do not depend on what the process did before.
+    therefore every number they produce) do not depend on what the process did before. The
+    states' own power flows (and the greedy expert) use a batched engine built there too.
     """
 
     def __init__(self, env_arg: str, engine: str) -> None:
@@ -239,18 +236,40 @@ class _WorkerContext:
 
         self.env = make_env(env_arg)
         self.engine = _make_engine(engine, self.env)
-        self.episodes: OrderedDict[tuple[Any, ...], StateBatch] = OrderedDict()
+        self.state_engine = (
+            self.engine if engine == "batched" else _make_engine("batched", self.env)
+        )
+        self.episodes: OrderedDict[tuple[Any, ...], SourceStates] = OrderedDict()
 
-    def states(self, chronic: int, max_steps: int, seed: int, horizon: int) -> StateBatch:
-        key = (chronic, max_steps, seed, horizon)
-        batch = self.episodes.get(key)
-        if batch is None:
-            observations, steps = do_nothing_episode(self.env, chronic, max_steps, seed, horizon)
-            batch = states_from_observations(observations, steps, horizon)
-            self.episodes[key] = batch
+    def states(self, config: GenerateConfig, chronic: int) -> SourceStates:
+        key = (chronic, canonical_json(config.hashed()))
+        states = self.episodes.get(key)
+        if states is None:
+            catalogue = [_catalogue_action(a) for a in config.actions]
+            states = build_states(
+                self.env,
+                self.state_engine,
+                source=config.states,
+                chronic=chronic,
+                max_steps=config.max_steps,
+                seed=config.seed,
+                horizon=config.horizon,
+                actions=catalogue,
+                topologies=config.topologies,
+                outages=config.outages,
+            )
+            self.episodes[key] = states
             while len(self.episodes) > 2:
                 self.episodes.popitem(last=False)
-        return batch
+        return states
+
+
+def _catalogue_action(data: dict[str, Any]) -> Any:
+    from gridoracle.actions.model import CatalogueAction
+
+    return CatalogueAction(
+        name=str(data["name"]), kind=str(data.get("kind", "topology")), grid2op=data["grid2op"]
+    )
 
 
 def _make_engine(name: str, env: Any) -> Any:
@@ -294,15 +313,24 @@ def run_unit(unit: Unit) -> UnitOutcome:
     tick = time.perf_counter()
     cfg = unit.config
     ctx = _context(cfg)
-    states = ctx.states(unit.chronic, cfg.max_steps, cfg.seed, cfg.horizon)
+    source = ctx.states(cfg, unit.chronic)
+    states = source.batch
     path = Path(unit.folder) / unit.relpath
     if unit.start < 0:
-        assert states.observations is not None
-        frame = features_from_observations(states.observations, cfg.horizon)
+        frame = source.frame.copy()
         frame["chronic"] = np.full(len(states), unit.chronic, dtype=np.int32)
         frame["step"] = states.steps.astype(np.int32)
+        if not cfg.default_states:
+            for name in source.meta.columns:
+                frame[name] = source.meta[name].to_numpy()
         info = _write_chunk(unit, path, frame)
-        return UnitOutcome(unit.relpath, info, rows=len(states), seconds=time.perf_counter() - tick)
+        return UnitOutcome(
+            unit.relpath,
+            info,
+            rows=len(states),
+            skipped=source.skipped,
+            seconds=time.perf_counter() - tick,
+        )
     actions = [Action(str(a["name"]), a["grid2op"]) for a in cfg.actions[unit.start : unit.stop]]
     result = ctx.engine.evaluate(states, actions, full=cfg.targets == "full")
     names = [a.name for a in actions]
@@ -359,7 +387,18 @@ def summarize_chunks(store: DatasetStore, config: GenerateConfig) -> dict[str, A
             above += int((good & (np.nan_to_num(rho) > 1.0)).sum())
             game_over += int((status == STATUS_GAME_OVER).sum())
             illegal += int((status == STATUS_ILLEGAL).sum())
+    extra: dict[str, Any] = {}
+    if not config.default_states:
+        by_source: dict[str, int] = {}
+        for chronic in config.chronics:
+            table = pq.read_table(
+                store.chunk_path(states_relpath(chronic)), columns=["state_source"]
+            )
+            for value, count in pd.Series(table.column(0).to_pylist()).value_counts().items():
+                by_source[str(value)] = by_source.get(str(value), 0) + int(count)
+        extra["rows_per_source"] = dict(sorted(by_source.items()))
     return {
+        **extra,
         "rows": rows,
         "rows_per_chronic": per_chronic,
         "actions": len(config.actions),

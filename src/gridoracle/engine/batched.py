@@ -269,6 +269,90 @@ class BatchedEngine:
 
     # -- public -----------------------------------------------------------------------------------
 
+    def islanded(self, topo: np.ndarray) -> bool:
+        """True if ``topo`` cuts a load, generator or storage off the grid (a game over)."""
+        return self._islanded(np.asarray(topo, dtype=np.int64))
+
+    def resulting_topology(
+        self, action: ActionLike, topo: np.ndarray, prev: np.ndarray, status: np.ndarray
+    ) -> np.ndarray:
+        """The topology vector after ``action`` on ``topo`` (grid2op's conventions)."""
+        return self._resulting_topology(self._action(action), topo, prev, status)
+
+    def is_legal(self, action: ActionLike, states: StateBatch, row: int) -> bool:
+        """grid2op's default rules for ``action`` in state ``row`` of ``states``."""
+        return self._is_legal(self._action(action), states, row)
+
+    def solve_states(
+        self,
+        topo: np.ndarray,
+        gen_p: np.ndarray,
+        gen_v: np.ndarray,
+        load_p: np.ndarray,
+        load_q: np.ndarray,
+    ) -> dict[str, np.ndarray]:
+        """The power flow of each state itself: what its observation would hold.
+
+        Rows that share a topology are solved in order on one copy of the grid model, each
+        warm-started from the previous one (as grid2op's environment does step after step).
+
+        Parameters
+        ----------
+        topo : ndarray of int, shape (n, dim_topo)
+            Each state's topology vector.
+        gen_p, gen_v : ndarray, shape (n, n_gen)
+            Generator set-points (MW, before the slack; kV).
+        load_p, load_q : ndarray, shape (n, n_load)
+            Consumption (MW, MVAr).
+
+        Returns
+        -------
+        dict
+            ``gen_p`` (after the slack), ``gen_q``, ``gen_v`` (kV), ``rho`` (n, n_line) and
+            ``converged`` (n,) bool; rows that diverged or are islanded are NaN, not converged.
+        """
+        n = topo.shape[0]
+        out = {
+            "gen_p": np.full((n, self.n_gen), np.nan),
+            "gen_q": np.full((n, self.n_gen), np.nan),
+            "gen_v": np.full((n, self.n_gen), np.nan),
+            "rho": np.full((n, self.n_line), np.nan),
+            "converged": np.zeros(n, dtype=bool),
+        }
+        if n == 0:
+            return out
+        _, inverse = np.unique(topo, axis=0, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        all_gens = np.ones(self.n_gen, dtype=bool)
+        all_loads = np.ones(self.n_load, dtype=bool)
+        n_powerline = len(self.base_grid.get_lines())
+        for group in range(int(inverse.max()) + 1):
+            rows = np.flatnonzero(inverse == group)
+            if self._islanded(topo[rows[0]].astype(np.int64)):
+                continue
+            grid = self._grid_with_topology(topo[rows[0]])
+            v = self.v_init.copy()
+            for r in rows:
+                grid.update_gens_p(all_gens, gen_p[r].astype(np.float32))
+                grid.update_gens_v(all_gens, (gen_v[r] / self.prod_pu_to_kv).astype(np.float32))
+                grid.update_loads_p(all_loads, load_p[r].astype(np.float32))
+                grid.update_loads_q(all_loads, load_q[r].astype(np.float32))
+                solved = grid.ac_pf(v, self.max_it, self.tol)
+                if solved.shape[0] == 0:
+                    grid.tell_solver_need_reset()
+                    v = self.v_init.copy()
+                    continue
+                v = solved
+                p, q, vv, _theta = grid.get_gen_res_full()
+                amps = np.empty(self.n_line)
+                amps[:n_powerline] = np.asarray(grid.get_line_res1_full()[3])
+                amps[n_powerline:] = np.asarray(grid.get_trafo_res1_full()[3])
+                amps = np.nan_to_num(amps * 1000.0)
+                out["gen_p"][r], out["gen_q"][r], out["gen_v"][r] = p, q, vv
+                out["rho"][r] = amps / self.thermal_limit
+                out["converged"][r] = True
+        return out
+
     def evaluate(
         self,
         states: StateBatch,

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gridoracle.dataset.sources import check_source
 from gridoracle.dataset.store import DatasetStore
 from gridoracle.dataset.units import (
     GenerateConfig,
@@ -66,6 +67,11 @@ class GenerateRequest:
         Regenerate even if a complete dataset exists.
     chunk_actions : int
         Actions per target chunk (the unit of work and of resumption).
+    states : str
+        Where the states come from: ``episode`` (default), ``chronic``, ``random-topology``,
+        ``greedy`` (see :mod:`gridoracle.dataset.sources`).
+    topologies, outages : int
+        Per state, also this many other topologies / single lines out.
     """
 
     env: str
@@ -80,6 +86,9 @@ class GenerateRequest:
     out: Path = Path("data")
     force: bool = False
     chunk_actions: int = 50
+    states: str = "episode"
+    topologies: int = 0
+    outages: int = 0
 
 
 @dataclass
@@ -165,7 +174,9 @@ def generate(
     check_reachable(backend)  # before the store writes (or empties) anything
     store.prepare()
     todo = in_folder([u for u in units if not store.chunk_done(u.relpath)], str(store.path))
-    computed_pairs, cascades = _run_units(store, todo, backend, progress)
+    computed_pairs, cascades, skipped = _run_units(store, todo, backend, progress)
+    if skipped:
+        log.info("%d state(s) skipped: their own power flow diverged", skipped)
     store.remove_temp_files()  # a killed worker may have left one behind
     summary = summarize_chunks(store, config)
     store.finalize(summary)
@@ -176,6 +187,7 @@ def generate(
         "units_reused": len(units) - len(todo),
         "pairs_computed": computed_pairs,
         "cascades": cascades,
+        "states_skipped": skipped,
         "wall_seconds": wall,
         "workers": backend.workers if backend.is_local else None,
         "scheduler": backend.scheduler,
@@ -235,6 +247,7 @@ def _resolve_config(request: GenerateRequest) -> tuple[GenerateConfig, list[str]
     horizon = check_options(
         request.horizon, request.targets, request.engine, request.max_steps, request.chunk_actions
     )
+    check_source(request.states, request.topologies, request.outages, request.engine)
     env_arg = str(request.env)
     if Path(env_arg).exists():
         env_arg = str(Path(env_arg).resolve())
@@ -261,26 +274,30 @@ def _resolve_config(request: GenerateRequest) -> tuple[GenerateConfig, list[str]
         seed=int(request.seed),
         chunk_actions=int(request.chunk_actions),
         actions=tuple(json.loads(json.dumps(a.to_json())) for a in catalogue),
+        states=request.states,
+        topologies=int(request.topologies),
+        outages=int(request.outages),
     )
     return config, columns
 
 
 def _run_units(
     store: DatasetStore, todo: Sequence[Unit], backend: Backend, progress: Progress
-) -> tuple[int, int]:
+) -> tuple[int, int, int]:
     """Run ``todo`` on ``backend``, registering each chunk as it finishes.
 
     Returns
     -------
-    (int, int)
-        Pairs computed and cascades seen.
+    (int, int, int)
+        Pairs computed, cascades seen and states skipped (their own power flow diverged).
     """
     total_pairs = sum(u.n_pairs for u in todo)
-    pairs_done = computed_pairs = cascades = 0
+    pairs_done = computed_pairs = cascades = skipped = 0
     for unit, outcome in map_units(run_unit, todo, backend):
         store.register_chunk(unit.relpath, outcome.info)
         computed_pairs += outcome.pairs
         cascades += outcome.cascades
+        skipped += outcome.skipped
         pairs_done += unit.n_pairs
         progress.advance(pairs_done, total_pairs, "pairs")
-    return computed_pairs, cascades
+    return computed_pairs, cascades, skipped
