@@ -112,6 +112,7 @@ def test_actions_notebook_writes_a_file_the_oracle_reads(
     text = "\n".join(o.get("text", "") + o.get("data", {}).get("text/plain", "") for o in outputs)
     images = [o for o in outputs if "image/png" in o.get("data", {})]
     assert len(images) == 2  # the substation on the grid, the grid after the action
+    assert [o.text for o in outputs if o.get("name") == "stderr"] == []  # no noise
     assert list(cwd.iterdir()) == []  # nothing written where it runs
     assert sorted(p.name for p in out.iterdir()) == ["unitary_actions.json"]
 
@@ -158,4 +159,5 @@ def test_actions_notebook_writes_a_file_the_oracle_reads(
     summary = parse_user_json((result / "summary.json").read_text(), "summary", ValueError)
     assert summary["actions_format"] == "reference"
     assert summary["n_unitary"] == len(actions) and summary["warnings"] == []
+    assert summary["filtered"] == []  # judged ok in the notebook, kept by the Oracle's filter
     assert (result / "kpis.csv").is_file()
