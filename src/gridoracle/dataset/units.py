@@ -1,8 +1,9 @@
 """The units of a dataset: episodes × actions → features and targets, one Parquet chunk each.
 
 For every state of the chosen chronics (by default those a do-nothing agent visits; see
-:mod:`gridoracle.dataset.sources` for the other sources), and every action of the catalogue, the target is the max line loading (max rho) after applying that action to that state,
-with the injections of the horizon (0: the same injections, what ``obs.simulate(a, time_step=0)``
+:mod:`gridoracle.dataset.sources` for the other sources), and every action of the catalogue,
+the target is the max line loading (max rho) after applying that action to that state, with the
+injections of the horizon (0: the same injections, what ``obs.simulate(a, time_step=0)``
 computes; 1: the next-step forecast, what ``obs.simulate(a)`` computes). A pair the grid does not
 survive (divergence, islanding, after grid2op's protections) is NaN with status 1; an action the
 rules refuse in that state is NaN with status 2.
@@ -62,6 +63,8 @@ __all__ = [
     "UnitOutcome",
     "check_options",
     "do_nothing_episode",
+    "keep_context",
+    "open_context",
     "plan_units",
     "run_unit",
     "summarize_chunks",
@@ -289,6 +292,20 @@ def _context(config: GenerateConfig) -> _WorkerContext:
 
     key = ("generate", config.env, config.engine)
     return worker_state(key, lambda: _WorkerContext(config.env, config.engine))
+
+
+def open_context(env_arg: str, engine: str) -> Any:
+    """A fresh worker context (environment and engines) for the pipeline to resolve a request
+    with; :func:`keep_context` then lets this process's units (and forked workers) reuse it
+    instead of making the environment again."""
+    return _WorkerContext(env_arg, engine)
+
+
+def keep_context(config: GenerateConfig, context: Any) -> None:
+    """Make ``context`` (from :func:`open_context`) the worker state of ``config``'s units."""
+    from gridoracle.parallel import prime_worker_state
+
+    prime_worker_state(("generate", config.env, config.engine), context)
 
 
 # -- units ----------------------------------------------------------------------------------------

@@ -26,6 +26,8 @@ from gridoracle.dataset.units import (
     Unit,
     check_options,
     in_folder,
+    keep_context,
+    open_context,
     plan_units,
     run_unit,
     summarize_chunks,
@@ -242,7 +244,7 @@ def _resolve_config(request: GenerateRequest) -> tuple[GenerateConfig, list[str]
     """
     from gridoracle.actions.catalogue import resolve_actions
     from gridoracle.dataset.features import feature_columns
-    from gridoracle.grid import make_env, resolve_chronics
+    from gridoracle.grid import resolve_chronics
 
     horizon = check_options(
         request.horizon, request.targets, request.engine, request.max_steps, request.chunk_actions
@@ -251,7 +253,8 @@ def _resolve_config(request: GenerateRequest) -> tuple[GenerateConfig, list[str]
     env_arg = str(request.env)
     if Path(env_arg).exists():
         env_arg = str(Path(env_arg).resolve())
-    grid_env = make_env(env_arg)
+    context = open_context(env_arg, request.engine)  # this process's units reuse it
+    grid_env = context.env
     try:
         chronic_ids = resolve_chronics(grid_env, request.chronics)
         catalogue = resolve_actions(
@@ -262,8 +265,9 @@ def _resolve_config(request: GenerateRequest) -> tuple[GenerateConfig, list[str]
         )
         obs_cls = type(grid_env.reset(seed=request.seed, options={"time serie id": chronic_ids[0]}))
         columns = feature_columns(obs_cls, horizon)
-    finally:
+    except BaseException:
         grid_env.close()
+        raise
     config = GenerateConfig(
         env=env_arg,
         chronics=tuple(chronic_ids),
@@ -278,6 +282,7 @@ def _resolve_config(request: GenerateRequest) -> tuple[GenerateConfig, list[str]
         topologies=int(request.topologies),
         outages=int(request.outages),
     )
+    keep_context(config, context)
     return config, columns
 
 
