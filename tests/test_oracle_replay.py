@@ -86,3 +86,50 @@ def test_a_line_disconnected_again_is_not_a_second_line_change(tmp_path):
     result = replay(env, [actions[j].grid2op for j in path], expected, 0, rel_tolerance=1e-6)
     env.close()
     assert result.steps_survived == 8 and not result.warnings
+
+
+def test_the_replay_logs_are_grid2ops_episode_format(setup, tmp_path):
+    """Issue 16 §3: replay_logs/<path>/grid2op is what grid2op's Runner writes with path_save for
+    the same agent: EpisodeData.from_disk reads it, with the actions and rewards of steps.csv,
+    and its files and arrays are the Runner's (rewards within float32; the Runner's env is another
+    instance of the same environment)."""
+    import json
+
+    import pandas as pd
+    from grid2op.Episode import EpisodeData
+    from grid2op.Runner import Runner
+
+    from gridoracle.oracle.sim.replay import EPISODE_FOLDER, OracleReplayAgent
+
+    real, actions, table = setup
+    path = [actions[1].grid2op] * 5 + [actions[0].grid2op] * 3
+    expected = float(sum(table.rewards[t, j] for t, j in enumerate([1] * 5 + [0] * 3)))
+    logs = tmp_path / "best_path"
+    replay(real, path, expected, 0, rel_tolerance=1e-4, logs=logs)
+    replay(real, path, expected, 0, rel_tolerance=1e-4, logs=logs)  # replaces the first
+    assert sorted(p.name for p in logs.iterdir()) == [EPISODE_FOLDER, "steps.csv"]
+    name = real.chronics_handler.get_name()
+    episode = EpisodeData.from_disk(logs / EPISODE_FOLDER, name)
+    steps = pd.read_csv(logs / "steps.csv")
+    assert len(episode.actions) == len(episode.rewards) == len(steps) == 8
+    assert len(episode.observations) == 9
+    for t in range(8):
+        played = episode.actions[t].as_serializable_dict()
+        assert json.loads(json.dumps(played, sort_keys=True)) == json.loads(steps["played"][t])
+    np.testing.assert_allclose(episode.rewards, steps["reward"], rtol=1e-6)
+    # the Runner with the same agent and path_save
+    obs = real.reset(seed=0, options={"time serie id": 0})
+    agent = OracleReplayAgent(real.action_space, path, obs.topo_vect, obs.line_status)
+    runner = Runner(**real.get_params_for_runner(), agentClass=None, agentInstance=agent)
+    runner.run(nb_episode=1, max_iter=8, episode_id=[0], env_seeds=[0], path_save=tmp_path / "r")
+    ours = sorted(p.relative_to(logs / EPISODE_FOLDER) for p in (logs / EPISODE_FOLDER).rglob("*"))
+    assert ours == sorted(p.relative_to(tmp_path / "r") for p in (tmp_path / "r").rglob("*"))
+    theirs = EpisodeData.from_disk(tmp_path / "r", name)
+    np.testing.assert_allclose(episode.rewards, theirs.rewards, rtol=1e-6)
+    for t in range(8):
+        assert episode.actions[t] == theirs.actions[t]
+    np.testing.assert_allclose(
+        episode.observations[8].rho, theirs.observations[8].rho, rtol=1e-5, atol=1e-6
+    )
+    meta = json.loads((logs / EPISODE_FOLDER / name / "episode_meta.json").read_text())
+    assert meta["nb_timestep_played"] == 8 and meta["env_seed"] == 0

@@ -138,7 +138,7 @@ def episode_states(
         raise ValueError(f"source {source!r}: must be one of {list(SOURCES)}")
     why = "asked for" if source == "grid2op" else ""
     if not why:
-        obs = _reset(env, chronic, seed)
+        obs = reset_episode(env, chronic, seed, max_iter)
         why = chronics_unreadable(env)
         if why and source == "chronics":
             raise ValueError(f"the chronics of chronic {chronic} cannot be read: {why}")
@@ -156,12 +156,19 @@ def episode_states(
     return EpisodeStates(states, stopped, "grid2op", why)
 
 
-def _reset(env: Any, chronic: int, seed: int | None) -> Any:
-    """Reset ``env`` on ``chronic`` as grid2op's Runner does; the first observation."""
-    env.set_id(int(chronic))
-    if seed is not None:
-        env.seed(int(seed))
-    return env.reset()
+def reset_episode(env: Any, chronic: int, seed: int | None, max_iter: int) -> Any:
+    """Reset ``env`` on ``chronic`` for ``max_iter`` steps as grid2op's Runner does.
+
+    ``env.reset(seed=..., options={"time serie id": chronic, "max step": max_iter})``: the
+    episode ends (``done``) at step ``max_iter`` or at the chronic's end, and only the rows it
+    needs are read (chronics whose maintenance is drawn at random draw it on those rows, as in
+    the Runner). A shorter limit set on ``env`` with ``set_max_iter`` is kept. Returns the first
+    observation.
+    """
+    limit = int(getattr(env, "_max_iter", -1) or -1)
+    steps = int(max_iter) if limit <= 0 else min(limit, int(max_iter))
+    options = {"time serie id": int(chronic), "max step": max(steps, 1)}
+    return env.reset(seed=None if seed is None else int(seed), options=options)
 
 
 def _reference_fails(engine: Any, states: StateBatch) -> str:
@@ -179,23 +186,33 @@ def _reference_fails(engine: Any, states: StateBatch) -> str:
 def base_run(env: Any, chronic: int, max_iter: int, seed: int | None) -> tuple[list[Any], str]:
     """Observations after steps 1..T of a run that only reconnects lines (as the Runner seeds).
 
-    The step that ends the episode at the chronic's last row is a step (the Runner counts it
-    and its reward); a step that ends it in error is not. Returns the observations and why the
+    The episode is reset as the Runner does (:func:`reset_episode`). The step that ends it at
+    ``max_iter`` or at the chronic's last row is a step (the Runner counts it and its reward);
+    a step that ends it in error is not. Returns the observations and why the
     run stopped before ``max_iter``: ``""``, :data:`END_OF_CHRONIC`, or ``"game over: "`` and
     the exception.
     """
-    obs = _reset(env, chronic, seed)
+    obs = reset_episode(env, chronic, seed, max_iter)
     observations: list[Any] = []
     for _ in range(max_iter):
         obs, _reward, done, info = env.step(reconnect_action(env.action_space, obs))
         if done:
-            errors = info.get("exception") or []
+            errors = game_over_errors(info)
             if errors:
                 return observations, "game over: " + "; ".join(map(str, errors))
             observations.append(obs)
             return observations, END_OF_CHRONIC if len(observations) < max_iter else ""
         observations.append(obs)
     return observations, ""
+
+
+def game_over_errors(info: dict[str, Any]) -> list[Any]:
+    """The exceptions of a step's ``info`` that end the game (not an illegal or ambiguous
+    action's, which grid2op replaces by doing nothing)."""
+    from grid2op.Exceptions import AmbiguousAction, IllegalAction
+
+    errors = info.get("exception") or []
+    return [e for e in errors if not isinstance(e, IllegalAction | AmbiguousAction)]
 
 
 def _observation_states(observations: list[Any]) -> StateBatch:

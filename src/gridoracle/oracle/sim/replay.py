@@ -6,15 +6,23 @@ the path's transitions under those rules: at each step it sets the path's combin
 action, puts back on their initial buses the elements the previous action moved and the current
 one does not, and reconnects lines whose cooldown is over (Oracle4Grid's ``OracleAgent``). When the
 whole move is illegal it falls back on smaller ones, as Oracle4Grid does. It is played with
-``env.step`` (as grid2op's Runner does, without its per-episode set-up), and warns on game over
-(with the steps survived) and on a reward that misses the expected one beyond a relative
-tolerance.
+``env.step`` in the environment at hand (as grid2op's Runner does, without the environment the
+Runner makes for itself), and warns on game over (with the steps survived) and on a reward that
+misses the expected one beyond a relative tolerance.
+
+Its logs are ``steps.csv`` and grid2op's own episode format (:class:`_EpisodeLog`): the folder
+the Runner writes with ``path_save``, which ``grid2op.Episode.EpisodeData.from_disk`` and grid2viz
+read.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
+import shutil
+import tempfile
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +32,10 @@ import numpy as np
 from grid2op.Agent import BaseAgent
 
 from gridoracle.oracle.sim.agents import reconnect_action
+from gridoracle.oracle.sim.episode import game_over_errors, reset_episode
+
+#: the folder of grid2op's episode format under a replay's logs (the Runner's ``path_save``)
+EPISODE_FOLDER = "grid2op"
 
 log = logging.getLogger(__name__)
 
@@ -130,14 +142,11 @@ class OracleReplayAgent(BaseAgent):
         cancel = self._cancel(current)
         untouchable = np.flatnonzero(np.asarray(current.line_set_status) == -1)
         reco = reconnect_action(self.action_space, observation, untouchable)
-        candidates = [
-            self._minimal(a, observation)
-            for a in (reco + current + cancel, current + cancel, current)
-        ]
-        chosen = candidates[-1]
-        for k, candidate in enumerate(candidates):
-            if is_legal(candidate, observation, self.max_sub, self.max_line):
-                chosen = candidate
+        moves = (lambda: reco + current + cancel, lambda: current + cancel, lambda: current)
+        chosen = None
+        for k, move in enumerate(moves):  # built one by one: the first is legal almost always
+            chosen = self._minimal(move(), observation)
+            if is_legal(chosen, observation, self.max_sub, self.max_line):
                 self.fallbacks += int(k > 0)
                 break
         self.previous = current
@@ -189,24 +198,32 @@ def replay(
     ``env`` is made by :func:`~gridoracle.oracle.sim.env.make_oracle_env` with
     ``rules="replay"``, or switched to them by
     :func:`~gridoracle.oracle.sim.env.use_replay_parameters`. The episode is reset like
-    grid2op's Runner does (``set_id``, ``seed``, ``reset``) and played with ``env.step``. Warns
+    grid2op's Runner with ``max_iter=len(path)`` does
+    (:func:`~gridoracle.oracle.sim.episode.reset_episode`) and played with ``env.step``. Warns
     (logging, and in the result) on game over with the steps survived, and when the total
-    reward differs from ``expected_reward`` by more than ``rel_tolerance`` (relative). With
-    ``logs``, writes ``steps.csv`` there: per step the path's action, what the agent played
-    (grid2op dict), the reward, the max rho and whether the game ended.
+    reward differs from ``expected_reward`` by more than ``rel_tolerance`` (relative).
+
+    With ``logs``, writes there ``steps.csv`` (per step the path's action, what the agent
+    played as a grid2op dict, the reward, the max rho and whether the game ended) and the
+    episode in grid2op's own format in ``logs/grid2op`` (:data:`EPISODE_FOLDER`): what grid2op's
+    Runner writes with ``path_save=logs/grid2op``, which
+    ``EpisodeData.from_disk(logs / "grid2op", <chronic name>)`` and grid2viz read.
     """
     steps = len(path)
     result = ReplayResult(label, steps, 0, float(expected_reward), 0.0)
     if steps == 0:
         result.warnings.append(f"{label}: empty path, nothing to replay")
         return result
-    rows = _play(env, path, chronic, seed, names, result)
-    if logs is not None:
+    if logs is None:
+        _play(env, path, chronic, seed, names, result, None)
+    else:
         import pandas as pd
 
         from gridoracle.oracle.outputs import write_csv
 
         logs.mkdir(parents=True, exist_ok=True)
+        with _episode_folder(logs / EPISODE_FOLDER) as folder:
+            rows = _play(env, path, chronic, seed, names, result, folder)
         write_csv(pd.DataFrame(rows), logs / "steps.csv")
     _check(result, rel_tolerance)
     for message in result.warnings:
@@ -221,12 +238,13 @@ def _play(
     seed: int | None,
     names: Sequence[str] | None,
     result: ReplayResult,
+    episode_folder: Path | None,
 ) -> list[dict[str, Any]]:
-    """Play the path into ``result`` (rewards, steps survived, total); the rows of steps.csv."""
-    env.set_id(int(chronic))
-    if seed is not None:
-        env.seed(int(seed))
-    obs = env.reset()
+    """Play the path into ``result`` (rewards, steps survived, total); the rows of steps.csv.
+
+    With ``episode_folder``, the episode is also kept there in grid2op's format.
+    """
+    obs = reset_episode(env, chronic, seed, len(path))
     params = env.parameters
     agent = OracleReplayAgent(
         env.action_space,
@@ -237,29 +255,153 @@ def _play(
         int(params.MAX_LINE_STATUS_CHANGED),
     )
     agent.reset(obs)
+    episode = None if episode_folder is None else _EpisodeLog(env, obs, episode_folder)
     reward, done = 0.0, False
     rows = []
+    time_act = 0.0
+    begin = time.perf_counter()
     for t in range(len(path)):
+        tick = time.perf_counter()
         act = agent.act(obs, reward, done)
+        acted = time.perf_counter()
+        time_act += acted - tick
         obs, reward, done, info = env.step(act)
+        failed = done and bool(game_over_errors(info))  # else done is the episode's last step
         reward = float(reward)
         result.rewards.append(reward)
-        rows.append(
-            {
-                "timestep": t,
-                "path_action": names[t] if names is not None else "",
-                "played": json.dumps(act.as_serializable_dict(), sort_keys=True),
-                "reward": reward,
-                "max_rho": float(np.max(obs.rho)) if not done else float("nan"),
-                "game_over": bool(done),
-                "exception": "; ".join(str(e) for e in info.get("exception", []) or []),
-            }
-        )
-        if done:
+        if episode is not None:
+            episode.add(env, t + 1, acted - tick, reward, act, obs, info)
+        if episode_folder is not None:
+            rows.append(
+                {
+                    "timestep": t,
+                    "path_action": names[t] if names is not None else "",
+                    "played": json.dumps(act.as_serializable_dict(), sort_keys=True),
+                    "reward": reward,
+                    "max_rho": float(np.max(obs.rho)) if not failed else float("nan"),
+                    "game_over": bool(done),
+                    "exception": "; ".join(str(e) for e in info.get("exception", []) or []),
+                }
+            )
+        if failed:
             break
         result.steps_survived = t + 1
+        if done:
+            break
     result.reward = float(np.sum(result.rewards, dtype=np.float64))
+    if episode is not None:
+        episode.close(env, len(result.rewards), result.reward, seed, time_act, begin)
     return rows
+
+
+class _EpisodeLog:
+    """The replay kept as grid2op's Runner keeps an episode with ``path_save`` (EpisodeData).
+
+    The same calls as grid2op's ``Runner`` (``grid2op/Runner/aux_fun.py``): arrays sized by the
+    episode's steps, the first observation, then per step the agent's action, the environment's
+    own action, the observation, the reward, the other rewards, legality, the opponent's attack;
+    at the end the parameters, meta data and times, written by ``EpisodeData.to_disk``.
+    """
+
+    def __init__(self, env: Any, obs: Any, folder: Path) -> None:
+        from grid2op.dtypes import dt_bool, dt_float
+        from grid2op.Episode import EpisodeData
+
+        n = max(int(env.chronics_handler.max_timestep()), 0)
+        n_line = int(env.backend.n_line)
+        attack_space = env._opponent_action_space
+
+        def full(shape: tuple[int, ...], value: float, dtype: Any = dt_float) -> np.ndarray:
+            return np.full(shape, fill_value=value, dtype=dtype)
+
+        observations = full((n + 1, env.observation_space.n), np.nan)
+        observations[0, :] = obs.to_vect()
+        self.data = EpisodeData(
+            actions=full((n, env.action_space.n), np.nan),
+            env_actions=full((n, env._helper_action_env.n), np.nan),
+            observations=observations,
+            rewards=full((n,), np.nan),
+            disc_lines=full((n, n_line), np.nan, dt_bool),
+            times=full((n,), np.nan),
+            observation_space=env.observation_space,
+            action_space=env.action_space,
+            helper_action_env=env._helper_action_env,
+            path_save=str(folder),
+            disc_lines_templ=full((1, n_line), False, dt_bool),
+            attack_templ=full((1, env._oppSpace.action_space.size()), 0.0),
+            attack=full((n, attack_space.n), 0.0),
+            attack_space=attack_space,
+            logger=log,
+            name=env.chronics_handler.get_name(),
+            force_detail=False,
+            other_rewards=[],
+            legal=full((n,), True, dt_bool),
+            ambiguous=full((n,), False, dt_bool),
+            has_legal_ambiguous=True,
+        )
+        self.data.observations.objects[0] = self.data.observations.helper.from_vect(
+            observations[0, :]
+        )
+        self.data.set_parameters(env)
+
+    def add(
+        self, env: Any, step: int, duration: float, reward: float, act: Any, obs: Any, info: Any
+    ) -> None:
+        """Step ``step`` (1 = the first) as the Runner stores it."""
+        self.data.incr_store(
+            True,
+            step,
+            duration,
+            float(reward),
+            env._env_modification,
+            act,
+            obs,
+            env._oppSpace.last_attack,
+            info,
+        )
+
+    def close(
+        self,
+        env: Any,
+        steps: int,
+        total: float,
+        seed: int | None,
+        time_act: float,
+        begin: float,
+    ) -> None:
+        """The meta data and times, then the files (``EpisodeData.to_disk``)."""
+        self.data.set_game_over(steps)
+        self.data.set_meta(env, steps, float(total), seed, None)
+        self.data.set_episode_times(env, time_act, begin, time.perf_counter())
+        self.data.to_disk()
+
+
+class _episode_folder:  # a context manager used as a function
+    """A fresh folder to write an episode in, put at ``target`` when the block ends.
+
+    grid2op writes its files one by one: they go to a temporary folder beside ``target``,
+    which replaces ``target`` (the previous replay's) only once complete; on an error it is
+    removed and ``target`` is left as it was.
+    """
+
+    def __init__(self, target: Path) -> None:
+        self.target = Path(target)
+        self.tmp = Path(tempfile.mkdtemp(dir=self.target.parent, prefix=f".{self.target.name}."))
+
+    def __enter__(self) -> Path:
+        return self.tmp
+
+    def __exit__(self, kind: Any, *_: Any) -> None:
+        if kind is not None:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            return
+        old = None
+        if self.target.exists():
+            old = self.target.with_name(f".{self.target.name}.old-{os.getpid()}")
+            os.replace(self.target, old)
+        os.replace(self.tmp, self.target)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def _check(result: ReplayResult, rel_tolerance: float) -> None:
