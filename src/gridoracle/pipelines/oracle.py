@@ -40,8 +40,24 @@ from gridoracle.oracle.config import OracleConfig, read_config
 from gridoracle.oracle.core.best_path import BestPath, best_paths, best_unconstrained
 from gridoracle.oracle.core.kpis import MSG_DONOTHING, compute_kpis
 from gridoracle.oracle.core.transitions import TransitionRules, allowed_transitions
+from gridoracle.oracle.core.universes import (
+    UniversePath,
+    UniverseTable,
+    best_universe_path,
+    robust_path,
+    robust_values,
+    universe_frame,
+)
 from gridoracle.oracle.outputs import path_document, write_csv, write_figures, write_json
 from gridoracle.oracle.sim.env import make_oracle_env, use_replay_parameters
+from gridoracle.oracle.sim.multiverse import (
+    MainRuns,
+    has_opponent,
+    main_runs,
+    make_universe_env,
+    opponent_settings,
+    resimulate,
+)
 from gridoracle.oracle.sim.replay import ReplayResult, replay
 from gridoracle.oracle.sim.rewards import RewardTable, drop_incomplete, reward_table
 from gridoracle.parallel import SERIAL, Backend
@@ -115,17 +131,59 @@ class OracleReport:
     chronic: int
     names: list[str]
     table: RewardTable
-    best: BestPath
-    best_no_overload: BestPath
+    best: BestPath | UniversePath
+    best_no_overload: BestPath | UniversePath
     kpis: pd.DataFrame
     filtered: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     replays: list[ReplayResult] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    opponent: OpponentReport | None = None
 
-    def path_names(self, best: BestPath) -> list[str]:
+    def path_names(self, best: BestPath | UniversePath) -> list[str]:
         """The action names along ``best`` (its :meth:`BestPath.names` over this run's names)."""
         return best.names(self.names)
+
+
+#: the robust paths (environments with an opponent): criterion, label, stem of their files
+ROBUST_PATHS: tuple[tuple[str, str, str], ...] = (
+    ("worst", "robust path (worst case)", "robust_path_worst_case"),
+    ("expected", "robust path (expected)", "robust_path_expected"),
+)
+#: the robust paths' KPI rows
+MSG_ROBUST = {
+    "worst": "Robust path: best worst case over the attacks seen",
+    "expected": "Robust path: best expected value over the attacks seen",
+}
+
+
+@dataclass
+class OpponentReport:
+    """What the Oracle found on an environment with an opponent.
+
+    Attributes
+    ----------
+    settings : dict
+        The opponent's configuration (class, cooldown, duration, budget, lines attacked).
+    runs : MainRuns
+        The main runs, every action simulated (the attacks they saw).
+    full : UniverseTable
+        Main and multiverse rows of every action simulated.
+    universes : UniverseTable
+        Main and multiverse rows of the actions in the graph.
+    n_multiverse : int
+        Multiverse runs simulated.
+    robust : dict of str to UniversePath
+        The robust paths by criterion (``"worst"``, ``"expected"``); empty for the shortest
+        path type (they maximise).
+    """
+
+    settings: dict[str, Any]
+    runs: MainRuns
+    full: UniverseTable
+    universes: UniverseTable
+    n_multiverse: int
+    robust: dict[str, UniversePath] = field(default_factory=dict)
 
 
 def scenario_label(given: str | int) -> str:
@@ -228,7 +286,12 @@ def _run(
         progress.stage(
             f"2 - rewards of {len(episode.actions)} combined actions over {settings.max_iter} steps"
         )
-        full_table = _rewards(request, episode, sim_env, engine, backend, progress)
+        opponent = has_opponent(sim_env)
+        if opponent:
+            runs, full_universes = _opponent_rewards(request, episode, sim_env, progress)
+            full_table = runs.table
+        else:
+            full_table = _rewards(request, episode, sim_env, engine, backend, progress)
     episode.warnings += _steps_warnings(settings.max_iter, full_table)
     keep, drop_warnings = drop_incomplete(full_table.played, full_table.names)
     episode.warnings += drop_warnings
@@ -237,18 +300,31 @@ def _run(
     with _timed(timings, "3 transitions"):
         progress.stage("3 - transitions under the game rules")
         rules = allowed_transitions(table.names, max_sub=1, max_line=1)
+    opponent_report = None
     with _timed(timings, "4 best paths"):
         progress.stage("4 - best paths")
-        best, best_no = best_paths(
-            table.rewards,
-            rules,
-            overload,
-            kind=settings.best_path_type,
-            significant_digits=settings.significant_digit,
-        )
+        best: BestPath | UniversePath
+        best_no: BestPath | UniversePath
+        if opponent:
+            opponent_report = OpponentReport(
+                opponent_settings(sim_env),
+                runs,
+                full_universes,
+                full_universes.select(keep),
+                int(sum(np.isfinite(b[:, 0]).sum() for b in full_universes.multi_rewards)),
+            )
+            best, best_no = _universe_paths(opponent_report, rules, settings)
+        else:
+            best, best_no = best_paths(
+                table.rewards,
+                rules,
+                overload,
+                kind=settings.best_path_type,
+                significant_digits=settings.significant_digit,
+            )
     with _timed(timings, "5 kpis"):
         progress.stage("5 - indicators")
-        kpis = _kpis(table, best, best_no, settings)
+        kpis = _kpis(table, best, best_no, settings, opponent_report)
     episode.warnings += _worse_than_donothing(kpis, best, settings.best_path_type)
     report = OracleReport(
         episode.folder,
@@ -261,6 +337,7 @@ def _run(
         kpis,
         episode.filtered,
         episode.warnings,
+        opponent=opponent_report,
     )
     dicts = [episode.actions[i].grid2op for i in keep]
     with _timed(timings, "outputs"):
@@ -349,19 +426,38 @@ def _rewards(
 
 
 def _kpis(
-    table: RewardTable, best: BestPath, best_no: BestPath, settings: OracleConfig
+    table: RewardTable,
+    best: BestPath | UniversePath,
+    best_no: BestPath | UniversePath,
+    settings: OracleConfig,
+    opponent: OpponentReport | None = None,
 ) -> pd.DataFrame:
-    """Step 5: Oracle4Grid's indicators, with their order check."""
+    """Step 5: Oracle4Grid's indicators, with their order check.
+
+    With an opponent, do nothing and "<topo> then do nothing" sum the main rows only, the paths
+    their nodes (multiverse ones included), the unconstrained bound the best reward at each
+    timestep over every row; the robust paths' values are two more rows.
+    """
     kind = settings.best_path_type
+    if opponent is None:
+        unconstrained = best_unconstrained(table.rewards, kind)
+        path_rewards = None
+        extra: list[tuple[str, float]] = []
+    else:
+        unconstrained = float(np.sum(opponent.universes.best_per_timestep(kind)))
+        path_rewards = (best.reward, best_no.reward)
+        extra = [(MSG_ROBUST[c], found.reward) for c, found in opponent.robust.items()]
     return compute_kpis(
         table.rewards,
         table.names,
-        best,
-        best_no,
+        best.path,
+        best_no.path,
         settings.n_best_topos,
         settings.significant_digit,
-        best_unconstrained(table.rewards, kind),
+        unconstrained,
         kind=kind,
+        path_rewards=path_rewards,
+        extra=extra,
     )
 
 
@@ -373,7 +469,9 @@ def _steps_warnings(max_iter: int, table: RewardTable) -> list[str]:
     return [f"max_iter {max_iter}: {table.n_steps} steps run ({why})"]
 
 
-def _worse_than_donothing(kpis: pd.DataFrame, best: BestPath, kind: str) -> list[str]:
+def _worse_than_donothing(
+    kpis: pd.DataFrame, best: BestPath | UniversePath, kind: str
+) -> list[str]:
     """One line when the best path sums less reward than doing nothing (shortest does that).
 
     A longest path cannot: doing nothing is a path, and the KPIs' order check stops it.
@@ -394,25 +492,43 @@ def _write_tables(
     """reward_df.csv (every action simulated), kpis.csv and the two best_path*.json."""
     folder, kind = report.folder, report.config.best_path_type
     folder.mkdir(parents=True, exist_ok=True)
-    write_csv(full_table.to_frame(), folder / "reward_df.csv")
+    opponent = report.opponent
+    if opponent is None:
+        write_csv(full_table.to_frame(), folder / "reward_df.csv")
+    else:
+        runs = opponent.runs
+        frame = universe_frame(
+            opponent.full, runs.table.names, runs.table.played.tolist(), runs.attack_text
+        )
+        write_csv(frame, folder / "reward_df.csv")
     write_csv(report.kpis, folder / "kpis.csv")
     rewards = report.table.rewards
-    for found, (_, stem) in zip((report.best, report.best_no_overload), _PATHS, strict=True):
+    for found, stem in _all_paths(report):
         document = path_document(found.path, report.names, dicts, rewards, found.reward, kind)
+        if isinstance(found, UniversePath):
+            _universe_document(document, found, report)
         write_json(document, folder / f"{stem}.json")
 
 
 def _export_graph(report: OracleReport, rules: TransitionRules, overload: np.ndarray) -> None:
     """Oracle4Grid's graph as GraphML and edge_list.csv (``--export-graph``)."""
-    from gridoracle.oracle.graph_export import build_graph, export_graph
+    from gridoracle.oracle.graph_export import build_graph, build_universe_graph, export_graph
 
-    graph = build_graph(
-        report.table.rewards,
-        report.names,
-        rules,
-        overload=overload,
-        significant_digits=report.config.significant_digit,
-    )
+    if report.opponent is not None:
+        graph = build_universe_graph(
+            report.opponent.universes,
+            report.names,
+            rules,
+            significant_digits=report.config.significant_digit,
+        )
+    else:
+        graph = build_graph(
+            report.table.rewards,
+            report.names,
+            rules,
+            overload=overload,
+            significant_digits=report.config.significant_digit,
+        )
     export_graph(graph, report.folder)
 
 
@@ -434,12 +550,14 @@ def _replay_paths(
 ) -> None:
     """Step 6: replay both best paths under real rules (the same path is replayed once)."""
     real_env = use_replay_parameters(sim_env)  # applied at the replay's reset
-    done: dict[tuple[int, ...], ReplayResult] = {}
-    for found, (label, stem) in zip((report.best, report.best_no_overload), _PATHS, strict=True):
+    done: dict[tuple[float, ...], ReplayResult] = {}
+    labels = {stem: label for label, stem in _PATHS} | {s: lb for _, lb, s in ROBUST_PATHS}
+    for found, stem in _all_paths(report):
+        label = labels[stem]
         if not found.path:
             continue
-        key = tuple(found.path)
-        if key in done:  # the same path: same replay
+        key = (*found.path, found.reward)
+        if key in done:  # the same path and expected reward: same replay
             earlier = done[key]
             result = dataclasses.replace(
                 earlier,
@@ -496,9 +614,115 @@ def _write_summary(
                 "value": report.best_no_overload.reward,
                 "actions": report.path_names(report.best_no_overload),
             },
+            "opponent": None if report.opponent is None else _opponent_summary(report),
             "replays": [r.to_dict() for r in report.replays],
             "warnings": report.warnings,
             "seconds": report.timings,
         },
         report.folder / "summary.json",
     )
+
+
+# --------------------------------------------------------------------------------------------
+# opponents (Oracle4Grid's multiverse): see gridoracle.oracle.core.universes and
+# gridoracle.oracle.sim.multiverse
+
+
+def _opponent_rewards(
+    request: OracleRequest, episode: _Episode, sim_env: Any, progress: Progress
+) -> tuple[MainRuns, UniverseTable]:
+    """Step 2 with an opponent: the main runs (grid2op, the opponent active), then every
+    (window, attack, action) the main runs did not simulate, re-simulated with that attack."""
+    seed = request.seed
+    runs = main_runs(
+        sim_env, episode.actions, episode.chronic, request.settings.max_iter, seed, progress
+    )
+    sim_env.reset(seed=seed, options={"time serie id": int(episode.chronic)})  # its chronic
+    universe_env = make_universe_env(sim_env, request.reward)
+    try:
+        universes = resimulate(universe_env, episode.actions, runs, episode.chronic, seed, progress)
+    finally:
+        universe_env.close()
+    return runs, universes
+
+
+def _universe_paths(
+    opponent: OpponentReport, rules: TransitionRules, settings: OracleConfig
+) -> tuple[UniversePath, UniversePath]:
+    """Step 4 with an opponent: the best paths through the universes, and the robust ones."""
+    found = [
+        best_universe_path(
+            opponent.universes,
+            rules,
+            kind=settings.best_path_type,
+            without_overload=without,
+            significant_digits=settings.significant_digit,
+        )
+        for without in (False, True)
+    ]
+    if settings.best_path_type == "longest":
+        for criterion, _, _ in ROBUST_PATHS:
+            opponent.robust[criterion] = robust_path(opponent.universes, rules, criterion)
+    return found[0], found[1]
+
+
+def _all_paths(report: OracleReport) -> list[tuple[BestPath | UniversePath, str]]:
+    """The paths written and replayed: both best paths, then the robust ones (opponent)."""
+    paths: list[tuple[BestPath | UniversePath, str]] = [
+        (report.best, _PATHS[0][1]),
+        (report.best_no_overload, _PATHS[1][1]),
+    ]
+    if report.opponent is not None:
+        for criterion, _, stem in ROBUST_PATHS:
+            if criterion in report.opponent.robust:
+                paths.append((report.opponent.robust[criterion], stem))
+    return paths
+
+
+def _universe_document(document: dict[str, Any], found: UniversePath, report: OracleReport) -> None:
+    """A path document with an opponent: each step's node (its attack, whether re-simulated)
+    and the node's reward; a robust path also its worst-case and expected values."""
+    nodes = found.node_names(report.names)
+    for step, node, attack, multi, reward in zip(
+        document["steps"], nodes, found.attacks, found.multiverse, found.rewards, strict=True
+    ):
+        step.update(node=node, attack_id=attack, multiverse=multi, reward=float(reward))
+    if report.opponent is not None and found.path:
+        worst, expected = robust_values(report.opponent.universes, found.path)
+        document["worst_case"], document["expected"] = worst, expected
+
+
+def _opponent_summary(report: OracleReport) -> dict[str, Any]:
+    """summary.json's ``opponent``: its settings, the windows, the universes, the robust paths
+    and the worst-case and expected values of every path."""
+    opponent = report.opponent
+    assert opponent is not None
+    names = opponent.runs.table.names
+    windows = []
+    for window in opponent.full.windows:
+        windows.append(
+            {
+                "begin": window.begin,
+                "end": window.end,
+                "attacks": [
+                    {
+                        "attack_id": a,
+                        "lines": opponent.runs.attacks.get(a, []),
+                        "attacked_in_main_run": [
+                            names[y] for y in np.flatnonzero(window.native[k]).tolist()
+                        ],
+                    }
+                    for k, a in enumerate(window.attacks)
+                ],
+            }
+        )
+    values = {}
+    for found, stem in _all_paths(report):
+        worst, expected = robust_values(opponent.universes, found.path)
+        values[stem] = {"reward": found.reward, "worst_case": worst, "expected": expected}
+    return {
+        "settings": opponent.settings,
+        "windows": windows,
+        "n_multiverse_runs": opponent.n_multiverse,
+        "paths": values,
+    }

@@ -85,6 +85,8 @@ def compute_kpis(
     *,
     kind: str = LONGEST,
     check_order: bool = True,
+    path_rewards: tuple[float, float] | None = None,
+    extra: Sequence[tuple[str, float]] = (),
 ) -> pd.DataFrame:
     """Oracle4Grid's KPI table.
 
@@ -108,6 +110,12 @@ def compute_kpis(
         The path type; orders the table (best first) and the check.
     check_order : bool, default True
         Run :func:`check_kpi_order` and raise on a violation.
+    path_rewards : (float, float), optional
+        The rewards of the two paths when they are not sums over ``rewards`` (with an
+        opponent: the path's nodes, multiverse ones included); default the sums over
+        ``rewards`` along the paths.
+    extra : sequence of (str, float)
+        More rows (e.g. the robust paths), not part of the order check.
 
     Returns
     -------
@@ -144,13 +152,16 @@ def compute_kpis(
     rows.append((MSG_DONOTHING, donothing))
     for action in most_frequent(path, n_best_topos):
         rows.append((f"{names[action]}{MSG_TOPO}", float(column_sums[action])))
-    best_no_ol = path_reward(table, path_no_overload)
+    if path_rewards is None:
+        best, best_no_ol = path_reward(table, path), path_reward(table, path_no_overload)
+    else:
+        best, best_no_ol = (float(v) for v in path_rewards)
     rows.append((MSG_GAMERULES_NO_OL, best_no_ol))
-    best = path_reward(table, path)
     rows.append((MSG_GAMERULES, best))
     if unconstrained is None:
         unconstrained = best_unconstrained(table, kind)
     rows.append((MSG_NOGAMERULE, float(unconstrained)))
+    rows.extend((str(label), float(value)) for label, value in extra)
 
     if check_order:
         check_kpi_order(

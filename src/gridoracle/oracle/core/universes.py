@@ -244,6 +244,20 @@ class UniverseTable:
             [b.copy() for b in blocks],
         )
 
+    def select(self, index: Sequence[int] | NDArray[np.int64]) -> UniverseTable:
+        """The table of some actions only (the windows stay those of every action, as
+        Oracle4Grid finds them before dropping the actions whose run ended early)."""
+        idx = np.asarray(index, dtype=np.int64)
+        windows = [Window(w.begin, w.end, w.attacks, w.native[:, idx]) for w in self.windows]
+        return UniverseTable(
+            self.rewards[:, idx],
+            self.overload[:, idx],
+            self.attack_id[:, idx],
+            windows,
+            [b[:, :, idx] for b in self.multi_rewards],
+            [b[:, :, idx] for b in self.multi_overload],
+        )
+
     @property
     def n_steps(self) -> int:
         return int(self.rewards.shape[0])
@@ -714,7 +728,7 @@ FRAME_COLUMNS: tuple[str, ...] = (
 def universe_frame(
     table: UniverseTable,
     names: Sequence[str],
-    played: Sequence[int] | None = None,
+    played: Sequence[int] | NDArray[np.int64] | None = None,
     attacks: dict[float, str] | None = None,
 ) -> pd.DataFrame:
     """The table in Oracle4Grid's long format and row order: main rows action after action, then

@@ -1,0 +1,387 @@
+"""Opponents with grid2op: main runs with the opponent, attack windows, the multiverse.
+
+Oracle4Grid (``core/reward_computation/{run_many,run_one,attacks_multiverse}.py``) runs
+whenever the environment has an opponent (configured in its ``config.py``: attack cooldown,
+duration, budget, lines attacked):
+
+1. **Main runs** (:func:`main_runs`): each combined action held over the episode by an agent
+   that applies it at the first step then only reconnects lines (overflow disconnection off),
+   the environment's own opponent active. The episode is reset as grid2op's Runner does with
+   ``env_seeds=[seed]`` (``env.reset(seed=seed, options={"time serie id": chronic})``), so that
+   ``--seed N`` gives the attacks Oracle4Grid's ``env_seed N`` gives. Each step records its
+   attack (``env._oppSpace.last_attack``, what the Runner stores) and ``attack_id``, the first
+   line it disconnects (NaN when none). The opponent's draws depend on the run (which lines are
+   connected, their loading): two actions may see different attacks in the same window.
+2. **Windows** (:func:`gridoracle.oracle.core.universes.attack_windows`).
+3. **Multiverse** (:func:`resimulate`): for each window ``[begin, end]`` and each attack a seen
+   in it, every action whose main run a did not hit is run again with a: an environment without
+   opponent and with always-legal rules (:func:`make_universe_env`, made once), reset at
+   chronic row ``begin + 1`` (``options={"init ts": begin + 1}``), the action's grid2op dict
+   without the bus settings of the attacked lines' ends, plus the attack (the attacked lines
+   stay out: the agent never reconnects what its action disconnects), for ``end - begin`` steps:
+   timesteps ``begin+1 .. end``. Oracle4Grid makes a fresh environment on ``FromNPY`` chronics
+   starting at that row for each such run and plays it with a Runner
+   (:func:`reference_universe_run`, the ground truth the tests compare against: rewards agree
+   within 1e-6).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from grid2op.Agent import BaseAgent
+
+from gridoracle.engine.base import ActionLike
+from gridoracle.oracle.core.universes import UniverseTable, Window, attack_windows
+from gridoracle.oracle.sim.agents import (
+    OneChangeThenOnlyReconnect,
+    OracleL2RPNReward,
+    OracleOverloadReward,
+)
+from gridoracle.oracle.sim.rewards import RewardTable
+from gridoracle.progress import SILENT, Progress
+
+log = logging.getLogger(__name__)
+
+#: what :meth:`Progress.advance` counts during the main runs and the multiverse
+MAIN_LABEL = "main runs with the opponent"
+MULTIVERSE_LABEL = "multiverse runs"
+
+
+def has_opponent(env: Any) -> bool:
+    """Whether ``env`` has an opponent that may attack (not grid2op's do-nothing default)."""
+    from grid2op.Action import DontAct
+    from grid2op.Opponent import BaseOpponent
+
+    space = getattr(env, "_oppSpace", None)
+    if space is None:
+        return False
+    if type(space.opponent) is BaseOpponent:
+        return False
+    if issubclass(env._opponent_action_class, DontAct):
+        return False
+    return bool(space.init_budget > 0 or space.budget_per_timestep > 0)
+
+
+def opponent_settings(env: Any) -> dict[str, Any]:
+    """The opponent's configuration, for ``summary.json``."""
+    space = env._oppSpace
+    lines = getattr(space.opponent, "_lines_ids", None)
+    return {
+        "class": type(space.opponent).__name__,
+        "attack_cooldown": int(space.attack_cooldown),
+        "attack_duration": int(space.attack_max_duration),
+        "budget_per_ts": float(space.budget_per_timestep),
+        "init_budget": float(space.init_budget),
+        "lines_attacked": [] if lines is None else [int(i) for i in np.asarray(lines)],
+    }
+
+
+def attack_lines(attack: Any) -> list[int]:
+    """Lines an attack (a grid2op action) disconnects, in index order (``[]`` for none)."""
+    if attack is None:
+        return []
+    return [int(i) for i in np.flatnonzero(np.asarray(attack.line_set_status) == -1)]
+
+
+@dataclass
+class MainRuns:
+    """The main runs with the opponent.
+
+    Attributes
+    ----------
+    table : RewardTable
+        Rewards and overload flags, as without opponent.
+    attack_id : ndarray of float64, shape (T, N)
+        First line attacked at each step, NaN when none (NaN after a run ended).
+    attacks : dict of float to list of int
+        The lines each attack id disconnects (the first attack seen with that id).
+    attack_text : dict of float to str
+        Each attack as a grid2op dict (JSON), the ``attacks`` column of reward_df.csv.
+    """
+
+    table: RewardTable
+    attack_id: np.ndarray
+    attacks: dict[float, list[int]] = field(default_factory=dict)
+    attack_text: dict[float, str] = field(default_factory=dict)
+
+
+def _play(
+    env: Any, agent: BaseAgent, obs: Any, n_steps: int
+) -> tuple[list[float], list[float], list[Any], str]:
+    """Play ``agent`` for up to ``n_steps`` steps: rewards, flags, attacks, why it stopped."""
+    rewards: list[float] = []
+    flags: list[float] = []
+    attacks: list[Any] = []
+    reward, done = float(env.reward_range[0]), False
+    for _ in range(n_steps):
+        obs, reward, done, info = env.step(agent.act(obs, reward, done))
+        rewards.append(float(reward))
+        flags.append(float(info.get("rewards", {}).get("overload_reward", np.nan)))
+        attacks.append(env._oppSpace.last_attack)
+        if done:
+            errors = info.get("exception") or []
+            why = (
+                "game over: " + "; ".join(map(str, errors)) if errors else "the end of the chronic"
+            )
+            return rewards, flags, attacks, why
+    return rewards, flags, attacks, ""
+
+
+def main_runs(
+    env: Any,
+    actions: Sequence[ActionLike],
+    chronic: int,
+    max_iter: int,
+    seed: int | None,
+    progress: Progress = SILENT,
+) -> MainRuns:
+    """Every combined action held over the episode, the environment's opponent active.
+
+    Parameters
+    ----------
+    env : grid2op Environment
+        With its opponent, overflow disconnection off (:func:`make_oracle_env`'s rules).
+    actions : sequence
+        Combined actions (``name``, ``grid2op`` dict).
+    chronic, max_iter, seed
+        The episode; ``seed`` as the Runner's ``env_seeds=[seed]`` (None: not seeded).
+
+    Returns
+    -------
+    MainRuns
+        A run that ends (game over, or the end of the chronic) stops its rows there, its last
+        step recorded as the Runner records it.
+    """
+    n = len(actions)
+    rewards = np.full((max_iter, n), np.nan)
+    overload = np.full((max_iter, n), np.nan)
+    ids = np.full((max_iter, n), np.nan)
+    played = np.zeros(n, dtype=np.int64)
+    lines_of: dict[float, list[int]] = {}
+    text_of: dict[float, str] = {}
+    stopped = ""
+    for j, action in enumerate(actions):
+        options = {"time serie id": int(chronic)}
+        obs = env.reset(seed=None if seed is None else int(seed), options=options)
+        agent = OneChangeThenOnlyReconnect(env.action_space, dict(action.grid2op))
+        agent.reset(obs)
+        got, flags, attacks, why = _play(env, agent, obs, max_iter)
+        steps = len(got)
+        played[j] = steps
+        rewards[:steps, j] = got
+        overload[:steps, j] = flags
+        for t, attack in enumerate(attacks):
+            lines = attack_lines(attack)
+            if lines:
+                key = float(lines[0])
+                ids[t, j] = key
+                if key not in lines_of:
+                    lines_of[key] = lines
+                    text_of[key] = json.dumps(attack.as_serializable_dict(), sort_keys=True)
+        if why == "the end of the chronic":
+            stopped = why
+        progress.advance(j + 1, n, MAIN_LABEL)
+    n_steps = int(played.max(initial=0))
+    if n_steps < max_iter:  # no run reached max_iter: the episode is the longest run
+        rewards, overload, ids = rewards[:n_steps], overload[:n_steps], ids[:n_steps]
+        stopped = stopped or "every run ended in a game over"
+    table = RewardTable([a.name for a in actions], rewards, overload, played, stopped=stopped)
+    return MainRuns(table, ids, lines_of, text_of)
+
+
+def make_universe_env(env: Any, reward: str = "oracle") -> Any:
+    """The environment of the multiverse runs of the chronic ``env`` has loaded.
+
+    No opponent, always-legal rules, no overflow disconnection, and the chronic's rows held in
+    memory (grid2op's ``FromNPY``: ``load_p``, ``load_q``, ``prod_p``, ``prod_v``, maintenance;
+    as Oracle4Grid's ``create_env_late_start_multivers``), so that each run's reset at
+    ``options={"init ts": begin + 1}`` reads no file.
+    """
+    import grid2op
+    from grid2op.Action import DontAct, PlayableAction
+    from grid2op.Chronics import FromNPY
+    from grid2op.Reward import L2RPNReward
+    from grid2op.Rules import AlwaysLegal
+    from lightsim2grid import LightSimBackend
+
+    from gridoracle.oracle.sim.env import simulation_parameters
+
+    data = env.chronics_handler.real_data.data
+    feeding = {
+        "load_p": 1.0 * data.load_p,
+        "load_q": 1.0 * data.load_q,
+        "prod_p": 1.0 * data.prod_p,
+        "prod_v": 1.0 * data.prod_v,
+        "maintenance": data.maintenance,
+    }
+    return grid2op.make(
+        env.get_path_env(),
+        backend=LightSimBackend(),
+        param=simulation_parameters(),
+        reward_class=OracleL2RPNReward if reward == "oracle" else L2RPNReward,
+        other_rewards={"overload_reward": OracleOverloadReward},
+        gamerules_class=AlwaysLegal,
+        action_class=PlayableAction,
+        opponent_init_budget=0.0,
+        opponent_budget_per_ts=0.0,
+        opponent_action_class=DontAct,
+        chronics_class=FromNPY,
+        data_feeding_kwargs=feeding,
+    )
+
+
+def universe_action(action_space: Any, action_dict: Mapping[str, Any], lines: Sequence[int]) -> Any:
+    """The action of a multiverse run: ``action_dict`` without the bus settings of the attacked
+    lines' ends (set and change), plus the attack (the lines set to -1)."""
+    action = action_space(dict(action_dict))
+    for line in lines:
+        action.line_or_set_bus = [(int(line), 0)]
+        action.line_ex_set_bus = [(int(line), 0)]
+        if action.line_or_change_bus[line]:
+            action.line_or_change_bus = [int(line)]
+        if action.line_ex_change_bus[line]:
+            action.line_ex_change_bus = [int(line)]
+    attack = action_space({"set_line_status": [(int(line), -1) for line in lines]})
+    return action + attack
+
+
+class HoldThenReconnect(OneChangeThenOnlyReconnect):
+    """:class:`OneChangeThenOnlyReconnect` given a grid2op action instead of a dict."""
+
+    def __init__(self, action_space: Any, action: Any) -> None:
+        BaseAgent.__init__(self, action_space)
+        self.action_dict = {}
+        self.action = action
+        self.untouchable = np.flatnonzero(np.asarray(action.line_set_status) == -1)
+        self.has_changed = False
+
+
+def resimulate(
+    env: Any,
+    actions: Sequence[ActionLike],
+    runs: MainRuns,
+    chronic: int,
+    seed: int | None,
+    progress: Progress = SILENT,
+) -> UniverseTable:
+    """The multiverse of the main runs' windows, and the whole table of the episode.
+
+    Parameters
+    ----------
+    env : grid2op Environment
+        From :func:`make_universe_env` (no opponent, always legal).
+    actions : sequence
+        The combined actions of ``runs``, in the same order.
+    runs : MainRuns
+    chronic, seed
+        The episode, as for the main runs.
+    """
+    table = runs.table
+    windows = attack_windows(runs.attack_id)
+    blocks, flag_blocks = [], []
+    todo = [
+        (w, k, y)
+        for w, window in enumerate(windows)
+        for k in range(len(window.attacks))
+        for y in range(len(actions))
+        if not window.native[k, y] and window.n_steps > 1
+    ]
+    for window in windows:
+        shape = (len(window.attacks), window.n_steps - 1, len(actions))
+        blocks.append(np.full(shape, np.nan))
+        flag_blocks.append(np.full(shape, np.nan))
+    for done, (w, k, y) in enumerate(todo, start=1):
+        window = windows[w]
+        lines = runs.attacks[window.attacks[k]]
+        got, flags = universe_run(env, actions[y].grid2op, lines, window, chronic, seed)
+        blocks[w][k, : len(got), y] = got
+        flag_blocks[w][k, : len(got), y] = flags
+        progress.advance(done, len(todo), MULTIVERSE_LABEL)
+    return UniverseTable(
+        table.rewards, table.overload, runs.attack_id, windows, blocks, flag_blocks
+    )
+
+
+def universe_run(
+    env: Any,
+    action_dict: Mapping[str, Any],
+    lines: Sequence[int],
+    window: Window,
+    chronic: int,
+    seed: int | None,
+) -> tuple[list[float], list[float]]:
+    """Rewards and overload flags of one multiverse run (timesteps ``begin+1 .. end``)."""
+    options = {"init ts": int(window.begin) + 1}
+    obs = env.reset(seed=None if seed is None else int(seed), options=options)
+    agent = HoldThenReconnect(
+        env.action_space, universe_action(env.action_space, action_dict, lines)
+    )
+    agent.reset(obs)
+    got, flags, _attacks, _why = _play(env, agent, obs, window.end - window.begin)
+    return got, flags
+
+
+def reference_universe_run(
+    env: Any,
+    action_dict: Mapping[str, Any],
+    lines: Sequence[int],
+    begin: int,
+    end: int,
+    seed: int | None,
+    reward: str = "oracle",
+) -> list[float]:
+    """Oracle4Grid's way (``create_env_late_start_multivers`` + ``run_one``): a fresh environment
+    on ``FromNPY`` chronics of rows ``begin+1 .. end`` of the chronic ``env`` has loaded, no
+    opponent, always legal, played by a grid2op Runner (slow; the ground truth)."""
+    import grid2op
+    from grid2op.Action import DontAct, PlayableAction
+    from grid2op.Chronics import FromNPY
+    from grid2op.Reward import L2RPNReward
+    from grid2op.Rules import AlwaysLegal
+    from grid2op.Runner import Runner
+    from lightsim2grid import LightSimBackend
+
+    from gridoracle.oracle.sim.env import simulation_parameters
+
+    data = env.chronics_handler.real_data.data
+    universe = grid2op.make(
+        env.get_path_env(),
+        backend=LightSimBackend(),
+        param=simulation_parameters(),
+        reward_class=OracleL2RPNReward if reward == "oracle" else L2RPNReward,
+        other_rewards={"overload_reward": OracleOverloadReward},
+        gamerules_class=AlwaysLegal,
+        action_class=PlayableAction,
+        opponent_init_budget=0,
+        opponent_action_class=DontAct,
+        chronics_class=FromNPY,
+        data_feeding_kwargs={
+            "i_start": begin + 1,
+            "i_end": end + 1,
+            "load_p": 1.0 * data.load_p,
+            "load_q": 1.0 * data.load_q,
+            "prod_p": 1.0 * data.prod_p,
+            "prod_v": 1.0 * data.prod_v,
+            "maintenance": data.maintenance,
+        },
+    )
+    try:
+        action = universe_action(universe.action_space, action_dict, lines)
+        agent = HoldThenReconnect(universe.action_space, action)
+        runner = Runner(**universe.get_params_for_runner(), agentClass=None, agentInstance=agent)
+        res = runner.run(
+            nb_episode=1,
+            max_iter=end - begin,
+            env_seeds=None if seed is None else [int(seed)],
+            add_detailed_output=True,
+        )
+        *_, n_played, _max_ts, episode = res[0]
+        return [float(episode.rewards[t]) for t in range(int(n_played))]
+    finally:
+        universe.close()
