@@ -77,7 +77,7 @@ class LineFlowRegressor(RegressorMixin, BaseEstimator):
 
     Parameters
     ----------
-    alpha : float, default 1e-3
+    alpha : float, default 1e-2
         Ridge penalty on the standardized features (the intercept is not penalized).
     line_margin : float or None, default None
         Each action models only the lines whose training rho came within ``line_margin`` of that
@@ -125,7 +125,7 @@ class LineFlowRegressor(RegressorMixin, BaseEstimator):
 
     def __init__(
         self,
-        alpha: float = 1e-3,
+        alpha: float = 1e-2,
         line_margin: float | None = None,
         residual: str | None = None,
         residual_params: dict[str, Any] | None = None,

@@ -135,8 +135,8 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
         "max_iter": 500,
     },
     "action_conditioned": {"max_iter": 300, "learning_rate": 0.2, "max_leaf_nodes": 31},
-    "line_flows": {"alpha": 1e-3},
-    "line_flows_trees": {"alpha": 1e-3, "residual": "extra_trees"},
+    "line_flows": {"alpha": 1e-2},
+    "line_flows_trees": {"alpha": 1e-2, "residual": "extra_trees"},
 }
 
 # The class whose constructor takes the parameters of each model (for checking their names);
