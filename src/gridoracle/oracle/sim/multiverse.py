@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import logging
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -375,12 +376,14 @@ def reference_universe_run(
         action = universe_action(universe.action_space, action_dict, lines)
         agent = HoldThenReconnect(universe.action_space, action)
         runner = Runner(**universe.get_params_for_runner(), agentClass=None, agentInstance=agent)
-        res = runner.run(
-            nb_episode=1,
-            max_iter=end - begin,
-            env_seeds=None if seed is None else [int(seed)],
-            add_detailed_output=True,
-        )
+        with warnings.catch_warnings():  # FromNPY: "tell_id has no impact", as expected here
+            warnings.simplefilter("ignore", UserWarning)
+            res = runner.run(
+                nb_episode=1,
+                max_iter=end - begin,
+                env_seeds=None if seed is None else [int(seed)],
+                add_detailed_output=True,
+            )
         *_, n_played, _max_ts, episode = res[0]
         return [float(episode.rewards[t]) for t in range(int(n_played))]
     finally:
