@@ -148,11 +148,15 @@ def test_a_game_over_of_the_reference_topology_is_played_with_grid2op(tmp_path):
         engine = BatchedEngine(env)
         found = episode_states(env, 0, 20, 0, engine=engine)
         observations, stopped = base_run(env, 0, 20, 0)
+        # the table checks the reference topology on its do-nothing column
+        table = reward_table(env, engine, _actions(env)[:3], 0, 20, 0)
     finally:
         env.close()
     assert found.source == "grid2op" and "reference topology fails" in found.why_grid2op
     assert found.stopped == stopped and stopped.startswith("game over")
     assert found.n_steps == len(observations) < 20
+    assert table.source == "grid2op" and table.stopped == stopped
+    assert table.n_steps == len(observations)
 
 
 def test_an_opponent_needs_the_grid2op_run():

@@ -74,7 +74,14 @@ class OracleReplayAgent(BaseAgent):
         max_line: int = 1,
     ) -> None:
         super().__init__(action_space)
-        self.path = [action_space(dict(d)) for d in path]
+        # a path holds few distinct actions: each is converted once (actions are not mutated)
+        converted: dict[str, Any] = {}
+        self.path = []
+        for d in path:
+            key = json.dumps(d, sort_keys=True, default=str)
+            if key not in converted:
+                converted[key] = action_space(dict(d))
+            self.path.append(converted[key])
         self.init_topo = np.asarray(init_topo, dtype=np.int64)
         self.init_status = np.asarray(init_status, dtype=bool)
         self.max_sub = max_sub

@@ -275,33 +275,76 @@ def reward_table(
     """
     if backend.kind != "serial" and env_name is None:
         raise ValueError("env_name is required to solve the reward table outside this process")
-    episode_run = _episode(env, engine, chronic, max_iter, seed, source)
-    n_steps = episode_run.n_steps
-    solution = _Solution(n_steps, len(actions), progress)
-    if n_steps:
-        episode = (env_name or "", reward, int(chronic), int(max_iter), seed)
-        store = None
-        if cache is not None:
-            key_name = env_name or str(getattr(env, "env_name", ""))
-            key = _cache_key(key_name, *episode[1:], n_steps, actions, episode_run.source)
-            store = ChunkCache(Path(cache), key)
-        todo = solution.read_cached(store, _chunks(len(actions), chunk))
-        units = [
-            RewardUnit(
-                *episode,
-                start,
-                stop,
-                tuple(Action(a.name, dict(a.grid2op)) for a in actions[start:stop]),
-                source,
-            )
-            for start, stop in todo
-        ]
-        if units:
-            assert episode_run.states is not None
-            _solve(units, backend, _WorkerEpisode(env, engine), episode_run.states, solution, store)
-    table = solution.table([a.name for a in actions], max_iter, reward, episode_run.stopped)
-    table.source = episode_run.source
+    names = [a.name for a in actions]
+    reference = _reference_column(actions)
+    run = _episode(env, engine if reference is None else None, chronic, max_iter, seed, source)
+    episode = (env_name or "", reward, int(chronic), int(max_iter), seed)
+    key_name = env_name or str(getattr(env, "env_name", ""))
+    solution = _solve_table(
+        run, env, engine, actions, episode, chunk, backend, progress, key_name, cache
+    )
+    if (
+        source == "auto"
+        and run.source == "chronics"
+        and reference is not None
+        and not solution.status_ok[:, reference].all()
+    ):
+        # the reference topology fails a step: the played run says where and why it stops
+        failed = int(np.argmin(solution.status_ok[:, reference]))
+        run = _episode(env, None, chronic, max_iter, seed, "grid2op")
+        run.why_grid2op = f"the reference topology fails at timestep {failed}"
+        solution = _solve_table(
+            run, env, engine, actions, episode, chunk, backend, progress, key_name, cache
+        )
+    table = solution.table(names, max_iter, reward, run.stopped)
+    table.source = run.source
     return table
+
+
+def _reference_column(actions: Sequence[ActionLike]) -> int | None:
+    """The index of an action that changes nothing (do nothing: the reference topology)."""
+    for j, action in enumerate(actions):
+        if not any(bool(v) for v in dict(action.grid2op).values()):
+            return j
+    return None
+
+
+def _solve_table(
+    run: EpisodeStates,
+    env: Any,
+    engine: Any,
+    actions: Sequence[ActionLike],
+    episode: tuple[str, str, int, int, int | None],
+    chunk: int,
+    backend: Backend,
+    progress: Progress,
+    key_name: str,
+    cache: Path | None,
+) -> _Solution:
+    """Every chunk of the table on ``run``'s states: read from the cache or solved."""
+    n_steps = run.n_steps
+    solution = _Solution(n_steps, len(actions), progress)
+    if not n_steps:
+        return solution
+    store = None
+    if cache is not None:
+        key = _cache_key(key_name, *episode[1:], n_steps, actions, run.source)
+        store = ChunkCache(Path(cache), key)
+    todo = solution.read_cached(store, _chunks(len(actions), chunk))
+    units = [
+        RewardUnit(
+            *episode,
+            start,
+            stop,
+            tuple(Action(a.name, dict(a.grid2op)) for a in actions[start:stop]),
+            run.source,
+        )
+        for start, stop in todo
+    ]
+    if units:
+        assert run.states is not None
+        _solve(units, backend, _WorkerEpisode(env, engine), run.states, solution, store)
+    return solution
 
 
 def _episode(
@@ -309,8 +352,10 @@ def _episode(
 ) -> EpisodeStates:
     """The reconnect-only episode's states (:func:`~gridoracle.oracle.sim.episode.episode_states`).
 
-    Why it stops before ``max_iter`` (the end of the chronic, a game over) is logged at INFO
-    level only: the caller says it to the user (:attr:`RewardTable.stopped`).
+    With ``engine``, the reference topology is checked on states read from the chronics (when
+    the table has no do-nothing column to check it on). Why the episode stops before
+    ``max_iter`` (the end of the chronic, a game over) is logged at INFO level only: the caller
+    says it to the user (:attr:`RewardTable.stopped`).
     """
     found = episode_states(env, chronic, max_iter, seed, engine=engine, source=source)
     if found.stopped:
