@@ -13,7 +13,6 @@ from gridoracle.cli.options import (
     Env,
     Quiet,
     Scheduler,
-    Seed,
     out_option,
     workers_option,
 )
@@ -82,6 +81,14 @@ ExportGraph = Annotated[
     bool, typer.Option("--export-graph", help="Also write the graph as GraphML and edge_list.csv.")
 ]
 NoReplay = Annotated[bool, typer.Option("--no-replay", help="Skip step 6 (replay).")]
+OracleSeed = Annotated[
+    int,
+    typer.Option(
+        "--seed",
+        help="Environment seed of every run (grid2op's Runner env_seeds=[N], Oracle4Grid's "
+        "env_seed N): with an opponent, it decides the attacks.",
+    ),
+]
 Force = Annotated[
     bool,
     typer.Option("--force", help="Solve every reward chunk again (ignore the output's .cache)."),
@@ -113,7 +120,7 @@ def oracle_cmd(
         float | None, _setting("replay_reward_rel_tolerance")
     ] = None,
     out: OutputPath = None,
-    seed: Seed = 0,
+    seed: OracleSeed = 0,
     reward: Reward = "oracle",
     export_graph: ExportGraph = False,
     no_replay: NoReplay = False,
@@ -129,6 +136,11 @@ def oracle_cmd(
     writes `<out>/<env>/scenario_<chronic>/<actions file stem>/`: reward_df.csv, kpis.csv,
     best_path.json, best_path_no_overload.json, graph.png, topology counts, replay_logs/ and
     summary.json.
+
+    On an environment with an opponent (e.g. rte_case14_opponent) the runs hold it, as
+    Oracle4Grid does: the attack windows are re-simulated per attack seen (its multiverse), the
+    best path goes through them, and two robust paths (best worst case and best expected value
+    over the attacks seen) are reported beside it; --seed decides the attacks.
 
     Oracle4Grid's names are accepted too: `--output` for `--out`, `--nb-process` for `--workers`,
     `--actions-file` for `--actions`.

@@ -370,6 +370,14 @@ def oracle_report(report: OracleReport) -> None:
             continue
         steps = _path_steps(names)
         out.print(f"{label} ({found.reward:,.4f}): {steps}", highlight=False, soft_wrap=True)
+    for label, names, worst, expected in report.opponent_rows():  # with an opponent
+        steps = _path_steps(names) if names else "none"
+        out.print(
+            f"{label}: worst case {worst:,.4f}, expected {expected:,.4f} over the attacks seen:"
+            f" {steps}",
+            highlight=False,
+            soft_wrap=True,
+        )
     for result in report.replays:
         state = "game over" if result.game_over else "survived"
         line(

@@ -140,6 +140,18 @@ class OracleReport:
     timings: dict[str, float] = field(default_factory=dict)
     opponent: OpponentReport | None = None
 
+    def opponent_rows(self) -> list[tuple[str, list[str], float, float]]:
+        """With an opponent: each path's label, action names, worst-case and expected values
+        (the robust paths' definitions, :mod:`gridoracle.oracle.core.universes`); else []."""
+        if self.opponent is None:
+            return []
+        labels = {stem: label for label, stem in _PATHS} | {s: lb for _, lb, s in ROBUST_PATHS}
+        rows = []
+        for found, stem in _all_paths(self):
+            worst, expected = robust_values(self.opponent.universes, found.path)
+            rows.append((labels[stem], self.path_names(found), worst, expected))
+        return rows
+
     def path_names(self, best: BestPath | UniversePath) -> list[str]:
         """The action names along ``best`` (its :meth:`BestPath.names` over this run's names)."""
         return best.names(self.names)
