@@ -389,3 +389,24 @@ def test_cli_end_to_end_with_an_opponent(tmp_path: Path) -> None:
     # same config and seed: byte-identical tables
     for name in ("reward_df.csv", "kpis.csv", "best_path.json", "robust_path_worst_case.json"):
         assert (outputs[0] / name).read_bytes() == (outputs[1] / name).read_bytes()
+
+
+def test_replay_leaves_the_attacked_line_out(tmp_path: Path) -> None:
+    """Under real rules an attacked line cannot be reconnected: a path's action that sets the
+    bus of its end is played without that setting (as in the multiverse runs), not refused."""
+    import pandas as pd
+
+    from gridoracle.oracle.sim.env import replay_parameters
+    from gridoracle.oracle.sim.replay import replay
+
+    env = _make()
+    env.change_parameters(replay_parameters())
+    try:
+        # window 11-14 of seed 0 attacks line 15 (3_6_15) for the substation actions
+        move = {"set_bus": {"lines_or_id": [[15, 1], [6, 2]], "lines_ex_id": [[5, 2]]}}
+        path = [{}] * 12 + [move]
+        replay(env, path, 0.0, 0, seed=0, rel_tolerance=1e9, logs=tmp_path)
+    finally:
+        env.close()
+    played = pd.read_csv(tmp_path / "steps.csv")["played"].tolist()
+    assert "3_4_6" in played[12] and "3_6_15" not in played[12]

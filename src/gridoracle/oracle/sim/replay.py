@@ -133,6 +133,12 @@ class OracleReplayAgent(BaseAgent):
         going_off = status == -1
         set_bus[np.asarray(cls.line_or_pos_topo_vect)[going_off]] = 0
         set_bus[np.asarray(cls.line_ex_pos_topo_vect)[going_off]] = 0
+        # a line held out (its cooldown running: an opponent's attack, a maintenance) cannot be
+        # reconnected: its ends' bus settings are dropped, as the Oracle's multiverse runs drop
+        # those of the attacked line
+        held = ~on & (np.asarray(obs.time_before_cooldown_line) > 0)
+        set_bus[np.asarray(cls.line_or_pos_topo_vect)[held]] = 0
+        set_bus[np.asarray(cls.line_ex_pos_topo_vect)[held]] = 0
         content: dict[str, Any] = {}
         if set_bus.any():
             content["set_bus"] = [(int(i), int(set_bus[i])) for i in np.flatnonzero(set_bus)]
