@@ -3,59 +3,134 @@
 Run on demand (not part of the test suite)::
 
     python benchmarks/bench_oracle.py                       # rte_case14_realistic, 400 steps
-    python benchmarks/bench_oracle.py --max-iter 100 --kind shortest
+    nice python benchmarks/bench_oracle.py --max-iter 8064  # the whole chronic (~4 min, 13 GB)
+    python benchmarks/bench_oracle.py --max-iter 8064 --no-reference   # gridoracle alone
 
-Both sides run in this process on the same inputs (the example actions of Oracle4Grid's own
-integration case, max_depth 3, chronic 0) and share what Oracle4Grid also does the same way
-(making the environment, combinations and the filter at t0, the KPI formulas). They differ where
-Oracle4Grid spends its time:
+Both sides run on the same inputs (the example actions of Oracle4Grid's own integration case,
+max_depth 3, chronic 0), each in a child process of this one (same run, same machine), which
+reports its times; this process measures each child's whole life and peak memory (``wait4``'s
+``ru_maxrss``). Each side first imports what it uses (grid2op, lightsim2grid, pandas, matplotlib,
+networkx, gridoracle: "imports"), then runs its steps 0-6, timed: "end to end" is that run, less
+the imports. The sides share what Oracle4Grid also does the same way (making the environment,
+combinations and the filter at t0, the KPI formulas) and differ where Oracle4Grid spends its time:
 
-- rewards: one grid2op Runner per combined action (reference) vs one reconnect-only run and the
-  batched engine (gridoracle);
+- rewards: one grid2op Runner per combined action (reference) vs the reconnect-only episode read
+  from the chronics and the batched engine (gridoracle);
 - graph + best path: the networkx graph of T x N^2 edges and its longest / Bellman-Ford path,
   with and without overload (reference) vs the vectorized dynamic programming (gridoracle);
-- replay: grid2op's Runner with the replay agent (reference) vs the same agent stepping the
-  environment directly (gridoracle), both paths.
+- replay: grid2op's Runner with the replay agent and ``path_save`` (reference: a second
+  environment) vs the same agent stepping the Oracle's environment and writing the same episode
+  folder and steps.csv (gridoracle);
+- outputs: gridoracle writes everything ``gridoracle oracle`` writes (tables, paths, figures,
+  summary); the reference writes only the Runner's logs.
 
-It prints each step's time, the ratios, and checks that the best paths are identical.
+It prints each step's time, the ratios, the peak memory, and checks that the best paths are
+identical (exit status 1 if not). Targets (issue 16): end to end >= 20x at 400 steps and >= 30x
+at 8064, peak memory of gridoracle <= 1 GB at 8064.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
+import sys
 import tempfile
 import time
 import warnings
 from pathlib import Path
 from types import SimpleNamespace
-
-import numpy as np
-
-from gridoracle.actions.combine import combinations, filter_at_t0
-from gridoracle.actions.parse import load_unitary_actions
-from gridoracle.oracle.config import OracleConfig
-from gridoracle.oracle.core.best_path import best_unconstrained
-from gridoracle.oracle.core.kpis import compute_kpis
-from gridoracle.oracle.graph_export import build_graph, reference_best_path, without_overload
-from gridoracle.oracle.sim.env import make_oracle_env
-from gridoracle.oracle.sim.replay import OracleReplayAgent
-from gridoracle.oracle.sim.rewards import drop_incomplete, reference_reward_table
-from gridoracle.pipelines.oracle import OracleRequest, run_oracle
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+STEPS = (
+    "0 inputs",
+    "1 combinations",
+    "2 rewards",
+    "3+4 graph and best paths",
+    "5 kpis",
+    "outputs",
+    "6 replay",
+)
 
 
-def reference(
-    env_name: str, chronic: int, actions_file: Path, config: OracleConfig, seed: int
-) -> dict[str, object]:
+def _imports() -> float:
+    """Import what both sides use (timed): what 'end to end less the imports' leaves out."""
+    tick = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import grid2op.Episode
+        import grid2op.Runner  # noqa: F401
+        import matplotlib.pyplot  # noqa: F401
+        import networkx  # noqa: F401
+        import pandas  # noqa: F401
+
+        import gridoracle.oracle.graph_export
+        import gridoracle.oracle.outputs
+        import gridoracle.pipelines.oracle  # noqa: F401
+    return time.perf_counter() - tick
+
+
+def _config(args: argparse.Namespace) -> Any:
+    from gridoracle.oracle.config import OracleConfig
+
+    return OracleConfig(
+        max_depth=args.max_depth,
+        max_iter=args.max_iter,
+        best_path_type=args.kind,
+        replay_reward_rel_tolerance=1e-4,
+    )
+
+
+def gridoracle_side(args: argparse.Namespace) -> dict[str, Any]:
+    """``run_oracle`` as ``gridoracle oracle`` runs it, timed."""
+    from gridoracle.pipelines.oracle import OracleRequest, run_oracle
+
+    tick = time.perf_counter()
+    with warnings.catch_warnings(), tempfile.TemporaryDirectory() as out:
+        warnings.simplefilter("ignore")
+        report = run_oracle(
+            OracleRequest(args.env, args.chronic, args.actions, _config(args), out=Path(out))
+        )
+    total = time.perf_counter() - tick
+    times = dict(report.timings)
+    times["3+4 graph and best paths"] = times.pop("3 transitions", 0.0) + times.pop(
+        "4 best paths", 0.0
+    )
+    return {
+        "times": times,
+        "total": total,
+        "n_actions": len(report.names),
+        "n_steps": report.table.n_steps,
+        "states": report.table.source,
+        "best": report.path_names(report.best),
+        "best_no_overload": report.path_names(report.best_no_overload),
+        "reward": report.best.reward,
+        "replays": [r.to_dict() for r in report.replays],
+    }
+
+
+def reference_side(args: argparse.Namespace) -> dict[str, Any]:
     """Oracle4Grid's approach, step by step, timed."""
+    import numpy as np
     from grid2op.Runner import Runner
 
+    from gridoracle.actions.combine import combinations, filter_at_t0
+    from gridoracle.actions.parse import load_unitary_actions
+    from gridoracle.oracle.core.best_path import best_unconstrained
+    from gridoracle.oracle.core.kpis import compute_kpis
+    from gridoracle.oracle.graph_export import build_graph, reference_best_path, without_overload
+    from gridoracle.oracle.sim.env import make_oracle_env
+    from gridoracle.oracle.sim.replay import OracleReplayAgent
+    from gridoracle.oracle.sim.rewards import drop_incomplete, reference_reward_table
+
+    config, chronic, seed = _config(args), args.chronic, 0
     times: dict[str, float] = {}
-    tick = time.perf_counter()
-    env = make_oracle_env(env_name, rules="simulation")
-    unitary, _ = load_unitary_actions(actions_file, env)
+    begin = tick = time.perf_counter()
+    warnings.simplefilter("ignore")
+    env = make_oracle_env(args.env, rules="simulation")
+    unitary, _ = load_unitary_actions(args.actions, env)
     times["0 inputs"] = time.perf_counter() - tick
     tick = time.perf_counter()
     kept, _ = filter_at_t0(combinations(unitary, config.max_depth), env, chronic, seed)
@@ -82,7 +157,6 @@ def reference(
     path = best.indices(table.names)
     path_no = best_no.indices(table.names)
     tick = time.perf_counter()
-    steps = np.arange(len(path))
     compute_kpis(
         table.rewards,
         table.names,
@@ -95,13 +169,12 @@ def reference(
     )
     times["5 kpis"] = time.perf_counter() - tick
     tick = time.perf_counter()
-    real = make_oracle_env(env_name, rules="replay")
+    real = make_oracle_env(args.env, rules="replay")
     dicts = [actions[i].grid2op for i in keep]
     for found in (path, path_no):
         if not found:
             continue
-        real.set_id(chronic)
-        obs = real.reset()
+        obs = real.reset(seed=seed, options={"time serie id": chronic})
         agent = OracleReplayAgent(
             real.action_space, [dicts[i] for i in found], obs.topo_vect, obs.line_status
         )
@@ -116,13 +189,70 @@ def reference(
                 path_save=logs,
             )
     times["6 replay"] = time.perf_counter() - tick
-    reward = float(table.rewards[steps, path].sum()) if path else float("nan")
+    steps = np.arange(len(path))
     return {
         "times": times,
+        "total": time.perf_counter() - begin,
+        "n_steps": table.n_steps,
         "best": [table.names[i] for i in path],
         "best_no_overload": [table.names[i] for i in path_no],
-        "reward": reward,
+        "reward": float(table.rewards[steps, path].sum()) if path else float("nan"),
     }
+
+
+def _child(side: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Run ``side`` in a child process; its report, wall time and peak memory (GB)."""
+    command = [sys.executable, __file__, "--side", side, *args.forwarded]
+    tick = time.perf_counter()
+    with tempfile.TemporaryFile("w+") as out:
+        proc = subprocess.Popen(command, stdout=out, cwd=ROOT)
+        _pid, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - tick
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        text = out.read()
+    if proc.returncode != 0:
+        raise SystemExit(f"the {side} side failed (exit status {proc.returncode})")
+    result: dict[str, Any] = json.loads(text.strip().splitlines()[-1])
+    result["process_wall"] = wall
+    result["peak_gb"] = usage.ru_maxrss / 1024**2  # KiB on Linux
+    return result
+
+
+def _print(ours: dict[str, Any], ref: dict[str, Any] | None, args: argparse.Namespace) -> bool:
+    print(
+        f"{args.env}, chronic {args.chronic}, max_iter {args.max_iter} ({ours['n_steps']} steps, "
+        f"states from {ours['states']}), max_depth {args.max_depth}, {ours['n_actions']} combined "
+        f"actions in the graph, {args.kind}"
+    )
+    rt: dict[str, float] = ref["times"] if ref else {}
+    print(f"{'step':28} {'reference s':>12} {'gridoracle s':>13} {'ratio':>8}")
+    for step in STEPS:
+        r, o = rt.get(step, 0.0), ours["times"].get(step, 0.0)
+        ratio = f"{r / o:7.1f}x" if o > 0 and r > 0 else "      -"
+        print(f"{step:28} {r:12.3f} {o:13.3f} {ratio}")
+    rows = [("end to end less imports", "total"), ("imports", "imports")]
+    rows += [("whole process", "process_wall"), ("peak memory GB", "peak_gb")]
+    for label, key in rows:
+        o = ours[key]
+        if ref is None:
+            print(f"{label:28} {'-':>12} {o:13.3f}")
+        else:
+            r = ref[key]
+            print(f"{label:28} {r:12.3f} {o:13.3f} {r / o:7.1f}x")
+    for replayed in ours["replays"]:
+        print(
+            f"gridoracle replay of the {replayed['label']}: {replayed['steps_survived']} of "
+            f"{replayed['steps_planned']} steps survived"
+        )
+    if ref is None:
+        return True
+    same = ref["best"] == ours["best"] and ref["best_no_overload"] == ours["best_no_overload"]
+    print(
+        f"identical best paths: {same}; best path reward {ours['reward']:.4f} "
+        f"(reference {ref['reward']:.4f}); steps {ours['n_steps']} (reference {ref['n_steps']})"
+    )
+    return same
 
 
 def main() -> None:
@@ -137,66 +267,29 @@ def main() -> None:
     parser.add_argument("--max-iter", type=int, default=400)
     parser.add_argument("--max-depth", type=int, default=3)
     parser.add_argument("--kind", default="longest", choices=["longest", "shortest"])
+    parser.add_argument(
+        "--no-reference", action="store_true", help="run gridoracle alone (no ratios)"
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--side", choices=["gridoracle", "reference"], help=argparse.SUPPRESS)
     args = parser.parse_args()
-    config = OracleConfig(
-        max_depth=args.max_depth,
-        max_iter=args.max_iter,
-        best_path_type=args.kind,
-        replay_reward_rel_tolerance=1e-4,
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        tick = time.perf_counter()
-        with tempfile.TemporaryDirectory() as out:
-            report = run_oracle(
-                OracleRequest(args.env, args.chronic, args.actions, config, out=Path(out))
-            )
-        ours_total = time.perf_counter() - tick
-        tick = time.perf_counter()
-        ref = reference(args.env, args.chronic, args.actions, config, 0)
-        ref_total = time.perf_counter() - tick
-    ours = dict(report.timings)
-    ours["3+4 graph and best paths"] = ours.pop("3 transitions") + ours.pop("4 best paths")
-    ref_times: dict[str, float] = ref["times"]  # type: ignore[assignment]
-    print(
-        f"{args.env}, chronic {args.chronic}, max_iter {args.max_iter}, max_depth "
-        f"{args.max_depth}, {len(report.names)} combined actions in the graph, {args.kind}"
-    )
-    print(f"{'step':28} {'reference s':>12} {'gridoracle s':>13} {'ratio':>8}")
-    for step in (
-        "0 inputs",
-        "1 combinations",
-        "2 rewards",
-        "3+4 graph and best paths",
-        "5 kpis",
-        "outputs",
-        "6 replay",
-    ):
-        r, o = ref_times.get(step, 0.0), ours.get(step, 0.0)
-        ratio = f"{r / o:7.1f}x" if o > 0 and r > 0 else "      -"
-        print(f"{step:28} {r:12.3f} {o:13.3f} {ratio}")
-    print(f"{'end to end':28} {ref_total:12.3f} {ours_total:13.3f} {ref_total / ours_total:7.1f}x")
-    same = ref["best"] == report.path_names(report.best) and ref[
-        "best_no_overload"
-    ] == report.path_names(report.best_no_overload)
-    print(
-        f"identical best paths: {same}; best path reward {report.best.reward:.4f} "
-        f"(reference {ref['reward']:.4f})"
-    )
+    if args.side:  # a child: import, run one side, print its report as the last line
+        imports = _imports()
+        side = gridoracle_side if args.side == "gridoracle" else reference_side
+        result = side(args)
+        result["imports"] = imports
+        print(json.dumps(result))
+        return
+    args.forwarded = [
+        *("--env", args.env, "--chronic", str(args.chronic), "--actions", str(args.actions)),
+        *("--max-iter", str(args.max_iter), "--max-depth", str(args.max_depth)),
+        *("--kind", args.kind),
+    ]
+    ours = _child("gridoracle", args)
+    ref = None if args.no_reference else _child("reference", args)
+    same = _print(ours, ref, args)
     if args.json:
-        args.json.write_text(
-            json.dumps(
-                {
-                    "reference": ref_times,
-                    "gridoracle": ours,
-                    "reference_total": ref_total,
-                    "gridoracle_total": ours_total,
-                    "identical_paths": same,
-                },
-                indent=2,
-            )
-        )
+        args.json.write_text(json.dumps({"gridoracle": ours, "reference": ref}, indent=2))
     if not same:
         raise SystemExit("best paths differ")
 
