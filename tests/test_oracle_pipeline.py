@@ -76,6 +76,14 @@ def test_longest_path_end_to_end(tmp_path, capsys):
     assert "Best possible path with game rules" in out.out and "line-4-3" in out.out
     assert "worse than doing nothing" not in out.err
     assert any((folder / "replay_logs").rglob("*"))
+    # the table's episode is read from the chronics; the replay is also grid2op's episode format
+    from grid2op.Episode import EpisodeData
+
+    assert summary["episode_states"] == "chronics"
+    episode = EpisodeData.from_disk(folder / "replay_logs" / "best_path" / "grid2op", "000")
+    replayed = pd.read_csv(folder / "replay_logs" / "best_path" / "steps.csv")
+    assert len(episode.rewards) == len(replayed) == 6
+    assert episode.rewards.tolist() == pytest.approx(replayed["reward"].tolist(), rel=1e-6)
 
 
 def test_shortest_path_as_oracle4grid(tmp_path, capsys):

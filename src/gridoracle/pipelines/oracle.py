@@ -3,11 +3,13 @@
 0. inputs: environment, chronic, unitary actions (Oracle4Grid's three formats or a gridoracle
    catalogue), settings;
 1. combinations up to ``max_depth``, filtered at t0 (divergence, no effect);
-2. reward table, every combined action held over the episode (batched engine);
+2. reward table, every combined action held over the episode (batched engine, on the
+   reconnect-only episode read from the chronics: :mod:`gridoracle.oracle.sim.episode`);
 3. transitions under the game rules;
 4. best paths, with and without overload (dynamic programming);
 5. KPIs with Oracle4Grid's order check;
-6. replay of both paths under real rules.
+6. replay of both paths under real rules, in the one environment of the run; its logs are
+   ``replay_logs/<path>/steps.csv`` and grid2op's episode folder ``replay_logs/<path>/grid2op``.
 
 Outputs go to ``<output>/<environment>/scenario_<chronic>/<actions file stem>/`` (see
 :func:`output_folder`; Oracle4Grid's layout below the environment). :func:`run_oracle` takes an
@@ -610,6 +612,7 @@ def _write_summary(
             "actions_format": episode.actions_format,
             "config": report.config.to_dict(),
             "steps": {"requested": report.config.max_iter, "run": full_table.n_steps},
+            "episode_states": full_table.source,
             "seed": request.seed,
             "reward": request.reward,
             "versions": versions(),
