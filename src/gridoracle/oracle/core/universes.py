@@ -633,8 +633,10 @@ def _worst_case_path(table: UniverseTable, rules: TransitionRules) -> list[int]:
 
     Inside the ``(begin, end]`` range of a window with K attacks each node keeps the
     Pareto-maximal vectors of (value so far + per-attack partial sums); at ``end`` (or the last
-    timestep) a vector scores its minimum. Above :data:`MAX_LABELS` labels per node, those of
-    the best minimum are kept (then the result may not be optimal; not met on the test grids).
+    timestep) a vector scores its minimum. Outside windows one value per node (arrays, as
+    :func:`best_universe_path`); inside, a Python loop over the allowed transitions. Above
+    :data:`MAX_LABELS` labels per node, those of the best minimum are kept (then the result may
+    not be optimal; not met on the test grids).
     """
     n_steps, n = table.rewards.shape
     allowed = rules.dense()
@@ -646,28 +648,41 @@ def _worst_case_path(table: UniverseTable, rules: TransitionRules) -> list[int]:
             rows = stacked[:, j]
             inner[begin + 1 + j] = (begin, np.where(np.isnan(rows), -np.inf, rows))
     Labels = list[tuple[NDArray[np.float64], NDArray[np.int64]]]
+    # a timestep is either scalar (values, back pointers; label 0) or labels per node
+    Scalar = tuple[NDArray[np.float64], NDArray[np.int64]]
     empty = (np.zeros((0, 1)), np.zeros((0, 2), dtype=np.int64))
 
-    def scalars(values: NDArray[np.float64], arg: NDArray[np.int64]) -> Labels:
+    def as_labels(entry: Scalar | Labels) -> Labels:
+        if isinstance(entry, list):
+            return entry
+        values = entry[0]
         return [
-            (np.array([[values[y]]]), np.array([[arg[y], 0]])) if np.isfinite(values[y]) else empty
-            for y in range(n)
+            (np.array([[values[x]]]), np.zeros((1, 2), dtype=np.int64))
+            if np.isfinite(values[x])
+            else empty
+            for x in range(n)
         ]
 
+    def as_values(entry: Scalar | Labels) -> NDArray[np.float64]:
+        if not isinstance(entry, list):
+            return entry[0]
+        return np.array([v[0, 0] if len(v) else -np.inf for v, _ in entry])
+
     first = np.where(np.asarray(rules.from_init, dtype=bool), main[0], -np.inf)
-    history: list[Labels] = [scalars(first, np.full(n, -1))]
+    history: list[Scalar | Labels] = [(first, np.full(n, -1, dtype=np.int64))]
     for t in range(1, n_steps):
-        previous = history[-1]
         window_step = inner.get(t)
+        entry: Scalar | Labels
         if window_step is None:
-            values = np.array([v[0, 0] if len(v) else -np.inf for v, _ in previous])
-            best, arg = step.best(values, None)
-            row = scalars(best + main[t], arg)
+            best, arg = step.best(as_values(history[-1]), None)
+            entry = (best + main[t], np.asarray(arg, dtype=np.int64))
+            alive = bool(np.isfinite(entry[0]).any())
         else:
+            previous = as_labels(history[-1])
             nxt = inner.get(t + 1)
             closes = nxt is None or nxt[0] != window_step[0]
             k = window_step[1].shape[0]
-            row = []
+            row: Labels = []
             for y in range(n):
                 vecs, backs = [], []
                 for x in np.flatnonzero(allowed[:, y]).tolist():
@@ -697,17 +712,27 @@ def _worst_case_path(table: UniverseTable, rules: TransitionRules) -> list[int]:
                         order = np.argsort(-cand[keep].min(axis=1), kind="stable")
                         keep = keep[order[:MAX_LABELS]]
                     row.append((cand[keep], back[keep]))
-        history.append(row)
-        if all(len(v) == 0 for v, _ in row):
+            entry = row
+            alive = any(len(v) for v, _ in row)
+        history.append(entry)
+        if not alive:
             return []
-    scores = [float(v.min(axis=1).max()) if len(v) else -np.inf for v, _ in history[-1]]
+    last = history[-1]
+    if isinstance(last, list):
+        scores = np.array([float(v.min(axis=1).max()) if len(v) else -np.inf for v, _ in last])
+    else:
+        scores = last[0]
     y = int(np.argmax(scores))
     if not np.isfinite(scores[y]):
         return []
-    label = int(np.argmax(history[-1][y][0].min(axis=1)))
+    label = int(np.argmax(last[y][0].min(axis=1))) if isinstance(last, list) else 0
     path = [y]
     for t in range(n_steps - 1, 0, -1):
-        x, label = (int(v) for v in history[t][path[-1]][1][label])
+        entry = history[t]
+        if isinstance(entry, list):
+            x, label = (int(v) for v in entry[path[-1]][1][label])
+        else:
+            x, label = int(entry[1][path[-1]]), 0
         path.append(x)
     return path[::-1]
 
