@@ -4,6 +4,7 @@ chronics only, and the reduced catalogue's greedy cover."""
 from __future__ import annotations
 
 import itertools
+import json
 
 import numpy as np
 import pandas as pd
@@ -225,3 +226,46 @@ def test_make_model_line_flows_params():
     assert (model.alpha, model.residual, model.random_state) == (1.0, "extra_trees", 3)
     with pytest.raises(InvalidOption, match="n_trees"):
         make_model("line_flows", n_trees=3)
+
+
+def _run(main, argv, capsys):
+    """Run the CLI in this process: (exit code, stdout, stderr)."""
+    code = 0
+    try:
+        main(argv)
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_actions_reduce_writes_a_catalogue_generate_reads(full, tmp_path, capsys):
+    from gridoracle.cli.app import main
+    from gridoracle.pipelines.generate import GenerateRequest, generate
+
+    out = tmp_path / "reduced.json"
+    args = ["actions", "reduce", "--data", str(full.path), "--keep", "3", "--out", str(out)]
+    code, printed, _ = _run(
+        main, [*args, "--chronics", "0,1", "--margin", "0.02", "--quiet"], capsys
+    )
+    assert code == 0, printed
+    assert "of 8 actions" in printed and "within --margin 0.02" in printed
+    record = json.loads(out.read_text())
+    names = [a["name"] for a in record["actions"]]
+    assert names[0] == "donothing" and 1 <= len(names) <= 3
+    assert names == [n for n in full.action_names if n in names]  # the dataset's order
+    expected = reduce_actions(
+        full.select(full.meta["chronic"].isin([0, 1]).to_numpy()).Y.to_numpy(),
+        full.action_names,
+        3,
+        margin=0.02,
+    )
+    assert record["extra"]["greedy_order"] == expected.names
+    assert record["extra"]["covered"] == pytest.approx(expected.covered)
+    again = generate(
+        GenerateRequest(CASE14, chronics="0", max_steps=3, actions_file=out, out=tmp_path / "d")
+    )
+    assert load(again.path).action_names == names
+    code, _, err = _run(main, [*args[:-1], str(tmp_path / "x.json"), "--keep", "0"], capsys)
+    assert code == 2 and "--keep 0" in err
+    assert not (tmp_path / "x.json").exists()

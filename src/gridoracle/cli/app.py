@@ -17,7 +17,7 @@ import warnings
 import typer
 from rich.markup import escape
 
-from gridoracle.cli import actions, data, envs, models, oracle, run
+from gridoracle.cli import actions, data, envs, models, oracle, reduce, run
 from gridoracle.cli.render import stderr
 from gridoracle.errors import GridOracleError
 
@@ -60,6 +60,7 @@ def build_app() -> typer.Typer:
     group = _typer()
     group.callback(invoke_without_command=True)(actions.actions_cmd)
     group.command("show")(actions.actions_show_cmd)
+    group.command("reduce")(reduce.actions_reduce_cmd)
     root.add_typer(group, name="actions")
     return root
 
