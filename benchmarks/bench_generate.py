@@ -5,6 +5,7 @@ Run on demand (not part of the test suite)::
     python benchmarks/bench_generate.py            # case14, horizon 0
     python benchmarks/bench_generate.py --big      # also the 118-bus l2rpn_wcci_2022_dev
     python benchmarks/bench_generate.py --memory   # also a full 118-bus generate run's peak memory
+    python benchmarks/bench_generate.py --chronic  # generate --states chronic end to end (issue 13)
 
 In one run and on the same states and actions it times:
 - naive: ``obs.simulate(action, time_step=h)`` for every pair, as the seed solution does (on a
@@ -12,6 +13,14 @@ In one run and on the same states and actions it times:
 - batched: :class:`gridoracle.engine.batched.BatchedEngine` on every state of the chronic;
 and prints pairs per second, the speedup, and the max |Δ max rho| between both on the common
 pairs (with the number of pairs whose status differs, which should be 0).
+
+With ``--chronic`` it times instead, in one run, the whole ``generate --states chronic`` pipeline
+in this process (every chronic, every step, the catalogue's first ``--chronic-actions`` actions;
+the imports are done before the clock starts: process start-up excluded; the environment is
+made inside, as the command does) against the naive ``obs.simulate(a, time_step=0)`` loop on
+observations of evenly spread chronic states (``env.reset`` at that step) with the same actions,
+and checks the dataset's max rho against the naive loop on those pairs. Targets (issue 13):
+>= 150x on l2rpn_case14_sandbox, >= 35x on rte_case118_example.
 """
 
 from __future__ import annotations
@@ -81,6 +90,82 @@ def bench_env(
     }
 
 
+def bench_chronic(
+    name: str, n_actions: int, naive_states: int, workers: int, max_steps: int
+) -> dict[str, float]:
+    """``generate --states chronic`` end to end against the naive loop, in one run."""
+    from gridoracle.dataset import load
+    from gridoracle.grid import resolve_chronics
+    from gridoracle.parallel import Backend
+    from gridoracle.pipelines.generate import GenerateRequest, generate
+
+    with tempfile.TemporaryDirectory() as out:
+        tick = time.perf_counter()
+        report = generate(
+            GenerateRequest(
+                name,
+                chronics="all",
+                max_steps=max_steps,
+                n_actions=n_actions,
+                states="chronic",
+                out=Path(out),
+                chunk_actions=max(n_actions, 1),
+            ),
+            Backend.from_options(workers=workers),
+        )
+        wall = time.perf_counter() - tick
+        ds = load(report.path)
+        size = sum(p.stat().st_size for p in report.path.rglob("*") if p.is_file())
+    pairs = int(report.summary["pairs"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        env = make_env(name)
+    chronics = resolve_chronics(env, "all")
+    actions = [SimpleAction(a["name"], a["grid2op"]) for a in ds.actions]
+    reference = ReferenceEngine(env)
+    rows = np.unique(np.linspace(1, len(ds) - 1, naive_states).astype(int))
+    observations = []
+    for r in rows:
+        chronic, step = int(ds.meta["chronic"][r]), int(ds.meta["step"][r])
+        assert chronic in chronics
+        options = {"time serie id": chronic}
+        obs = env.reset(seed=0, options={**options, "init ts": step} if step else options)
+        observations.append(obs)
+    states = states_from_observations(observations, ds.meta["step"].to_numpy()[rows], 0)
+    tick = time.perf_counter()
+    ref = reference.evaluate(states, actions)
+    naive_s = time.perf_counter() - tick
+    env.close()
+    naive_rate = ref.status.size / naive_s
+    fast_rate = pairs / wall
+    got = ds.Y.to_numpy()[rows]
+    got_status = ds.status.to_numpy()[rows]
+    both = (ref.status == STATUS_OK) & (got_status == STATUS_OK)
+    return {
+        "env": name,
+        "states": len(ds),
+        "actions": len(actions),
+        "workers": workers,
+        "naive_pairs": int(ref.status.size),
+        "naive_us_per_pair": 1e6 / naive_rate,
+        "generate_pairs": pairs,
+        "generate_wall_s": wall,
+        "generate_us_per_pair": 1e6 / fast_rate,
+        "speedup": fast_rate / naive_rate,
+        "max_abs_delta_max_rho": float(np.abs(got[both] - ref.max_rho[both]).max()),
+        "status_mismatches": int((got_status != ref.status).sum()),
+        "bytes_on_disk": size,
+    }
+
+
+class SimpleAction:
+    """An action as the engines read it (name and grid2op dict)."""
+
+    def __init__(self, name: str, grid2op: dict) -> None:
+        self.name = name
+        self.grid2op = grid2op
+
+
 def peak_memory_run(env: str, steps: int, n_actions: int, workers: int) -> dict[str, float]:
     """Run ``gridoracle generate`` in a child process; report its peak resident memory."""
     with tempfile.TemporaryDirectory() as out:
@@ -133,7 +218,34 @@ def main() -> None:
     parser.add_argument("--naive-states", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument(
+        "--chronic", action="store_true", help="generate --states chronic end to end (issue 13)"
+    )
+    parser.add_argument("--chronic-actions", type=int, default=178)
+    parser.add_argument("--chronic-max-steps", type=int, default=100_000)
+    parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
+    if args.chronic:
+        envs = ["l2rpn_case14_sandbox"] + (["rte_case118_example"] if args.big else [])
+        chronic = [
+            bench_chronic(
+                e, args.chronic_actions, args.naive_states, args.workers, args.chronic_max_steps
+            )
+            for e in envs
+        ]
+        print(f"generate --states chronic, {os.cpu_count()} cores, --workers {args.workers}")
+        for r in chronic:
+            print(
+                f"{r['env']:22} {r['states']:>6} states x {r['actions']:>4} actions: "
+                f"{r['generate_wall_s']:.1f} s, {r['generate_us_per_pair']:.1f} us/pair, "
+                f"{r['bytes_on_disk'] / 2**20:.1f} MiB | naive {r['naive_us_per_pair']:.0f} "
+                f"us/pair ({r['naive_pairs']} pairs) | speedup {r['speedup']:.1f}x | "
+                f"max|dmaxrho| {r['max_abs_delta_max_rho']:.1e}, status diff "
+                f"{r['status_mismatches']}"
+            )
+        if args.json:
+            args.json.write_text(json.dumps(chronic, indent=2))
+        return
     results = [
         bench_env(
             "l2rpn_case14_sandbox",
