@@ -18,7 +18,9 @@ The full catalogue of unitary substation topologies grows quickly with the grid 
 topology actions only: line actions are kept as they are (they move no element between buses).
 
 :func:`choose_actions` applies a checked :class:`Selection` (the options of ``gridoracle
-actions``) to the grid's catalogue or to the actions of a file
+actions``; with ``distinct``, first the distinct actions of
+:func:`~gridoracle.actions.effects.distinct_actions`) to the grid's catalogue or to the actions of
+a file
 (:func:`~gridoracle.actions.source.load_action_source`: a gridoracle catalogue file or an
 Oracle4Grid unitary-action file in any of its three formats), and records how they were chosen.
 """
@@ -32,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from gridoracle.actions.effects import DistinctActions, ReferenceTopology, distinct_actions
 from gridoracle.actions.enumerate import ACTION_SETS, ActionSet, enumerate_actions, sample_actions
 from gridoracle.actions.model import (
     DONOTHING,
@@ -348,6 +351,10 @@ class Selection:
     from_file : Path, optional
         Start from the actions of this file (:func:`load_action_source`) instead of the grid's
         catalogue.
+    distinct : bool
+        Before the other filters, drop the actions that change nothing on the reference
+        topology (``donothing`` stays) and keep the first of the actions of identical effect
+        (:func:`~gridoracle.actions.effects.distinct_actions`).
 
     Raises
     ------
@@ -369,6 +376,7 @@ class Selection:
     limit: int | None = None
     seed: int = 0
     from_file: Path | None = None
+    distinct: bool = False
 
     def __post_init__(self) -> None:
         """Check the options that need no grid; substations become a sorted tuple of ids."""
@@ -414,20 +422,26 @@ class ChosenActions:
         Size of the catalogue they were chosen from (after ``kind``).
     extra : dict
         The record of the choice, for the catalogue file's ``extra``: the options, the
-        substations of ``busiest``, the source file's format and hash.
+        substations of ``busiest``, the source file's format and hash, and with ``distinct``
+        the actions left out (``distinct``: ``no_op`` names, ``merged`` kept name → names).
+    distinct : DistinctActions, optional
+        With ``distinct``: what it kept and left out.
     """
 
     actions: list[CatalogueAction]
     available: int
     extra: dict[str, Any]
+    distinct: DistinctActions | None = None
 
 
 def choose_actions(selection: Selection, env: Any) -> ChosenActions:
     """The actions of ``selection`` on ``env``, with the record of how they were chosen.
 
     The grid's catalogue (:func:`~gridoracle.actions.enumerate.enumerate_actions`, or the actions
-    of ``selection.from_file``) of kind ``selection.kind``, then :func:`select_actions`' filters.
-    Same selection and grid, same actions and record.
+    of ``selection.from_file``) of kind ``selection.kind``, with ``selection.distinct`` its
+    distinct actions on the reference topology (the first observation of chronic 0, seed 0:
+    ``env`` is reset), then :func:`select_actions`' filters. Same selection and grid, same
+    actions and record.
 
     Parameters
     ----------
@@ -459,9 +473,17 @@ def choose_actions(selection: Selection, env: Any) -> ChosenActions:
         }
     else:
         catalogue = enumerate_actions(env, selection.kind or "topology")
+    available = len(catalogue)
+    distinct = None
+    if selection.distinct:
+        reference = ReferenceTopology.of(env, chronic=0, seed=0)
+        distinct = distinct_actions(catalogue, reference)
+        catalogue = distinct.actions
     chosen = _apply(catalogue, layout, replace(selection, kind=None))
-    extra.update(_record(selection, len(catalogue), env))
-    return ChosenActions(actions=chosen, available=len(catalogue), extra=extra)
+    extra.update(_record(selection, available, env))
+    if distinct is not None:
+        extra["distinct"] = {"reference": "chronic 0, first observation", **distinct.record()}
+    return ChosenActions(actions=chosen, available=available, extra=extra, distinct=distinct)
 
 
 def _record(selection: Selection, available: int, env: Any) -> dict[str, Any]:

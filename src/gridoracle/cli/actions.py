@@ -68,6 +68,16 @@ Limit = Annotated[
         "(default: all of them)."
     ),
 ]
+Distinct = Annotated[
+    bool,
+    typer.Option(
+        "--distinct",
+        help="First drop the actions that change nothing on the reference topology (chronic 0's "
+        "first observation; donothing stays) and keep the first of each group of actions of "
+        "identical effect (e.g. a line end alone on a bus = that line disconnected, for a line "
+        "without charging); each group is listed and recorded in the file's extra.",
+    ),
+]
 CatalogueFile = Annotated[
     Path | None,
     out_option(
@@ -87,6 +97,7 @@ def actions_cmd(
     most_lines: MostLines = None,
     from_file: FromFile = None,
     limit: Limit = None,
+    distinct: Distinct = False,
     seed: Seed = 0,
     out: CatalogueFile = None,
     quiet: Quiet = False,
@@ -106,6 +117,8 @@ def actions_cmd(
       substation actions keep their names `sub-<sub id>-<k>`, k = position in the file; line
       actions become `line-<id>-off`/`-on`; an action repeating an earlier one is kept once).
     - `--kind`: keep one kind of actions.
+    - `--distinct`: drop the actions that change nothing on the reference topology, keep one
+      action per effect (each merged group is listed: kept <- merged).
     - `--substations 4,5,11` or `--busiest N`: the topologies acting only on those
       substations, and the line actions of lines with an end there.
     - `--per-substation K`: at most K topologies per substation, drawn with `--seed`.
@@ -145,6 +158,7 @@ def actions_cmd(
         limit=limit,
         seed=seed,
         from_file=from_file,
+        distinct=distinct,
     )
     request = CatalogueRequest(env=env, out=out, selection=selection)
     with terminal_progress(quiet) as progress:

@@ -80,6 +80,19 @@ def generate_cmd(
     outages: Annotated[
         int, typer.Option(help="Each state also with this many single lines out (N-1).")
     ] = 0,
+    keep_no_op: Annotated[
+        bool,
+        typer.Option(
+            "--keep-no-op",
+            help="Keep the actions that change nothing on the reference topology (the first "
+            "chronic's first observation: e.g. sub-k-0, every element on bus 1) and those of the "
+            "same effect as an earlier one (a line end alone on a bus = that line off, for a "
+            "line without charging). By default they are left out and listed, as the Oracle "
+            "lists and drops actions without effect; donothing stays, and states outside the "
+            "reference topology (--states random-topology, greedy, --topologies, --outages) "
+            "keep every action.",
+        ),
+    ] = False,
     scheduler: Scheduler = None,
     dask_workers: DaskWorkers = None,
     quiet: Quiet = False,
@@ -118,6 +131,7 @@ def generate_cmd(
         states=states,
         topologies=topologies,
         outages=outages,
+        keep_no_op=keep_no_op,
     )
     with terminal_progress(quiet, "simulating") as progress:
         report = generate(request, backend, progress)

@@ -135,6 +135,56 @@ def catalogue_written(report: CatalogueReport, source: Path | None) -> None:
         highlight=False,
         soft_wrap=True,
     )
+    if report.distinct is not None:
+        d = report.distinct
+        distinct_actions(d.no_ops, d.merged, d.cut_off, "the file's extra")
+
+
+def distinct_actions(
+    no_ops: Sequence[str],
+    merged: Sequence[tuple[str, Sequence[str]]],
+    cut_off: Sequence[str],
+    where: str,
+) -> None:
+    """The no-op actions left out, one line per group merged (``kept <- merged, ...``), and the
+    actions kept that cut a load or generator off the grid."""
+    out = stdout()
+    if no_ops:
+        out.print(
+            f"left out {len(no_ops)} action(s) that change nothing on the reference topology: "
+            f"{_some(no_ops)}",
+            highlight=False,
+            soft_wrap=True,
+        )
+    if merged:
+        n_left = sum(len(names) for _, names in merged)
+        out.print(
+            f"merged {len(merged)} group(s) of identical effect ({n_left} action(s) left out, "
+            f"all listed in {where}):",
+            highlight=False,
+            soft_wrap=True,
+        )
+        for kept, names in merged[:_MAX_GROUPS]:
+            out.print(f"  {kept} <- {_some(names)}", highlight=False, soft_wrap=True)
+        if len(merged) > _MAX_GROUPS:
+            out.print(f"  ... and {len(merged) - _MAX_GROUPS} more", highlight=False)
+    if cut_off:
+        out.print(
+            f"kept {len(cut_off)} action(s) that cut a load or generator off the grid (a game "
+            f"over in grid2op): {_some(cut_off)}",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
+_MAX_GROUPS = 30
+_MAX_NAMES = 20
+
+
+def _some(names: Sequence[str]) -> str:
+    """Up to 20 names joined by commas, then how many more."""
+    text = ", ".join(names[:_MAX_NAMES])
+    return text if len(names) <= _MAX_NAMES else f"{text}, ... ({len(names) - _MAX_NAMES} more)"
 
 
 def shown_actions(report: ShowReport, actions_file: Path, chronic: str) -> None:
@@ -243,6 +293,10 @@ def generate_report(report: GenerateReport) -> None:
     if report.pairs_computed:
         table.add_row("pairs per second", f"{report.pairs_per_second:,.0f}")
     out.print(table)
+    left = s.get("distinct_actions")
+    if left:
+        merged = [(group["kept"], group["same_effect"]) for group in left["merged"]]
+        distinct_actions(left["no_op"], merged, left["cut_off"], "runs.jsonl")
 
 
 # -- models ----------------------------------------------------------------------------------------

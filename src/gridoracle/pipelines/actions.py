@@ -19,6 +19,7 @@ from gridoracle.actions.strategies import Selection, parse_ids
 from gridoracle.progress import SILENT, Progress
 
 if TYPE_CHECKING:
+    from gridoracle.actions.effects import DistinctActions
     from gridoracle.actions.model import CatalogueAction
     from gridoracle.actions.show import ShownAction
 
@@ -69,6 +70,9 @@ class CatalogueReport:
         Number of actions of each kind (kinds with none left out).
     env_label : str
         The environment's label, as the file records it.
+    distinct : DistinctActions, optional
+        With the selection's ``distinct``: the no-op actions left out and each group of actions
+        of identical effect merged (kept name, names left out).
     """
 
     path: Path
@@ -76,6 +80,7 @@ class CatalogueReport:
     available: int
     counts: dict[str, int]
     env_label: str
+    distinct: DistinctActions | None = None
 
 
 def write_catalogue(request: CatalogueRequest, progress: Progress = SILENT) -> CatalogueReport:
@@ -113,6 +118,7 @@ def write_catalogue(request: CatalogueRequest, progress: Progress = SILENT) -> C
         available=chosen.available,
         counts=count_kinds(chosen.actions),
         env_label=label,
+        distinct=chosen.distinct,
     )
 
 

@@ -17,7 +17,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gridoracle.dataset.sources import check_source
 from gridoracle.dataset.store import DatasetStore
@@ -35,6 +35,10 @@ from gridoracle.dataset.units import (
 from gridoracle.io import versions
 from gridoracle.parallel import SERIAL, Backend, check_reachable, map_units
 from gridoracle.progress import SILENT, Progress
+
+if TYPE_CHECKING:
+    from gridoracle.actions.effects import DistinctActions
+    from gridoracle.actions.model import CatalogueAction
 
 __all__ = ["GenerateReport", "GenerateRequest", "generate"]
 
@@ -74,6 +78,13 @@ class GenerateRequest:
         ``greedy`` (see :mod:`gridoracle.dataset.sources`).
     topologies, outages : int
         Per state, also this many other topologies / single lines out.
+    keep_no_op : bool
+        Keep the actions that change nothing on the reference topology, and those of the same
+        effect as an earlier action (:func:`gridoracle.actions.effects.distinct_actions`); by
+        default they are left out and listed (``distinct_actions`` in the summary and the run
+        log), as the Oracle lists and drops its actions without effect. Do nothing stays. Only
+        states in the reference topology (``episode``, ``chronic``, no topologies or outages)
+        are filtered: elsewhere these actions act.
     """
 
     env: str
@@ -91,6 +102,7 @@ class GenerateRequest:
     states: str = "episode"
     topologies: int = 0
     outages: int = 0
+    keep_no_op: bool = False
 
 
 @dataclass
@@ -154,8 +166,9 @@ def generate(
     from gridoracle.grid import env_label
 
     tick = time.perf_counter()
-    config, columns = _resolve_config(request)
-    requested = _requested_actions(request, len(config.actions))
+    config, columns, distinct = _resolve_config(request)
+    drawn = len(config.actions) + (distinct.dropped if distinct is not None else 0)
+    requested = _requested_actions(request, drawn)
     units = plan_units(config)
     store = DatasetStore.plan(
         Path(request.out),
@@ -167,7 +180,11 @@ def generate(
         expected_chunks=[u.relpath for u in units],
         force=request.force,
     )
-    actions = {"actions": len(config.actions), "actions_requested": requested}
+    actions = {
+        "actions": len(config.actions),
+        "actions_requested": requested,
+        "distinct_actions": distinct.record() if distinct is not None else None,
+    }
     if store.is_complete():  # read only: a cache hit works on storage it cannot write
         summary = {**store.manifest.get("summary", {}), **actions}
         wall = time.perf_counter() - tick
@@ -215,7 +232,7 @@ def _requested_actions(request: GenerateRequest, taken: int) -> int:
     if request.n_actions > taken:
         log.warning(
             "%d actions requested, but the catalogue of %s has %d (do nothing included): "
-            "the dataset has all %d",
+            "all %d are taken",
             request.n_actions,
             request.env,
             taken,
@@ -236,8 +253,11 @@ def _log_run(store: DatasetStore, record: dict[str, Any]) -> None:
         log.info("interrupted after %s was complete: this run is not in its log", store.path)
 
 
-def _resolve_config(request: GenerateRequest) -> tuple[GenerateConfig, list[str]]:
-    """The configuration of ``request`` (chronics and catalogue resolved) and its feature columns.
+def _resolve_config(
+    request: GenerateRequest,
+) -> tuple[GenerateConfig, list[str], DistinctActions[CatalogueAction] | None]:
+    """The configuration of ``request`` (chronics and catalogue resolved), its feature columns
+    and the actions left out as copies (None when kept: see ``keep_no_op``).
 
     Checks the options first, then opens the environment once to resolve the chronics, the
     catalogue and the feature columns.
@@ -263,6 +283,7 @@ def _resolve_config(request: GenerateRequest) -> tuple[GenerateConfig, list[str]
             actions_file=request.actions_file,
             seed=request.seed,
         )
+        catalogue, distinct = _distinct(request, grid_env, catalogue, chronic_ids[0])
         obs_cls = type(grid_env.reset(seed=request.seed, options={"time serie id": chronic_ids[0]}))
         columns = feature_columns(obs_cls, horizon)
     except BaseException:
@@ -283,7 +304,35 @@ def _resolve_config(request: GenerateRequest) -> tuple[GenerateConfig, list[str]
         outages=int(request.outages),
     )
     keep_context(config, context)
-    return config, columns
+    return config, columns, distinct
+
+
+def _distinct(
+    request: GenerateRequest, env: Any, catalogue: list[CatalogueAction], chronic: int
+) -> tuple[list[CatalogueAction], DistinctActions[CatalogueAction] | None]:
+    """The catalogue without copies of do nothing or of an earlier action, and what was left out.
+
+    Judged on the first observation of the first chronic; kept as it is with ``keep_no_op`` or
+    when the states leave the reference topology (there sub-k-0 or line-k-on act).
+    """
+    from gridoracle.actions.effects import ReferenceTopology, distinct_actions
+
+    if request.keep_no_op:
+        return catalogue, None
+    if request.states not in ("episode", "chronic") or request.topologies or request.outages:
+        log.info("states outside the reference topology: actions without effect there are kept")
+        return catalogue, None
+    reference = ReferenceTopology.of(env, chronic=chronic, seed=request.seed)
+    distinct = distinct_actions(catalogue, reference)
+    if distinct.dropped:
+        log.info(
+            "%d action(s) left out: %d change nothing on the reference topology, %d repeat "
+            "the effect of an earlier one",
+            distinct.dropped,
+            len(distinct.no_ops),
+            distinct.dropped - len(distinct.no_ops),
+        )
+    return distinct.actions, distinct
 
 
 def _run_units(
