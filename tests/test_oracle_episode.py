@@ -229,3 +229,31 @@ def test_the_whole_chronic_matches_the_runner(rte14):
     np.testing.assert_allclose(fast.rewards, ref.rewards, rtol=0, atol=1e-4)
     np.testing.assert_array_equal(played.played, fast.played)
     np.testing.assert_allclose(played.rewards, fast.rewards, rtol=0, atol=5e-6)
+
+
+@pytest.mark.slow
+def test_random_maintenance_of_the_shipped_l2rpn_wcci_2020():
+    """l2rpn_wcci_2020 draws its maintenance at reset from the seed (on the rows the episode
+    reads, as the Runner resets it): chronic 0 has lines in maintenance within 1500 steps."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        env = make_oracle_env("l2rpn_wcci_2020", rules="simulation")
+    try:
+        engine = BatchedEngine(env)
+        read = episode_states(env, 0, 1500, 0, source="chronics").states
+        played = episode_states(env, 0, 1500, 0, source="grid2op").states
+        assert read is not None and played is not None and (~played.line_status).any()
+        for name in ("line_status", "cooldown_line", "topo_vect", "load_p", "load_q"):
+            np.testing.assert_array_equal(getattr(read, name), getattr(played, name))
+        actions = [
+            SimpleNamespace(name="donothing-0", grid2op={}),
+            SimpleNamespace(name="line-3", grid2op={"set_line_status": [[3, -1]]}),
+        ]
+        fast = reward_table(env, engine, actions, 0, 1500, 0)
+        ref = reference_reward_table(env, actions, 0, 1500, 0)
+    finally:
+        env.close()
+    assert fast.source == "chronics"
+    np.testing.assert_array_equal(fast.played, ref.played)
+    np.testing.assert_array_equal(fast.overload, ref.overload)
+    np.testing.assert_allclose(fast.rewards, ref.rewards, rtol=0, atol=1e-4)
