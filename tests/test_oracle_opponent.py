@@ -276,7 +276,8 @@ def test_without_windows_the_universe_path_is_the_best_path() -> None:
 
 def test_oracle4grids_previous_row_edges_are_not_built() -> None:
     """Oracle4Grid links a multiverse run's first row to the previous DataFrame row's universe
-    (another attack's) and creates unattacked phantom sources; the graph here does neither."""
+    (another attack's) and creates unattacked phantom sources; the graph here does neither, and
+    leaves a window from any universe."""
     nan = float("nan")
     ids = np.full((6, 3), nan)
     ids[2:5] = [3.0, 3.0, 4.0]  # window 2-4: attack 3 on actions 0 and 1, attack 4 on action 2
@@ -295,6 +296,10 @@ def test_oracle4grids_previous_row_edges_are_not_built() -> None:
     # the first multiverse row of attack 4 follows the last row of attack 3's group
     cross = ("sub-1-1_t2_atk3.0", "sub-1-0_t3_atk4.0")
     assert theirs.has_edge(*cross) and not ours.has_edge(*cross)
+    # leaving the window at t5: from every universe here, only from its own attack's there
+    leave = ("sub-1-0_t4_atk3.0", "donothing-0_t5")
+    assert ours.has_edge(*leave) and not theirs.has_edge(*leave)
+    assert ours.has_edge("sub-1-0_t4_atk4.0", "donothing-0_t5")
     # every edge of ours into a universe node comes from the same universe
     for u, v in ours.edges:
         if "_atk" in u and "_atk" in v:

@@ -358,8 +358,9 @@ def build_universe_graph(
     Built run by run, independently of the dynamic programming: for each row ``(y, t)`` of a run
     (main, or multiverse of an attack), an edge from ``(x, t-1, label)`` for each x with x -> y
     allowed, ``label`` being the attack of the same run at t-1 (for a multiverse run's first row,
-    its attack), when that node exists; ``init`` to the main nodes at t0 reachable from the
-    reference; every node at the last timestep to ``end``. See
+    its attack), when that node exists, and for a main row right after a window, from every node
+    of x at t-1 (any universe); ``init`` to the main nodes at t0 reachable from the reference;
+    every node at the last timestep to ``end``. See
     :mod:`gridoracle.oracle.core.universes` for where this differs from Oracle4Grid's
     construction (:func:`build_oracle4grid_attack_graph`).
     """
@@ -373,6 +374,14 @@ def build_universe_graph(
     sources: list[str] = []
     targets: list[str] = []
     raw: list[float] = []
+    # the timesteps right after a window: their main nodes follow any node of the window's end
+    ends = {w.end + 1 for w in table.windows} - {
+        t for w in table.windows for t in range(w.begin, w.end + 1)
+    }
+    at: dict[tuple[int, int], list[str]] = {}
+    for node in sorted(exists):
+        name, t, _ = split_universe_node(node)
+        at.setdefault((t, names.index(name)), []).append(node)
     for y, first, values, _flags, labels, before in runs:
         predecessors = np.flatnonzero(allowed[:, y]).tolist()
         if first == 0 and rules.from_init[y] and len(values):
@@ -385,6 +394,13 @@ def build_universe_graph(
                 continue
             previous = labels[j - 1] if j > 0 else before
             target = node_label(names[y], t, labels[j])
+            if first == 0 and t in ends:  # leaving a window: from every universe
+                for x in predecessors:
+                    for source in at.get((t - 1, x), []):
+                        sources.append(source)
+                        targets.append(target)
+                        raw.append(values[j])
+                continue
             for x in predecessors:
                 source = node_label(names[x], t - 1, previous)
                 if source in exists:

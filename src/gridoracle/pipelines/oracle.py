@@ -62,6 +62,7 @@ from gridoracle.oracle.sim.multiverse import (
 )
 from gridoracle.oracle.sim.replay import ReplayResult, replay
 from gridoracle.oracle.sim.rewards import RewardTable, drop_incomplete, reward_table
+from gridoracle.oracle.sim.superposition import SuperposedTable, superposed_reward_table
 from gridoracle.parallel import SERIAL, Backend
 from gridoracle.progress import SILENT, Progress
 
@@ -280,6 +281,7 @@ class _Episode:
     combos: list[CombinedAction] = field(default_factory=list)
     actions: list[CombinedAction] = field(default_factory=list)  # kept at t0
     filtered: list[tuple[str, str]] = field(default_factory=list)
+    superposition: SuperposedTable | None = None  # --combine superposition
 
 
 def _run(
@@ -304,6 +306,8 @@ def _run(
         if opponent:
             runs, full_universes = _opponent_rewards(request, episode, sim_env, progress)
             full_table = runs.table
+        elif settings.combine == "superposition":
+            full_table = _superposed_rewards(request, episode, sim_env, engine, backend, progress)
         else:
             full_table = _rewards(request, episode, sim_env, engine, backend, progress)
     episode.warnings += _steps_warnings(settings.max_iter, full_table)
@@ -325,7 +329,7 @@ def _run(
                 runs,
                 full_universes,
                 full_universes.select(keep),
-                int(sum(np.isfinite(b[:, 0]).sum() for b in full_universes.multi_rewards)),
+                int(sum(np.isfinite(b).any(axis=1).sum() for b in full_universes.multi_rewards)),
             )
             best, best_no = _universe_paths(opponent_report, rules, settings)
         else:
@@ -355,7 +359,9 @@ def _run(
     )
     dicts = [episode.actions[i].grid2op for i in keep]
     with _timed(timings, "outputs"):
-        _write_tables(report, full_table, dicts)
+        written = episode.superposition  # superposed columns are not written
+        exact = None if written is None else np.flatnonzero(written.exact)
+        _write_tables(report, full_table if exact is None else full_table.select(exact), dicts)
         if request.export_graph:
             _export_graph(report, rules, overload)
     with _timed(timings, "6 replay"):
@@ -408,6 +414,14 @@ def _prepare_output(folder: Path) -> None:
 def _combine(episode: _Episode, settings: OracleConfig, sim_env: Any, seed: int | None) -> None:
     """Step 1: the combinations of the unitary actions, filtered at t0."""
     episode.combos = combinations(episode.unitary, settings.max_depth)
+    if settings.combine == "superposition":
+        if not has_opponent(sim_env):  # filtered at t0 where simulated exactly (step 2)
+            episode.actions = list(episode.combos)
+            return
+        episode.warnings.append(
+            "combine superposition: not used with an opponent (its attacks change the "
+            "topology per run); every combined action is simulated exactly"
+        )
     kept, episode.filtered = filter_at_t0(episode.combos, sim_env, episode.chronic, seed)
     if episode.filtered:
         episode.warnings.append(f"{len(episode.filtered)} combined action(s) filtered at t0")
@@ -437,6 +451,46 @@ def _rewards(
         env_name=str(Path(env).resolve()) if Path(env).exists() else env,
         cache=episode.folder / ".cache" if request.resume else None,
     )
+
+
+def _superposed_rewards(
+    request: OracleRequest,
+    episode: _Episode,
+    sim_env: Any,
+    engine: BatchedEngine,
+    backend: Backend,
+    progress: Progress,
+) -> RewardTable:
+    """Step 2 with ``--combine superposition``: screened, exact where it can matter."""
+    env, settings = request.env, request.settings
+    found = superposed_reward_table(
+        sim_env,
+        engine,
+        episode.actions,
+        episode.chronic,
+        settings.max_iter,
+        request.seed,
+        kind=settings.best_path_type,
+        significant_digits=settings.significant_digit,
+        reward=request.reward,
+        backend=backend,
+        progress=progress,
+        env_name=str(Path(env).resolve()) if Path(env).exists() else env,
+        cache=episode.folder / ".cache" if request.resume else None,
+    )
+    episode.superposition = found
+    episode.actions = found.actions
+    episode.filtered = found.filtered
+    if found.filtered:
+        episode.warnings.append(f"{len(found.filtered)} combined action(s) filtered at t0")
+    stats = found.stats
+    episode.warnings.append(
+        f"combine superposition: {stats['n_exact']} of {len(found.actions)} combined actions "
+        f"simulated exactly ({stats['n_flagged']} not superposable, {stats['n_candidates']} "
+        f"within {stats['margin']:g} of a step's best, {stats['n_added_for_paths']} for the "
+        "paths); the others' rewards are superposed and left out of reward_df.csv"
+    )
+    return found.table
 
 
 def _kpis(
@@ -618,6 +672,7 @@ def _write_summary(
             "versions": versions(),
             "n_unitary": len(episode.unitary),
             "n_combined": len(episode.combos),
+            "superposition": None if episode.superposition is None else episode.superposition.stats,
             "n_simulated": len(episode.actions),
             "n_in_graph": len(report.names),
             "n_reused": full_table.reused,

@@ -21,12 +21,13 @@ The graph (what Oracle4Grid's ``build_transition_graph`` means): the node of act
 timestep t, in a run (main, or multiverse of attack a), has for predecessors the nodes
 ``(x, t-1, label)`` of every x with x -> y allowed by the game rules, where ``label`` is the
 attack of *that same run* at t-1 (for a multiverse run, a, also at ``begin``); a predecessor
-that does not exist is no edge. So inside a window a path stays in one attack's universe and may
-change topology under the usual rules; it enters universe a at ``begin`` through the main node of
-an action attacked by a there, and at ``end + 1`` it reaches z's main node only from the
-universe of the attack z's own run had at ``end`` (Oracle4Grid's rule, kept). ``init`` leads to
-the main nodes at t0 reachable from the reference topology; every node at the last timestep
-leads to ``end`` (weight 0.1).
+that does not exist is no edge, but at ``end + 1`` (out of the window) a main node has for
+predecessors every node at ``end`` of every x with x -> y, whatever its universe. So inside a
+window a path stays in one attack's universe and may change topology under the usual rules; it
+enters universe a at ``begin`` through the main node of an action attacked by a there (timestep
+``begin`` is not re-simulated), and leaves it freely. ``init`` leads to the main nodes at t0
+reachable from the reference topology; every node at the last timestep leads to ``end``
+(weight 0.1).
 
 Where this differs from Oracle4Grid, which takes the previous label from the previous row of its
 DataFrame (``prevAtk``), not from the same run:
@@ -37,6 +38,13 @@ DataFrame (``prevAtk``), not from the same run:
   phantom attack nodes, ``to_dump``, but not a phantom unattacked node ``x_t<begin>``, which
   ``dag_longest_path`` may then start from). Here that row's predecessors are the universe's
   own nodes at ``begin``;
+- at ``end + 1``, Oracle4Grid's rule links z's main node only from the universe of the attack
+  z's own run had at ``end`` (its ``prevAtk`` is that row's): a path in another universe must
+  pass through an action that attack hit to leave (on rte_case14_opponent, a best path held
+  ``line-4-3`` but for one step of ``donothing-0`` at each window's end to change universe).
+  The attacked line is back at ``end + 1`` whatever the attack was (the runs reconnect it as
+  its cooldown ends), so z's main node at ``end + 1`` is the same from every universe: here it
+  follows any of them;
 - when the episode ends inside a window, Oracle4Grid links ``end`` only from unattacked names
   (``<name>_t<T-1>``, which do not exist then): it finds no path. Here every node at T-1 does;
 - an attack of several lines is re-simulated with all of them (their bus settings all removed
@@ -439,16 +447,26 @@ def best_universe_path(
             cache[key] = step.best(view(t - 1, label), None)
         return cache[key]
 
+    # the rows (0 main, 1 + k universe k) of the nodes left at the end of a window (free exit)
+    exit_row: dict[int, NDArray[np.int64]] = {}
     for t in range(1, n_steps):
         cache: dict[float | str, Reduced] = {}
         new_main = np.full(n, -np.inf)
         prev_labels = labels[t - 1]
-        distinct = {("none" if v != v else v): v for v in prev_labels.tolist()}
-        for label in distinct.values():
-            best, arg = reduce_at(cache, t, label)
-            targets = _same(prev_labels, label)
-            new_main[targets] = best[targets]
-            ptr_main[t, targets] = arg[targets]
+        if where[t - 1] is not None and where[t] is None:
+            # leaving a window: from any node of x at t-1, whatever its universe
+            stacked = np.stack([v_main] + ([] if v_multi is None else list(v_multi)))
+            rows = np.argmax(stacked, axis=0)  # main first, then the universes in order
+            new_main, arg = step.best(stacked[rows, np.arange(n)], None)
+            ptr_main[t] = arg
+            exit_row[t] = rows
+        else:
+            distinct = {("none" if v != v else v): v for v in prev_labels.tolist()}
+            for label in distinct.values():
+                best, arg = reduce_at(cache, t, label)
+                targets = _same(prev_labels, label)
+                new_main[targets] = best[targets]
+                ptr_main[t, targets] = arg[targets]
         new_main = new_main + main_w[t]
         slot = multi_slot(t)
         new_multi = None
@@ -487,6 +505,11 @@ def best_universe_path(
             k = table.windows[where[t]].attacks.index(attack[t])  # type: ignore[index]
             x = int(ptr_multi[t][k, y])
             label = attack[t]
+        elif t in exit_row:
+            x = int(ptr_main[t, y])
+            row = int(exit_row[t][x])
+            window = table.windows[where[t - 1]]  # type: ignore[index]
+            label = labels[t - 1, x] if row == 0 else window.attacks[row - 1]
         else:
             x = int(ptr_main[t, y])
             label = labels[t - 1, y]
