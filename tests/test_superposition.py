@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -131,3 +132,37 @@ def test_ac_superposition_error_is_bounded(case: _Case) -> None:
     assert len(reward_err) > 30
     assert max(reward_err) < 1.0
     assert np.median(reward_err) < 0.05
+
+
+def test_cli_superposition_gives_the_exact_best_path(tmp_path: Path) -> None:
+    """``--combine superposition`` on a small case: the best paths and KPIs of ``exact``."""
+    from typer.testing import CliRunner
+
+    from gridoracle.cli import app
+
+    outputs = {}
+    for mode in ("exact", "superposition"):
+        out = tmp_path / mode
+        args = ["oracle", "--env", "l2rpn_case14_sandbox", "--chronic", "0"]
+        args += ["--actions", str(ACTIONS), "--max-depth", "3", "--max-iter", "30"]
+        args += ["--combine", mode, "--out", str(out), "--no-replay", "--quiet"]
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.output
+        folder = out / "l2rpn_case14_sandbox" / "scenario_0" / "reference"
+        outputs[mode] = folder
+    exact, superposed = outputs["exact"], outputs["superposition"]
+    for name in ("best_path.json", "best_path_no_overload.json", "kpis.csv"):
+        assert (exact / name).read_text() == (superposed / name).read_text(), name
+    summary = json.loads((superposed / "summary.json").read_text())
+    stats = summary["superposition"]
+    assert stats["n_superposed"] > 0 and stats["n_exact"] < stats["n_combined"]
+    assert summary["config"]["combine"] == "superposition"
+    assert json.loads((exact / "summary.json").read_text())["superposition"] is None
+
+
+def test_combine_rejects_an_unknown_mode() -> None:
+    from gridoracle.errors import InvalidOption
+    from gridoracle.oracle.config import OracleConfig
+
+    with pytest.raises(InvalidOption, match="combine"):
+        OracleConfig().merge({"combine": "approximate"})

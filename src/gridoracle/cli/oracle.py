@@ -49,6 +49,8 @@ SETTINGS_HELP = {
     "n_best_topos": "Most played topologies of the best path given a KPI.",
     "reward_significant_digit": "Decimals kept of the rewards in the graph.",
     "replay_reward_rel_tolerance": "Tolerance (relative) of the replayed reward.",
+    "combine": "exact (simulate every combined action) or superposition (screen them by "
+    "superposition of their unitary parts, simulate only those that can reach the best path).",
 }
 #: the settings' defaults without --config: those of ``gridoracle.oracle.config.OracleConfig``
 #: (tests/test_oracle_cli.py checks that they agree), written here so that the CLI starts
@@ -60,6 +62,7 @@ SETTINGS_DEFAULTS = {
     "n_best_topos": "2",
     "reward_significant_digit": "5",
     "replay_reward_rel_tolerance": "1e-07",
+    "combine": "exact",
 }
 NbProcess = Annotated[
     int | None,
@@ -119,6 +122,7 @@ def oracle_cmd(
     replay_reward_rel_tolerance: Annotated[
         float | None, _setting("replay_reward_rel_tolerance")
     ] = None,
+    combine: Annotated[str | None, _setting("combine")] = None,
     out: OutputPath = None,
     seed: OracleSeed = 0,
     reward: Reward = "oracle",
@@ -166,6 +170,7 @@ def oracle_cmd(
             "n_best_topos": n_best_topos,
             "reward_significant_digit": reward_significant_digit,
             "replay_reward_rel_tolerance": replay_reward_rel_tolerance,
+            "combine": combine,
             "output_path": None if out is None else str(out),
         }
     )

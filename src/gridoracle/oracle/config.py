@@ -52,6 +52,7 @@ from gridoracle.files import read_user_text
 
 __all__ = [
     "BEST_PATH_TYPES",
+    "COMBINE_MODES",
     "DEFAULT_SIGNIFICANT_DIGIT",
     "INI_SECTION",
     "OracleConfig",
@@ -68,6 +69,8 @@ INI_SECTION = "DEFAULT"
 TOML_TABLE = "oracle"
 #: ``best_path_type`` values: maximise ("longest") or minimise ("shortest") the summed reward
 BEST_PATH_TYPES: tuple[str, ...] = ("longest", "shortest")
+#: ``combine`` values: how combined actions are simulated (gridoracle's setting, not Oracle4Grid's)
+COMBINE_MODES: tuple[str, ...] = ("exact", "superposition")
 #: what Oracle4Grid uses when ``reward_significant_digit`` is not set
 DEFAULT_SIGNIFICANT_DIGIT = 5
 # rewards are cast as int64(w * 10**digits): beyond this, a reward of a few hundred overflows
@@ -98,6 +101,11 @@ class OracleConfig:
         Relative tolerance between the replayed and the expected reward (>= 0).
     output_path : str or None
         Root folder of the outputs; None: the caller's default.
+    combine : str
+        ``"exact"`` (every combined action simulated in AC; the default) or ``"superposition"``
+        (combinations screened by superposition of their unitary parts, only those that can
+        reach the best path simulated; see :mod:`gridoracle.oracle.sim.superposition`).
+        gridoracle's setting, not Oracle4Grid's.
     """
 
     max_depth: int = 1
@@ -108,6 +116,7 @@ class OracleConfig:
     reward_significant_digit: int | None = None
     replay_reward_rel_tolerance: float = 1e-7
     output_path: str | None = None
+    combine: str = "exact"
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -402,6 +411,11 @@ def _check(key: str, value: Any, source: str) -> Any:
         text = value.strip().lower() if isinstance(value, str) else None
         if text not in BEST_PATH_TYPES:
             raise _bad(source, key, value, "longest or shortest")
+        return text
+    if key == "combine":
+        text = value.strip().lower() if isinstance(value, str) else None
+        if text not in COMBINE_MODES:
+            raise _bad(source, key, value, " or ".join(COMBINE_MODES))
         return text
     if key == "output_path":
         if value is None:

@@ -36,18 +36,26 @@ from typing import Any
 
 import numpy as np
 
+from gridoracle.actions.combine import filter_at_t0
 from gridoracle.engine.base import ActionLike
 from gridoracle.engine.states import StateBatch
 from gridoracle.engine.unitary import BranchFlows, FlowSolver
+from gridoracle.oracle.core.best_path import best_paths
 from gridoracle.oracle.core.margins import MARGIN_A
+from gridoracle.oracle.core.transitions import allowed_transitions
+from gridoracle.oracle.sim.episode import episode_states
+from gridoracle.oracle.sim.rewards import RewardTable, drop_incomplete, reward_table
 
 __all__ = [
+    "DEFAULT_MARGIN",
     "MAX_CONDITION",
     "Screened",
+    "SuperposedTable",
     "UnitaryBasis",
     "VirtualLine",
     "screen",
     "superposed_flows",
+    "superposed_reward_table",
     "unitary_basis",
     "virtual_line",
 ]
@@ -509,3 +517,218 @@ def screen(
             overload[step, start:stop] = np.where((x2 > 1.0).any(axis=1), 0, 1)
             ok_all[step, start:stop] = ok
     return Screened(rewards, overload, ok_all)
+
+
+#: default margin (reward units) below the best superposed reward of a step within which a
+#: combination is simulated exactly: above the largest AC error measured on case14 (0.84 of a
+#: reward of about 19) with room to spare; see benchmarks/bench_superposition.py for the
+#: 118-bus grid
+DEFAULT_MARGIN = 2.0
+# most rounds of "simulate the chosen paths' actions exactly and search again"
+_MAX_ROUNDS = 20
+
+
+@dataclass
+class SuperposedTable:
+    """The reward table of ``--combine superposition`` (see :func:`superposed_reward_table`).
+
+    Attributes
+    ----------
+    table : RewardTable
+        Every combined action kept, in the order given (exact rows where ``exact``, superposed
+        elsewhere).
+    actions : list of CombinedAction
+        The actions of ``table``, in its order.
+    exact : ndarray of bool, shape (N,)
+        Which columns were simulated exactly (AC, the batched engine).
+    filtered : list of (str, str)
+        Actions dropped by the filter at t0 (applied to every action simulated exactly).
+    stats : dict
+        Counts: unitary, combined, screened, flagged (superposition not used), candidates
+        (within the margin), added for the paths, rounds, margin, and why unitary actions were
+        not usable.
+    """
+
+    table: RewardTable
+    actions: list[Any]
+    exact: np.ndarray
+    filtered: list[tuple[str, str]]
+    stats: dict[str, Any]
+
+
+def superposed_reward_table(
+    env: Any,
+    engine: Any,
+    combos: Sequence[Any],
+    chronic: int,
+    max_iter: int,
+    seed: int | None,
+    *,
+    kind: str = "longest",
+    significant_digits: int | None = None,
+    margin: float = DEFAULT_MARGIN,
+    **table_options: Any,
+) -> SuperposedTable:
+    """The reward table screened by superposition, exact where it can matter.
+
+    1. The unitary actions (and do nothing) are filtered at t0 and simulated exactly.
+    2. Every deeper combination is superposed from them at every step (:func:`screen`); those
+       it cannot superpose (see the module docstring) are simulated exactly.
+    3. Those within ``margin`` of the step's best superposed or exact reward at some step (the
+       lowest, for ``kind="shortest"``) are filtered at t0 and simulated exactly.
+    4. Best paths (with and without overload) are searched on the mixed table; every action of
+       both paths and every action holding the best reward of a step (the unconstrained KPI)
+       that is still superposed is filtered at t0 and simulated exactly, and the search runs
+       again, until all of them are exact.
+
+    Parameters
+    ----------
+    env, engine, chronic, max_iter, seed
+        As :func:`~gridoracle.oracle.sim.rewards.reward_table`.
+    combos : sequence of CombinedAction
+        Every combined action (not filtered at t0), in Oracle4Grid's order.
+    kind, significant_digits
+        The best path search (as :func:`~gridoracle.oracle.core.best_path.best_paths`).
+    margin : float
+        Reward units below the best reward of a step.
+    **table_options
+        Passed to :func:`~gridoracle.oracle.sim.rewards.reward_table` (``reward``, ``backend``,
+        ``progress``, ``env_name``, ``cache``).
+    """
+    sign = 1.0 if kind == "longest" else -1.0
+    filtered: list[tuple[str, str]] = []
+    exact_rows: dict[str, tuple[np.ndarray, np.ndarray, int]] = {}
+    stopped = source = ""
+
+    def simulate(actions: Sequence[Any]) -> None:
+        nonlocal stopped, source
+        todo = [a for a in actions if a.name not in exact_rows]
+        if not todo:
+            return
+        kept, dropped = filter_at_t0(todo, env, chronic, seed)
+        filtered.extend(dropped)
+        for name, _ in dropped:
+            exact_rows[name] = (np.zeros(0), np.zeros(0), -1)  # dropped: no column
+        if kept:
+            found = reward_table(env, engine, kept, chronic, max_iter, seed, **table_options)
+            stopped, source = found.stopped, found.source
+            for j, action in enumerate(kept):
+                exact_rows[action.name] = (
+                    found.rewards[:, j],
+                    found.overload[:, j],
+                    int(found.played[j]),
+                )
+
+    shallow = [c for c in combos if c.depth <= 1]
+    deep = [c for c in combos if c.depth > 1]
+    simulate(shallow)
+    unitary = [c for c in shallow if c.depth == 1 and exact_rows[c.name][2] >= 0]
+    found_states = episode_states(env, chronic, max_iter, seed, engine=engine)
+    states = found_states.states
+    n_steps = found_states.n_steps
+    superposed: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    flagged: list[Any] = []
+    candidates: list[Any] = []
+    reasons: dict[str, str] = {}
+    if deep and states is not None and n_steps:
+        basis = unitary_basis(env, engine, states, unitary)
+        reasons = basis.reasons
+        index = {a.name: i for i, a in enumerate(unitary)}
+        exact_best = np.full(n_steps, -np.inf)
+        for rewards, _, played in exact_rows.values():
+            if played > 0:
+                exact_best = np.fmax(exact_best, sign * rewards[:n_steps])
+        by_depth: dict[int, list[Any]] = {}
+        for combo in deep:
+            if all(p.name in index for p in combo.parts):
+                by_depth.setdefault(combo.depth, []).append(combo)
+            else:
+                flagged.append(combo)  # a part was dropped at t0: no unitary result
+        screened: list[tuple[list[Any], Screened]] = []
+        best = exact_best.copy()
+        for _, group in sorted(by_depth.items()):
+            parts = np.array([[index[p.name] for p in c.parts] for c in group], dtype=np.int64)
+            result = screen(basis, parts, engine.thermal_limit)
+            screened.append((group, result))
+            signed = np.where(result.ok, sign * result.rewards.astype(np.float64), -np.inf)
+            best = np.fmax(best, signed.max(axis=1, initial=-np.inf))
+        for group, result in screened:
+            signed = np.where(result.ok, sign * result.rewards.astype(np.float64), -np.inf)
+            near = np.asarray((signed >= (best - margin)[:, None]).any(axis=0), dtype=bool)
+            usable = np.asarray(result.ok.all(axis=0), dtype=bool)
+            for j, combo in enumerate(group):
+                if not usable[j]:
+                    flagged.append(combo)
+                    continue
+                superposed[combo.name] = (
+                    result.rewards[:, j].astype(np.float64),
+                    result.overload[:, j].astype(np.float64),
+                )
+                if near[j]:
+                    candidates.append(combo)
+    elif deep:
+        flagged = list(deep)
+    simulate(flagged + candidates)
+    n_candidates = len(candidates)
+
+    added = 0
+    rounds = 0
+    while True:
+        rounds += 1
+        actions = [c for c in combos if exact_rows.get(c.name, (0, 0, 0))[2] != -1]
+        actions = [c for c in actions if c.name in exact_rows or c.name in superposed]
+        table = _mixed_table(actions, exact_rows, superposed, n_steps, stopped, source)
+        keep, _ = drop_incomplete(table.played, table.names)
+        sub = table.select(keep)
+        flags = np.nan_to_num(sub.overload, nan=-1).astype(np.int8)
+        rules = allowed_transitions(sub.names, max_sub=1, max_line=1)
+        best_path, best_no = best_paths(
+            sub.rewards, rules, flags, kind=kind, significant_digits=significant_digits
+        )
+        wanted = set(best_path.path) | set(best_no.path)
+        signed = np.where(np.isnan(sub.rewards), -np.inf, sign * sub.rewards)
+        if signed.size:
+            wanted |= set(np.argmax(signed, axis=1).tolist())
+        missing = [actions[int(keep[i])] for i in sorted(wanted)]
+        missing = [a for a in missing if a.name not in exact_rows]
+        if not missing or rounds >= _MAX_ROUNDS:
+            break
+        added += len(missing)
+        simulate(missing)
+    exact = np.array([a.name in exact_rows for a in actions], dtype=bool)
+    stats = {
+        "margin": float(margin),
+        "n_unitary": len(unitary),
+        "n_combined": len(combos),
+        "n_superposed": len(superposed),
+        "n_flagged": len(flagged),
+        "n_candidates": n_candidates,
+        "n_added_for_paths": added,
+        "n_exact": int(exact.sum()),
+        "rounds": rounds,
+        "not_usable": reasons,
+    }
+    return SuperposedTable(table, actions, exact, filtered, stats)
+
+
+def _mixed_table(
+    actions: Sequence[Any],
+    exact_rows: dict[str, tuple[np.ndarray, np.ndarray, int]],
+    superposed: dict[str, tuple[np.ndarray, np.ndarray]],
+    n_steps: int,
+    stopped: str,
+    source: str,
+) -> RewardTable:
+    """A RewardTable of ``actions``: the exact column where there is one, else superposed."""
+    n = len(actions)
+    rewards = np.full((n_steps, n), np.nan)
+    overload = np.full((n_steps, n), np.nan)
+    played = np.zeros(n, dtype=np.int64)
+    for j, action in enumerate(actions):
+        if action.name in exact_rows:
+            r, o, p = exact_rows[action.name]
+            rewards[:, j], overload[:, j], played[j] = r[:n_steps], o[:n_steps], p
+        else:
+            r, o = superposed[action.name]
+            rewards[:, j], overload[:, j], played[j] = r, o, n_steps
+    return RewardTable([a.name for a in actions], rewards, overload, played, 0, stopped, source)
