@@ -389,8 +389,23 @@ def test_cli_end_to_end_with_an_opponent(tmp_path: Path) -> None:
     frame = (folder / "reward_df.csv").read_text().splitlines()
     assert frame[0] == "name,timestep,reward,overload_reward,attacks,attack_id,node_name,multiverse"
     assert any("_t96_atk" in row and row.endswith(",True") for row in frame)
-    kpis = (folder / "kpis.csv").read_text()
-    assert "Robust path: best worst case over the attacks seen" in kpis
+    # the KPIs' definitions with an opponent, from reward_df.csv itself
+    import pandas as pd
+
+    table = pd.read_csv(folder / "reward_df.csv")
+    kpis = dict(pd.read_csv(folder / "kpis.csv").itertuples(index=False))
+    main = table[~table["multiverse"]]
+    donothing = main.loc[main["name"] == "donothing-0", "reward"].sum()
+    assert kpis["Do Nothing in ref topo"] == pytest.approx(donothing, rel=1e-12)
+    best_each_step = table.groupby("timestep")["reward"].max().sum()
+    assert kpis["Best path without transition constraint"] == pytest.approx(best_each_step)
+    best = json.loads((folder / "best_path.json").read_text())
+    by_node = dict(zip(table["node_name"], table["reward"], strict=True))
+    node_sum = sum(by_node[step["node"]] for step in best["steps"])
+    assert kpis["Best possible path with game rules"] == pytest.approx(node_sum, rel=1e-12)
+    assert kpis["Robust path: best worst case over the attacks seen"] == pytest.approx(
+        paths["robust_path_worst_case"]["worst_case"]
+    )
     # same config and seed: byte-identical tables
     for name in ("reward_df.csv", "kpis.csv", "best_path.json", "robust_path_worst_case.json"):
         assert (outputs[0] / name).read_bytes() == (outputs[1] / name).read_bytes()
@@ -415,3 +430,35 @@ def test_replay_leaves_the_attacked_line_out(tmp_path: Path) -> None:
         env.close()
     played = pd.read_csv(tmp_path / "steps.csv")["played"].tolist()
     assert "3_4_6" in played[12] and "3_6_15" not in played[12]
+
+
+def test_replay_sees_the_attacks_of_the_main_runs(
+    tmp_path: Path, actions: list[Any], episode: tuple[Any, UniverseTable]
+) -> None:
+    """The replay runs under real rules with the opponent and the same seed: doing nothing, it
+    meets the attacks of do nothing's main run (grid2op's episode log records them) as long as
+    it survives."""
+    from grid2op.Episode import EpisodeData
+
+    from gridoracle.oracle.sim.env import replay_parameters
+    from gridoracle.oracle.sim.multiverse import attack_lines
+    from gridoracle.oracle.sim.replay import EPISODE_FOLDER, replay
+
+    runs, _ = episode
+    y = [a.name for a in actions].index("donothing-0")
+    env = _make()
+    env.change_parameters(replay_parameters())
+    try:
+        result = replay(env, [{}] * MAX_ITER, 0.0, 0, seed=0, rel_tolerance=1e9, logs=tmp_path)
+        name = env.chronics_handler.get_name()
+    finally:
+        env.close()
+    # the second attack (line 15, from t11) overloads lines until the protections end it
+    survived = result.steps_survived
+    assert survived > 11
+    data = EpisodeData.from_disk(str(tmp_path / EPISODE_FOLDER), name)
+    seen = [attack_lines(data.attacks[t]) for t in range(survived)]
+    ids = [float(a[0]) if a else float("nan") for a in seen]
+    np.testing.assert_array_equal(ids, runs.attack_id[:survived, y])
+    # before it, the same rewards as the main run (no line above its limit yet)
+    np.testing.assert_allclose(result.rewards[:11], runs.table.rewards[:11, y], atol=TOL, rtol=0)
