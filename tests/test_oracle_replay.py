@@ -133,3 +133,46 @@ def test_the_replay_logs_are_grid2ops_episode_format(setup, tmp_path):
     )
     meta = json.loads((logs / EPISODE_FOLDER / name / "episode_meta.json").read_text())
     assert meta["nb_timestep_played"] == 8 and meta["env_seed"] == 0
+
+
+def test_the_agent_on_arrays_plays_what_grid2ops_action_sums_play(tmp_path):
+    """OracleReplayAgent.act sums the path's set-only actions on arrays; act_generic with
+    grid2op's action sums is the reference: the same action at every step of a replay that
+    changes topology, disconnects lines (one under maintenance), reconnects and falls back."""
+    from gridoracle.oracle.sim.env import use_replay_parameters
+    from gridoracle.oracle.sim.episode import reset_episode
+    from gridoracle.oracle.sim.replay import OracleReplayAgent
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        env = make_oracle_env("l2rpn_case14_sandbox")
+    try:
+        space = env.action_space
+        topo = space.get_all_unitary_topologies_set(space)
+        pieces = [
+            {},
+            topo[20].as_serializable_dict(),
+            (topo[20] + topo[60]).as_serializable_dict(),
+            {"set_line_status": [[3, -1]]},
+            (topo[60] + space({"set_line_status": [[7, -1]]})).as_serializable_dict(),
+            topo[3].as_serializable_dict(),
+        ]
+        rng = np.random.default_rng(0)
+        path = [pieces[int(i)] for i in rng.integers(0, len(pieces), 40)]
+        use_replay_parameters(env)
+        obs = reset_episode(env, 0, 0, len(path))
+        fast = OracleReplayAgent(space, path, obs.topo_vect, obs.line_status)
+        generic = OracleReplayAgent(space, path, obs.topo_vect, obs.line_status)
+        fast.reset(obs)
+        generic.reset(obs)
+        fallbacks = 0
+        for _ in path:
+            a, b = fast.act(obs, 0.0), generic.act_generic(obs, 0.0)
+            assert a == b
+            obs, _, done, _ = env.step(a)
+            fallbacks = fast.fallbacks
+            if done:
+                break
+        assert fast.fallbacks == generic.fallbacks and fallbacks > 0
+    finally:
+        env.close()

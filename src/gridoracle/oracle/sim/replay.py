@@ -39,6 +39,9 @@ EPISODE_FOLDER = "grid2op"
 
 log = logging.getLogger(__name__)
 
+#: the keys of a grid2op action dict whose sums :meth:`OracleReplayAgent.act` does on arrays
+_SET_ONLY = frozenset({"set_bus", "set_line_status"})
+
 
 def is_legal(action: Any, obs: Any, max_sub: int, max_line: int) -> bool:
     """grid2op's default rules (LookParam + PreventReconnection) for ``action`` in ``obs``."""
@@ -76,12 +79,27 @@ class OracleReplayAgent(BaseAgent):
         super().__init__(action_space)
         # a path holds few distinct actions: each is converted once (actions are not mutated)
         converted: dict[str, Any] = {}
+        arrays: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self.path = []
+        self._path_arrays: list[tuple[np.ndarray, np.ndarray]] | None = []
         for d in path:
             key = json.dumps(d, sort_keys=True, default=str)
             if key not in converted:
-                converted[key] = action_space(dict(d))
+                act = converted[key] = action_space(dict(d))
+                arrays[key] = (
+                    np.asarray(act.set_bus, dtype=np.int64).copy(),
+                    np.asarray(act.line_set_status, dtype=np.int64).copy(),
+                )
             self.path.append(converted[key])
+            self._path_arrays.append(arrays[key])
+        if not all(set(d) <= _SET_ONLY for d in path):
+            self._path_arrays = None  # "change" actions: grid2op's own sums (act_generic)
+        n_line = int(type(action_space).n_line)
+        self._nothing = (
+            np.zeros(int(type(action_space).dim_topo), np.int64),
+            np.zeros(n_line, np.int64),
+        )
+        self._previous_arrays: tuple[np.ndarray, np.ndarray] | None = None
         self.init_topo = np.asarray(init_topo, dtype=np.int64)
         self.init_status = np.asarray(init_status, dtype=bool)
         self.max_sub = max_sub
@@ -93,6 +111,7 @@ class OracleReplayAgent(BaseAgent):
     def reset(self, obs: Any) -> None:
         self.step = 0
         self.previous = None
+        self._previous_arrays = None
         self.fallbacks = 0
 
     def _cancel(self, current: Any) -> Any:
@@ -122,9 +141,13 @@ class OracleReplayAgent(BaseAgent):
         current state, so that a transition the Oracle allows (one substation, one line) is one
         for the rules too.
         """
-        cls = type(self.action_space)
         set_bus = np.asarray(action.set_bus, dtype=np.int64).copy()
         status = np.asarray(action.line_set_status, dtype=np.int64).copy()
+        return self._minimal_of(set_bus, status, obs)
+
+    def _minimal_of(self, set_bus: np.ndarray, status: np.ndarray, obs: Any) -> Any:
+        """:meth:`_minimal` of the action setting ``set_bus`` and ``status`` (changed here)."""
+        cls = type(self.action_space)
         topo = np.asarray(obs.topo_vect, dtype=np.int64)
         on = np.asarray(obs.line_status, dtype=bool)
         status[(status == -1) & ~on] = 0
@@ -147,6 +170,41 @@ class OracleReplayAgent(BaseAgent):
         return self.action_space(content)
 
     def act(self, observation: Any, reward: float, done: bool = False) -> Any:
+        if self._path_arrays is None:
+            return self.act_generic(observation, reward, done)
+        cur_bus, cur_status = (
+            self._path_arrays[self.step] if self.step < len(self.path) else self._nothing
+        )
+        self.step += 1
+        cancel_bus = np.zeros_like(cur_bus)
+        cancel_status = np.zeros_like(cur_status)
+        if self._previous_arrays is not None:  # as _cancel
+            prev_bus, prev_status = self._previous_arrays
+            moved_back = (prev_bus != 0) & (cur_bus == 0) & (self.init_topo > 0)
+            cancel_bus[moved_back] = self.init_topo[moved_back]
+            cancel_status[(prev_status == -1) & (cur_status != -1) & self.init_status] = 1
+        on = np.asarray(observation.line_status, dtype=bool)
+        reco = ~on & (np.asarray(observation.time_before_cooldown_line) == 0) & (cur_status != -1)
+        # the sums of act_generic: a later term's settings replace an earlier one's
+        bus = np.where(cancel_bus != 0, cancel_bus, cur_bus)
+        status = np.where(cancel_status != 0, cancel_status, cur_status)
+        moves = (
+            (bus, np.where(status != 0, status, reco.astype(np.int64))),
+            (bus, status),
+            (cur_bus, cur_status),
+        )
+        chosen = None
+        for k, (set_bus, set_status) in enumerate(moves):
+            chosen = self._minimal_of(set_bus.copy(), set_status.copy(), observation)
+            if is_legal(chosen, observation, self.max_sub, self.max_line):
+                self.fallbacks += int(k > 0)
+                break
+        self._previous_arrays = (cur_bus, cur_status)
+        return chosen
+
+    def act_generic(self, observation: Any, reward: float, done: bool = False) -> Any:
+        """:meth:`act` with grid2op's action sums (any action; :meth:`act` works on arrays
+        when the path only sets buses and line statuses, and gives the same action)."""
         if self.step < len(self.path):
             current = self.path[self.step]
         else:
