@@ -93,3 +93,20 @@ def use_replay_parameters(env: Any) -> Any:
     """Switch ``env`` to the replay parameters (applied at its next reset); returns ``env``."""
     env.change_parameters(replay_parameters())
     return env
+
+
+def has_opponent(env: Any) -> bool:
+    """Whether ``env`` has an opponent that may attack (not grid2op's do-nothing default).
+
+    An opponent attacks unless it is grid2op's ``BaseOpponent``, its actions are ``DontAct``
+    or it has no budget (initial or per step).
+    """
+    from grid2op.Action import DontAct
+    from grid2op.Opponent import BaseOpponent
+
+    space = getattr(env, "_oppSpace", None)
+    if space is None or type(space.opponent) is BaseOpponent:
+        return False
+    if issubclass(env._opponent_action_class, DontAct):
+        return False
+    return bool(space.init_budget > 0 or space.budget_per_timestep > 0)

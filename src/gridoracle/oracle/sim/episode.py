@@ -38,6 +38,7 @@ import numpy as np
 
 from gridoracle.engine.states import StateBatch, states_from_observations
 from gridoracle.oracle.sim.agents import reconnect_action
+from gridoracle.oracle.sim.env import has_opponent
 
 log = logging.getLogger(__name__)
 
@@ -72,18 +73,6 @@ class EpisodeStates:
     @property
     def n_steps(self) -> int:
         return 0 if self.states is None else len(self.states)
-
-
-def has_opponent(env: Any) -> bool:
-    """Whether ``env`` has an opponent that may attack (grid2op's ``BaseOpponent`` never does)."""
-    from grid2op.Opponent import BaseOpponent
-
-    cls = getattr(env, "_opponent_class", None)
-    if cls is None or cls is BaseOpponent:
-        return False
-    budget = float(getattr(env, "_opponent_init_budget", 0.0) or 0.0)
-    per_step = float(getattr(env, "_opponent_budget_per_ts", 0.0) or 0.0)
-    return budget > 0 or per_step > 0
 
 
 def chronics_unreadable(env: Any) -> str:
