@@ -81,16 +81,10 @@ def actions(opp_env: Any) -> list[Any]:
 
 @pytest.fixture(scope="module")
 def episode(opp_env: Any, actions: list[Any]) -> tuple[Any, UniverseTable]:
-    from gridoracle.oracle.sim.multiverse import main_runs, make_universe_env, resimulate
+    from gridoracle.oracle.sim.multiverse import main_runs, resimulate
 
     runs = main_runs(opp_env, actions, 0, MAX_ITER, 0)
-    opp_env.reset(seed=0, options={"time serie id": 0})
-    universe_env = make_universe_env(opp_env)
-    try:
-        table = resimulate(universe_env, actions, runs, 0, 0)
-    finally:
-        universe_env.close()
-    return runs, table
+    return runs, resimulate(opp_env, actions, runs, 0, 0)
 
 
 def _runner(env: Any, action: dict[str, Any], seed: int) -> Any:
@@ -373,8 +367,9 @@ def test_cli_end_to_end_with_an_opponent(tmp_path: Path) -> None:
         "--quiet",
     ]
     outputs = []
-    for run in ("a", "b"):
-        result = CliRunner().invoke(app, [*args, "--out", str(tmp_path / run)])
+    for run, workers in (("a", "1"), ("b", "2")):  # serial, then two local processes
+        options = ["--out", str(tmp_path / run), "--nb-process", workers]
+        result = CliRunner().invoke(app, [*args, *options])
         assert result.exit_code == 0, result.output
         assert "robust path (worst case)" in result.output
         outputs.append(tmp_path / run / ENV / "scenario_0" / "reference")
@@ -406,7 +401,7 @@ def test_cli_end_to_end_with_an_opponent(tmp_path: Path) -> None:
     assert kpis["Robust path: best worst case over the attacks seen"] == pytest.approx(
         paths["robust_path_worst_case"]["worst_case"]
     )
-    # same config and seed: byte-identical tables
+    # same config and seed, serial or in two processes: byte-identical tables
     for name in ("reward_df.csv", "kpis.csv", "best_path.json", "robust_path_worst_case.json"):
         assert (outputs[0] / name).read_bytes() == (outputs[1] / name).read_bytes()
 

@@ -56,7 +56,6 @@ from gridoracle.oracle.sim.multiverse import (
     MainRuns,
     has_opponent,
     main_runs,
-    make_universe_env,
     opponent_settings,
     resimulate,
 )
@@ -304,7 +303,7 @@ def _run(
         )
         opponent = has_opponent(sim_env)
         if opponent:
-            runs, full_universes = _opponent_rewards(request, episode, sim_env, progress)
+            runs, full_universes = _opponent_rewards(request, episode, sim_env, backend, progress)
             full_table = runs.table
         elif settings.combine == "superposition":
             full_table = _superposed_rewards(request, episode, sim_env, engine, backend, progress)
@@ -699,20 +698,21 @@ def _write_summary(
 
 
 def _opponent_rewards(
-    request: OracleRequest, episode: _Episode, sim_env: Any, progress: Progress
+    request: OracleRequest, episode: _Episode, sim_env: Any, backend: Backend, progress: Progress
 ) -> tuple[MainRuns, UniverseTable]:
     """Step 2 with an opponent: the main runs (grid2op, the opponent active), then every
-    (window, attack, action) the main runs did not simulate, re-simulated with that attack."""
-    seed = request.seed
-    runs = main_runs(
-        sim_env, episode.actions, episode.chronic, request.settings.max_iter, seed, progress
-    )
-    sim_env.reset(seed=seed, options={"time serie id": int(episode.chronic)})  # its chronic
-    universe_env = make_universe_env(sim_env, request.reward)
-    try:
-        universes = resimulate(universe_env, episode.actions, runs, episode.chronic, seed, progress)
-    finally:
-        universe_env.close()
+    (window, attack, action) the main runs did not simulate, re-simulated with that attack;
+    both as units on ``backend`` (local processes with ``nb_process``, or Dask)."""
+    env = request.env
+    options: dict[str, Any] = {
+        "backend": backend,
+        "env_name": str(Path(env).resolve()) if Path(env).exists() else env,
+        "reward": request.reward,
+    }
+    seed, chronic = request.seed, episode.chronic
+    max_iter = request.settings.max_iter
+    runs = main_runs(sim_env, episode.actions, chronic, max_iter, seed, progress, **options)
+    universes = resimulate(sim_env, episode.actions, runs, chronic, seed, progress, **options)
     return runs, universes
 
 

@@ -30,13 +30,15 @@ from __future__ import annotations
 import json
 import logging
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 from grid2op.Agent import BaseAgent
 
+from gridoracle.actions.model import Action
 from gridoracle.engine.base import ActionLike
 from gridoracle.oracle.core.universes import UniverseTable, Window, attack_windows
 from gridoracle.oracle.sim.agents import (
@@ -45,6 +47,14 @@ from gridoracle.oracle.sim.agents import (
     OracleOverloadReward,
 )
 from gridoracle.oracle.sim.rewards import RewardTable
+from gridoracle.parallel import (
+    SERIAL,
+    Backend,
+    clear_worker_state,
+    map_units,
+    prime_worker_state,
+    worker_state,
+)
 from gridoracle.progress import SILENT, Progress
 
 log = logging.getLogger(__name__)
@@ -141,6 +151,10 @@ def main_runs(
     max_iter: int,
     seed: int | None,
     progress: Progress = SILENT,
+    *,
+    backend: Backend = SERIAL,
+    env_name: str | None = None,
+    reward: str = "oracle",
 ) -> MainRuns:
     """Every combined action held over the episode, the environment's opponent active.
 
@@ -152,6 +166,11 @@ def main_runs(
         Combined actions (``name``, ``grid2op`` dict).
     chronic, max_iter, seed
         The episode; ``seed`` as the Runner's ``env_seeds=[seed]`` (None: not seeded).
+    progress : Progress
+        ``advance(done, total, "main runs with the opponent")`` after each run.
+    backend : Backend
+        Where the runs are played, one unit per action (:class:`MainRunUnit`); outside this
+        process each worker makes its own environment from ``env_name`` and ``reward``.
 
     Returns
     -------
@@ -167,33 +186,155 @@ def main_runs(
     lines_of: dict[float, list[int]] = {}
     text_of: dict[float, str] = {}
     stopped = ""
-    for j, action in enumerate(actions):
-        options = {"time serie id": int(chronic)}
-        obs = env.reset(seed=None if seed is None else int(seed), options=options)
-        agent = OneChangeThenOnlyReconnect(env.action_space, dict(action.grid2op))
-        agent.reset(obs)
-        got, flags, attacks, why = _play(env, agent, obs, max_iter)
+    units = [
+        MainRunUnit(
+            env_name or "",
+            reward,
+            int(chronic),
+            int(max_iter),
+            seed,
+            j,
+            Action(a.name, dict(a.grid2op)),
+        )
+        for j, a in enumerate(actions)
+    ]
+    results: dict[int, _MainResult] = {}
+    with _workers(env, env_name, reward, backend):
+        for unit, result in map_units(run_main_unit, units, backend):
+            results[unit.index] = result
+            progress.advance(len(results), n, MAIN_LABEL)
+    for j in range(n):  # in action order: the first attack seen with an id is Oracle4Grid's
+        got, flags, attacks, why = results[j]
         steps = len(got)
         played[j] = steps
         rewards[:steps, j] = got
         overload[:steps, j] = flags
-        for t, attack in enumerate(attacks):
-            lines = attack_lines(attack)
+        for t, (lines, text) in enumerate(attacks):
             if lines:
                 key = float(lines[0])
                 ids[t, j] = key
                 if key not in lines_of:
-                    lines_of[key] = lines
-                    text_of[key] = json.dumps(attack.as_serializable_dict(), sort_keys=True)
+                    lines_of[key] = list(lines)
+                    text_of[key] = text
         if why == "the end of the chronic":
             stopped = why
-        progress.advance(j + 1, n, MAIN_LABEL)
     n_steps = int(played.max(initial=0))
     if n_steps < max_iter:  # no run reached max_iter: the episode is the longest run
         rewards, overload, ids = rewards[:n_steps], overload[:n_steps], ids[:n_steps]
         stopped = stopped or "every run ended in a game over"
     table = RewardTable([a.name for a in actions], rewards, overload, played, stopped=stopped)
     return MainRuns(table, ids, lines_of, text_of)
+
+
+#: a main run's rows: rewards, overload flags, (lines, text) of each step's attack, why it ended
+_MainResult = tuple[list[float], list[float], list[tuple[tuple[int, ...], str]], str]
+
+
+@dataclass(frozen=True)
+class MainRunUnit:
+    """One main run, self-contained for a worker process (pure, idempotent)."""
+
+    env: str
+    reward: str
+    chronic: int
+    max_iter: int
+    seed: int | None
+    index: int
+    action: Action
+
+
+@dataclass(frozen=True)
+class UniverseUnit:
+    """One multiverse run, self-contained for a worker process (pure, idempotent)."""
+
+    env: str
+    reward: str
+    chronic: int
+    seed: int | None
+    window: int
+    attack: int
+    index: int
+    begin: int
+    end: int
+    lines: tuple[int, ...]
+    action: Action
+
+
+class _OpponentWorker:
+    """What a worker keeps: the environment with the opponent, and the multiverse's one."""
+
+    def __init__(self, env: Any, reward: str) -> None:
+        self.env = env
+        self.reward = reward
+        self.universe: Any = None
+        self.chronic: int | None = None
+
+    @classmethod
+    def make(cls, env_name: str, reward: str) -> _OpponentWorker:
+        from gridoracle.oracle.sim.env import make_oracle_env
+
+        return cls(make_oracle_env(env_name, reward), reward)
+
+    def universe_env(self, chronic: int, seed: int | None) -> Any:
+        """The multiverse environment of ``chronic`` (made once per chronic)."""
+        if self.universe is None or self.chronic != chronic:
+            self.close_universe()
+            self.env.reset(seed=seed, options={"time serie id": int(chronic)})
+            self.universe = make_universe_env(self.env, self.reward)
+            self.chronic = chronic
+        return self.universe
+
+    def close_universe(self) -> None:
+        if self.universe is not None:
+            self.universe.close()
+        self.universe, self.chronic = None, None
+
+
+def _key(env_name: str, reward: str) -> tuple[str, str, str]:
+    return ("oracle-opponent", env_name, reward)
+
+
+@contextmanager
+def _workers(env: Any, env_name: str | None, reward: str, backend: Backend) -> Iterator[None]:
+    """This process's worker state is ``env`` (serial runs, forked workers) while in the block."""
+    if backend.kind != "serial" and env_name is None:
+        raise ValueError("env_name is required to run the opponent's runs outside this process")
+    worker = _OpponentWorker(env, reward)
+    prime_worker_state(_key(env_name or "", reward), worker)
+    try:
+        yield
+    finally:
+        worker.close_universe()
+        clear_worker_state()
+
+
+def _worker(unit: MainRunUnit | UniverseUnit) -> _OpponentWorker:
+    return worker_state(
+        _key(unit.env, unit.reward), lambda: _OpponentWorker.make(unit.env, unit.reward)
+    )
+
+
+def run_main_unit(unit: MainRunUnit) -> _MainResult:
+    """One main run in any process: reset as the Runner does, the action, then reconnections."""
+    env = _worker(unit).env
+    options = {"time serie id": int(unit.chronic)}
+    obs = env.reset(seed=None if unit.seed is None else int(unit.seed), options=options)
+    agent = OneChangeThenOnlyReconnect(env.action_space, dict(unit.action.grid2op))
+    agent.reset(obs)
+    got, flags, attacks, why = _play(env, agent, obs, unit.max_iter)
+    described: list[tuple[tuple[int, ...], str]] = []
+    for attack in attacks:
+        lines = tuple(attack_lines(attack))
+        text = json.dumps(attack.as_serializable_dict(), sort_keys=True) if lines else ""
+        described.append((lines, text))
+    return got, flags, described, why
+
+
+def run_universe_unit(unit: UniverseUnit) -> tuple[list[float], list[float]]:
+    """One multiverse run in any process."""
+    env = _worker(unit).universe_env(unit.chronic, unit.seed)
+    window = Window(unit.begin, unit.end, (), np.zeros((0, 0), dtype=bool))
+    return universe_run(env, unit.action.grid2op, unit.lines, window, unit.chronic, unit.seed)
 
 
 def make_universe_env(env: Any, reward: str = "oracle") -> Any:
@@ -270,40 +411,59 @@ def resimulate(
     chronic: int,
     seed: int | None,
     progress: Progress = SILENT,
+    *,
+    backend: Backend = SERIAL,
+    env_name: str | None = None,
+    reward: str = "oracle",
 ) -> UniverseTable:
     """The multiverse of the main runs' windows, and the whole table of the episode.
 
     Parameters
     ----------
     env : grid2op Environment
-        From :func:`make_universe_env` (no opponent, always legal).
+        The environment of the main runs: the multiverse's own (:func:`make_universe_env`, no
+        opponent, always legal) is made from the chronic it loads.
     actions : sequence
         The combined actions of ``runs``, in the same order.
     runs : MainRuns
     chronic, seed
         The episode, as for the main runs.
+    progress, backend, env_name, reward
+        As for :func:`main_runs` (one :class:`UniverseUnit` per run).
     """
     table = runs.table
     windows = attack_windows(runs.attack_id)
     blocks, flag_blocks = [], []
-    todo = [
-        (w, k, y)
+    for window in windows:
+        shape = (len(window.attacks), window.n_steps - 1, len(actions))
+        blocks.append(np.full(shape, np.nan))
+        flag_blocks.append(np.full(shape, np.nan))
+    units = [
+        UniverseUnit(
+            env_name or "",
+            reward,
+            int(chronic),
+            seed,
+            w,
+            k,
+            y,
+            window.begin,
+            window.end,
+            tuple(runs.attacks[window.attacks[k]]),
+            Action(actions[y].name, dict(actions[y].grid2op)),
+        )
         for w, window in enumerate(windows)
         for k in range(len(window.attacks))
         for y in range(len(actions))
         if not window.native[k, y] and window.n_steps > 1
     ]
-    for window in windows:
-        shape = (len(window.attacks), window.n_steps - 1, len(actions))
-        blocks.append(np.full(shape, np.nan))
-        flag_blocks.append(np.full(shape, np.nan))
-    for done, (w, k, y) in enumerate(todo, start=1):
-        window = windows[w]
-        lines = runs.attacks[window.attacks[k]]
-        got, flags = universe_run(env, actions[y].grid2op, lines, window, chronic, seed)
-        blocks[w][k, : len(got), y] = got
-        flag_blocks[w][k, : len(got), y] = flags
-        progress.advance(done, len(todo), MULTIVERSE_LABEL)
+    with _workers(env, env_name, reward, backend):
+        for done, (unit, (got, flags)) in enumerate(
+            map_units(run_universe_unit, units, backend), start=1
+        ):
+            blocks[unit.window][unit.attack, : len(got), unit.index] = got
+            flag_blocks[unit.window][unit.attack, : len(got), unit.index] = flags
+            progress.advance(done, len(units), MULTIVERSE_LABEL)
     return UniverseTable(
         table.rewards, table.overload, runs.attack_id, windows, blocks, flag_blocks
     )
