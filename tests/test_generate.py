@@ -42,7 +42,9 @@ def test_dataset_content_matches_the_engine_and_grid2op(small):
     ds = load(small.path)
     assert len(ds) == 24 and sorted(set(ds.meta["chronic"])) == [0, 1]
     assert list(ds.meta["step"][:12]) == list(range(12))
-    assert ds.Y.shape == (24, 10) and list(ds.Y.columns)[0] == "donothing"
+    # 10 actions drawn, of which sub-8-0 (every element on bus 1) changes nothing: left out
+    assert ds.Y.shape == (24, 9) and list(ds.Y.columns)[0] == "donothing"
+    assert "sub-8-0" not in ds.Y.columns
     for prefix in (
         "gen_p_",
         "gen_q_",
@@ -67,7 +69,9 @@ def test_dataset_content_matches_the_engine_and_grid2op(small):
     assert manifest["complete"] and manifest["config"]["horizon"] == 0
     assert {"gridoracle", "grid2op", "lightsim2grid"} <= set(manifest["versions"])
     summary = small.summary
-    assert summary["rows"] == 24 and summary["actions"] == 10 and summary["pairs"] == 240
+    assert summary["rows"] == 24 and summary["actions"] == 9 and summary["pairs"] == 216
+    assert summary["actions_requested"] == 10
+    assert summary["distinct_actions"] == {"no_op": ["sub-8-0"], "merged": [], "cut_off": []}
 
 
 def test_features_are_the_observation_values(small):

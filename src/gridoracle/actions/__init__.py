@@ -11,6 +11,8 @@
 - :mod:`gridoracle.actions.source`: the actions of a file to choose from (a catalogue, or an
   Oracle4Grid file in any of its formats).
 - :mod:`gridoracle.actions.show`: each unitary action of an Oracle4Grid file judged and drawn.
+- :mod:`gridoracle.actions.effects`: what an action does to the reference topology: no-op actions
+  and actions of identical effect.
 - :mod:`gridoracle.actions.build`: building unitary actions by hand (a substation's elements, the
   reference-format file of the actions chosen).
 """
@@ -23,6 +25,15 @@ from gridoracle.actions.catalogue import (
     load_catalogue,
     resolve_actions,
     save_catalogue,
+)
+from gridoracle.actions.effects import (
+    DistinctActions,
+    Effect,
+    EffectGroup,
+    ReferenceTopology,
+    distinct_actions,
+    group_by_effect,
+    is_no_op,
 )
 from gridoracle.actions.enumerate import ACTION_SETS, enumerate_actions, sample_actions
 from gridoracle.actions.model import KINDS, CatalogueAction, GridLayout, count_kinds
@@ -44,13 +55,20 @@ __all__ = [
     "ActionSource",
     "CatalogueAction",
     "ChosenActions",
+    "DistinctActions",
+    "Effect",
+    "EffectGroup",
     "GridLayout",
+    "ReferenceTopology",
     "Selection",
     "busiest_substations",
     "check_output_file",
     "choose_actions",
     "count_kinds",
+    "distinct_actions",
     "enumerate_actions",
+    "group_by_effect",
+    "is_no_op",
     "lines_moved",
     "load_action_source",
     "load_catalogue",

@@ -168,7 +168,7 @@ def generate(
     tick = time.perf_counter()
     config, columns, distinct = _resolve_config(request)
     drawn = len(config.actions) + (distinct.dropped if distinct is not None else 0)
-    requested = _requested_actions(request, drawn)
+    requested = _requested_actions(request, drawn, len(config.actions))
     units = plan_units(config)
     store = DatasetStore.plan(
         Path(request.out),
@@ -225,18 +225,23 @@ def generate(
     )
 
 
-def _requested_actions(request: GenerateRequest, taken: int) -> int:
-    """How many actions ``request`` asked for; a WARNING when the catalogue had fewer."""
+def _requested_actions(request: GenerateRequest, taken: int, kept: int) -> int:
+    """How many actions ``request`` asked for; a WARNING when the catalogue had fewer.
+
+    ``taken`` actions were drawn (or read), ``kept`` of them are in the dataset.
+    """
     if request.actions_file is not None or request.n_actions is None:
         return taken
     if request.n_actions > taken:
+        copies = f", {taken - kept} of them without an effect of their own" if kept < taken else ""
         log.warning(
-            "%d actions requested, but the catalogue of %s has %d (do nothing included): "
-            "all %d are taken",
+            "%d actions requested, but the catalogue of %s has %d (do nothing included%s): "
+            "the dataset has %d",
             request.n_actions,
             request.env,
             taken,
-            taken,
+            copies,
+            kept,
         )
     return int(request.n_actions)
 
