@@ -18,7 +18,8 @@ import pytest
 from dataset_helpers import dataset_files, generate
 from gridoracle.actions.enumerate import enumerate_actions, sample_actions
 from gridoracle.dataset import load
-from gridoracle.dataset.sources import build_states, check_source
+from gridoracle.dataset.features import features_from_observations
+from gridoracle.dataset.sources import build_states, check_source, do_nothing_episode
 from gridoracle.dataset.units import GenerateConfig
 from gridoracle.engine.base import STATUS_OK
 from gridoracle.engine.batched import BatchedEngine
@@ -262,3 +263,35 @@ def test_bad_state_options(args, param):
     with pytest.raises(GridOracleError) as info:
         check_source(*args)
     assert info.value.param == param
+
+
+def test_chronic_maintenance_is_the_episode_s():
+    """Lines under maintenance are out, with the remaining maintenance as their cooldown (a
+    reconnection is illegal), and at horizon 1 a maintenance starting next step is out, as in a
+    grid2op episode (l2rpn_neurips_2020_track1, chronic 0: line 13 from step 108; its opponent,
+    which the chronic states do not play, is disarmed)."""
+    from grid2op.Opponent import BaseOpponent
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        env = make_env("l2rpn_neurips_2020_track1", opponent_class=BaseOpponent)
+    try:
+        engine = BatchedEngine(env)
+        states = build_states(
+            env, engine, source="chronic", chronic=0, max_steps=112, seed=0, horizon=1
+        )
+        observations, steps = do_nothing_episode(env, 0, 112, 0, 1)
+        episode = states_from_observations(observations, steps, 1)
+        assert len(observations) == 112 and not np.asarray(observations[108].line_status)[13]
+        picks = np.arange(100, 112)
+        for name in ("topo_vect", "line_status", "cooldown_line", "cooldown_sub"):
+            np.testing.assert_array_equal(
+                getattr(states.batch, name)[picks], getattr(episode, name)[picks], err_msg=name
+            )
+        assert states.batch.cooldown_line[108, 13] > 0 and not states.batch.line_status[107, 13]
+        want = features_from_observations([observations[i] for i in picks], 1)
+        np.testing.assert_allclose(
+            states.frame.iloc[picks].to_numpy(float), want.to_numpy(float), atol=TOL
+        )
+    finally:
+        env.close()
