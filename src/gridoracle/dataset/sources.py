@@ -7,9 +7,9 @@ Sources (all seeded and reproducible; a chronic's states are a pure function of 
   chronics handler reads them (lightsim2grid's time-series tools read the same arrays), in the
   reference topology with the lines under maintenance out (their cooldown: the maintenance
   left, as in an episode), no cascade; neither the environment's opponent nor its hazards are
-  played. Each state's features
-  come from its own power flow (gen_p after the slack, gen_q, gen_v, rho), as its observation
-  would hold them; a state whose own power flow diverges is skipped (and counted);
+  played. Each state's features come from its own power flow (gen_p after the slack, gen_q,
+  gen_v, rho), as its observation would hold them; a state whose own power flow diverges is
+  skipped (and counted);
 - ``random-topology``: a grid2op episode of a policy that reconnects any line it may, and
   otherwise every 6 to 24 steps plays a random topology action of the catalogue that
   ``obs.simulate`` says the grid survives (below max rho 1, or below the current max rho);
