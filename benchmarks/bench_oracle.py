@@ -26,8 +26,8 @@ combinations and the filter at t0, the KPI formulas) and differ where Oracle4Gri
 
 It prints each step's time, the ratios, the peak memory, and checks that the best paths are
 identical (exit status 1 if not). On a shared machine the CPU time of the same run (less the
-imports) is printed too: it varies less with the other jobs than wall time. Targets (issue 16): end to end >= 20x at 400 steps and >= 30x
-at 8064, peak memory of gridoracle <= 1 GB at 8064.
+imports) is printed too: it varies less with the other jobs than wall time. Targets (issue 16):
+end to end >= 20x at 400 steps and >= 30x at 8064, peak memory of gridoracle <= 1 GB at 8064.
 """
 
 from __future__ import annotations
