@@ -25,6 +25,7 @@ from gridoracle.oracle.core.universes import (
     UniverseTable,
     attack_windows,
     best_universe_path,
+    drawn_value,
     robust_path,
     robust_values,
     universe_frame,
@@ -346,6 +347,9 @@ def test_robust_values_order(episode: tuple[Any, UniverseTable], actions: list[A
     assert robust_values(table, worst_path.path)[0] >= robust_values(table, best.path)[0] - 1e-9
     assert expected_path.value >= robust_values(table, best.path)[1] - 1e-9
     assert best.reward >= expected_path.value - 1e-9  # the best path picks its universe
+    # the best path's universe is the one its action at begin met: its value as drawn
+    assert drawn_value(table, best.path) == pytest.approx(best.reward, rel=1e-12)
+    assert drawn_value(table, worst_path.path) >= worst_path.value - 1e-9
 
 
 def test_cli_end_to_end_with_an_opponent(tmp_path: Path) -> None:

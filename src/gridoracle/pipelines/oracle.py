@@ -46,6 +46,7 @@ from gridoracle.oracle.core.universes import (
     UniversePath,
     UniverseTable,
     best_universe_path,
+    drawn_value,
     robust_path,
     robust_values,
     universe_frame,
@@ -623,7 +624,10 @@ def _replay_paths(
         label = labels[stem]
         if not found.path:
             continue
-        key = (*found.path, found.reward)
+        expected = found.reward
+        if report.opponent is not None:  # with the attacks the main runs met (robust paths)
+            expected = drawn_value(report.opponent.universes, found.path)
+        key = (*found.path, expected)
         if key in done:  # the same path and expected reward: same replay
             earlier = done[key]
             result = dataclasses.replace(
@@ -635,7 +639,7 @@ def _replay_paths(
             result = replay(
                 real_env,
                 [dicts[i] for i in found.path],
-                found.reward,
+                expected,
                 report.chronic,
                 seed=seed,
                 rel_tolerance=report.config.replay_reward_rel_tolerance,
@@ -789,7 +793,12 @@ def _opponent_summary(report: OracleReport) -> dict[str, Any]:
     values = {}
     for found, stem in _all_paths(report):
         worst, expected = robust_values(opponent.universes, found.path)
-        values[stem] = {"reward": found.reward, "worst_case": worst, "expected": expected}
+        values[stem] = {
+            "reward": found.reward,
+            "worst_case": worst,
+            "expected": expected,
+            "as_drawn": drawn_value(opponent.universes, found.path) if found.path else None,
+        }
     return {
         "settings": opponent.settings,
         "windows": windows,

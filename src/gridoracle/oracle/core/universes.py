@@ -107,6 +107,7 @@ __all__ = [
     "Window",
     "attack_windows",
     "best_universe_path",
+    "drawn_value",
     "robust_path",
     "robust_values",
 ]
@@ -593,6 +594,31 @@ def robust_values(table: UniverseTable, path: Sequence[int]) -> tuple[float, flo
         expected += float(sums.mean()) if sums.size else 0.0
     base = float(np.sum(table.rewards[np.flatnonzero(outside), steps[outside]]))
     return base + worst, base + expected
+
+
+def drawn_value(table: UniverseTable, path: Sequence[int]) -> float:
+    """The value of a sequence of actions when each window brings the attack its action at
+    ``begin`` met in its own main run (``attack_id[begin, y_begin]``).
+
+    That is what a replay under the main runs' seed meets when the opponent draws as it did in
+    that run (the best path's own value: it enters that universe at ``begin``); the expected
+    reward of a robust path's replay. Main rows where that action was not attacked at
+    ``begin``; NaN for an empty path or a missing reward.
+    """
+    if len(path) == 0:
+        return float("nan")
+    steps = np.asarray(path, dtype=np.int64)
+    if len(steps) != table.n_steps:
+        raise ValueError(f"path has {len(steps)} steps, the table {table.n_steps}")
+    values = table.rewards[np.arange(table.n_steps), steps].copy()
+    for w, window in enumerate(table.windows):
+        attack = float(table.attack_id[window.begin, steps[window.begin]])
+        if attack != attack or window.n_steps == 1:
+            continue
+        k = window.attacks.index(attack)
+        inner = np.arange(window.begin + 1, window.end + 1)
+        values[inner] = table.universe_rewards(w, k)[inner - window.begin - 1, steps[inner]]
+    return float(np.sum(values))
 
 
 def robust_path(table: UniverseTable, rules: TransitionRules, criterion: str) -> UniversePath:
