@@ -35,14 +35,23 @@ def full(tmp_path_factory) -> Dataset:
 # --------------------------------------------------------------------------- line flow models
 
 
-def _brute_force(model: LineFlowRegressor, X: np.ndarray, rho: np.ndarray) -> np.ndarray:
+def _brute_force(
+    model: LineFlowRegressor, X: np.ndarray, rho: np.ndarray, quadratic: int = 0
+) -> np.ndarray:
     """The max over lines of one ridge regression per (action, line), fitted one by one with
-    scikit-learn's Ridge on the standardized varying features (intercept unpenalized)."""
+    scikit-learn's Ridge on the standardized varying features (intercept unpenalized), and the
+    standardized pairwise products of their first ``quadratic`` principal components."""
+    from sklearn.decomposition import PCA
     from sklearn.linear_model import Ridge
 
     keep = X.std(axis=0) > 1e-9
     mu, sd = X[:, keep].mean(axis=0), X[:, keep].std(axis=0)
     Z = (X[:, keep] - mu) / sd
+    if quadratic:
+        P = PCA(quadratic, svd_solver="full").fit_transform(Z)
+        i, j = np.triu_indices(quadratic)
+        Q = P[:, i] * P[:, j]
+        Z = np.column_stack([Z, (Q - Q.mean(axis=0)) / Q.std(axis=0)])
     out = np.empty((len(X), rho.shape[1]))
     for j in range(rho.shape[1]):
         ok = np.isfinite(rho[:, j, :]).all(axis=1)
@@ -62,15 +71,19 @@ def test_line_flows_is_the_max_over_lines_of_per_line_ridge_regressions():
     rho[:7, 1, :] = np.nan  # action 1 diverged in 7 states: left out of its models
     y = np.where(np.isnan(rho), np.inf, rho).max(axis=2)
     y[~np.isfinite(y)] = 2.0
-    model = LineFlowRegressor(alpha=0.5).fit(X, y, line_rho=rho)
-    expected = _brute_force(model, X, rho)
-    np.testing.assert_allclose(model.predict(X), expected, rtol=0, atol=1e-9)
+    for quadratic in (0, 3):
+        model = LineFlowRegressor(alpha=0.5, quadratic=quadratic).fit(X, y, line_rho=rho)
+        expected = _brute_force(model, X, rho, quadratic)
+        lines = model.line_predictions(X)  # float64
+        np.testing.assert_allclose(
+            np.column_stack([b.max(axis=1) for b in lines]), expected, rtol=0, atol=1e-9
+        )
+        # predict works in float32 (half the weights' memory traffic)
+        np.testing.assert_allclose(model.predict(X), expected, rtol=0, atol=2e-5)
     # the same with the per-action blocks a Dataset holds
     blocks = [rho[:, j, :] for j in range(3)]
-    again = LineFlowRegressor(alpha=0.5).fit(X, y, line_rho=blocks)
+    again = LineFlowRegressor(alpha=0.5, quadratic=3).fit(X, y, line_rho=blocks)
     np.testing.assert_array_equal(again.predict(X), model.predict(X))
-    lines = model.line_predictions(X)
-    np.testing.assert_allclose(np.column_stack([b.max(axis=1) for b in lines]), expected)
 
 
 def test_line_flows_residual_trees_add_to_the_linear_part():
@@ -269,3 +282,20 @@ def test_cli_actions_reduce_writes_a_catalogue_generate_reads(full, tmp_path, ca
     code, _, err = _run(main, [*args[:-1], str(tmp_path / "x.json"), "--keep", "0"], capsys)
     assert code == 2 and "--keep 0" in err
     assert not (tmp_path / "x.json").exists()
+
+
+def test_compare_leaves_line_models_out_on_a_max_only_dataset(full, tmp_path):
+    from gridoracle.pipelines.models import CompareRequest, compare
+
+    max_only = Dataset(**{**full.__dict__, "rho": None, "rho_lines": None})
+    result = compare(
+        CompareRequest(max_only, "mean,line_flows", out=tmp_path / "m", test_chronics=[2])
+    )
+    assert result.skipped == ["line_flows"]
+    assert set(result.leaderboard["model"]) == {"mean", "donothing"}
+    with pytest.raises(InvalidOption, match="--targets full"):
+        compare(CompareRequest(max_only, "line_flows", out=tmp_path / "n", test_chronics=[2]))
+    both = compare(CompareRequest(full, "mean,line_flows", out=tmp_path / "o", test_chronics=[2]))
+    assert both.skipped == [] and "line_flows" in set(both.leaderboard["model"])
+    row = both.leaderboard.set_index("model").loc["line_flows"]
+    assert np.isfinite(row["screened5_regret"]) and np.isfinite(row["top10_recall"])

@@ -1,0 +1,256 @@
+"""Does the default model choose well? Issue 13's decision targets, measured end to end.
+
+Run on demand (minutes; datasets are generated once under --root and reused)::
+
+    .venv/bin/python benchmarks/bench_decision.py [--only case14,topo,sandbox,case118]
+
+Scenarios (every dataset from ``--states chronic``: every step of the chronics, do-nothing
+topology, full targets), each scored by :func:`gridoracle.models.evaluate` on held-out states,
+for the model ``gridoracle train`` fits without ``--model``, beside the per-action mean and do
+nothing:
+
+``case14``
+    rte_case14_realistic, 100 unitary topologies (do nothing included), train on chronic 0 (all
+    8,064 steps) and test on chronic 1, then the reverse. Targets: mean regret <= 0.002 and
+    top-5 recall >= 0.99 on all and on dangerous states (do-nothing max rho > 0.9); regret after
+    screening the top 5 by exact simulation <= 0.0005.
+``topo``
+    The same with ``--topologies 2 --outages 1`` (each state also in 2 other topologies and with
+    one line out): on the held-out chronic's non-reference states, top-10 recall >= 0.95 and
+    regret <= 0.005.
+``sandbox``
+    l2rpn_case14_sandbox, 100 actions, train on chronics 0-1, test on 2: the table, printed.
+``case118``
+    rte_case118_example: a first dataset of ``--actions-118`` sampled actions on the first 6,048
+    steps only (max targets) is reduced to 200 actions by ``actions reduce``; the 200 are
+    generated with full targets on all steps; train on the first 6,048, test on the last 2,014.
+
+Latency: predicting every action of one state (a batch of one, median over 200 test states)
+against the targets (< 30 µs on case14, < 150 µs on 118 buses) and against one AC power flow of
+lightsim2grid measured in the same run (flat start, Newton-Raphson).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gridoracle.dataset import load
+from gridoracle.models import evaluate, train
+from gridoracle.models.train import DEFAULT_MODEL
+from gridoracle.pipelines.generate import GenerateRequest, generate
+from gridoracle.pipelines.reduce import ReduceRequest, reduce_catalogue
+
+ROWS = (
+    ("states", "states", ",.0f"),
+    ("mean regret", "mean_regret", ".5f"),
+    ("top-1", "top1_accuracy", ".3f"),
+    ("top-5 recall", "top5_recall", ".4f"),
+    ("top-10 recall", "top10_recall", ".4f"),
+    ("top-20 recall", "top20_recall", ".4f"),
+    ("regret, screen 5", "screened5_regret", ".6f"),
+    ("regret, screen 10", "screened10_regret", ".6f"),
+)
+SUBSETS = (("all", None), ("dangerous", "dangerous"), ("non-reference", "non_reference"))
+
+
+def _gen(root: Path, workers: int, **kw: Any) -> Any:
+    t = time.perf_counter()
+    report = generate(
+        GenerateRequest(out=root, states="chronic", targets=kw.pop("targets", "full"), **kw),
+        backend=_backend(workers),
+    )
+    print(f"  dataset {report.path.name} ({time.perf_counter() - t:.0f} s)", flush=True)
+    return load(report.path)
+
+
+def _backend(workers: int) -> Any:
+    from gridoracle.parallel import Backend
+
+    return Backend.from_options(workers=workers)
+
+
+def _section(entry: dict[str, Any], subset: str | None) -> dict[str, Any]:
+    if subset is None:
+        return entry["decision"]
+    return (entry.get("subsets") or {}).get(subset) or {}
+
+
+def _fmt(value: Any, fmt: str) -> str:
+    if value is None or (isinstance(value, float) and not np.isfinite(value)):
+        return "n/a"
+    return format(value, fmt)
+
+
+def print_table(title: str, record: dict[str, Any]) -> None:
+    """The decision metrics of the model and both baselines on every subset."""
+    results = record["results"]
+    names = [n for n in ("model", "mean", "donothing") if results.get(n) is not None]
+    label = {"model": record["model"], "mean": "mean", "donothing": "donothing"}
+    print(f"\n{title}")
+    head = f"  {'':<14}{'metric':<20}" + "".join(f"{label[n]:>14}" for n in names)
+    print(head)
+    for subset_label, subset in SUBSETS:
+        if subset is not None and subset not in (results["model"].get("subsets") or {}):
+            continue
+        for row_label, key, fmt in ROWS:
+            cells = "".join(
+                f"{_fmt(_section(results[n], subset).get(key), fmt):>14}" for n in names
+            )
+            print(f"  {subset_label:<14}{row_label:<20}{cells}")
+            subset_label = ""
+
+
+def latency_us(predictor: Any, X: np.ndarray, n: int = 200) -> float:
+    """Median wall time of predicting every action of one state (a batch of one)."""
+    est = predictor.estimator
+    rows = [X[i : i + 1].copy() for i in range(min(n, len(X)))]
+    for r in rows[:20]:
+        est.predict(r)
+    times = []
+    for r in rows:
+        t = time.perf_counter()
+        est.predict(r)
+        times.append(time.perf_counter() - t)
+    return float(np.median(times)) * 1e6
+
+
+def power_flow_us(env_name: str, n: int = 200) -> float:
+    """One AC power flow of lightsim2grid's grid model (flat start), median of ``n``."""
+    from gridoracle.grid import make_env
+
+    env = make_env(env_name)
+    try:
+        env.reset()
+        grid = env.backend._grid.copy()
+        flat = np.full(len(np.asarray(env.backend.V)), 1.04, dtype=complex)
+        times = []
+        for _ in range(n):
+            t = time.perf_counter()
+            grid.ac_pf(flat, 10, 1e-8)
+            times.append(time.perf_counter() - t)
+    finally:
+        env.close()
+    return float(np.median(times)) * 1e6
+
+
+class Checks:
+    """Target checks, printed as they are made and summed up at the end."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, bool]] = []
+
+    def __call__(self, what: str, value: float, bound: float, at_most: bool) -> None:
+        ok = bool(value <= bound) if at_most else bool(value >= bound)
+        sign = "<=" if at_most else ">="
+        self.rows.append((f"{what}: {value:.6g} (target {sign} {bound:g})", ok))
+        print(f"  {'PASS' if ok else 'FAIL'} {what}: {value:.6g} (target {sign} {bound:g})")
+
+
+def _train_eval(ds: Any, **split: Any) -> tuple[Any, dict[str, Any]]:
+    t = time.perf_counter()
+    result = train(ds, None, **split)
+    assert result.name == DEFAULT_MODEL, result.name
+    fit = time.perf_counter() - t
+    record = evaluate(result.model, ds, test_chronics=split.get("test_chronics"))
+    print(f"  trained {result.name} on {result.train_rows:,} states in {fit:.1f} s")
+    return result, record
+
+
+def case14(root: Path, workers: int, checks: Checks, pf_us: float) -> None:
+    print("\n== rte_case14_realistic, 100 actions, chronic states, train 0 / test 1 and reverse")
+    ds = _gen(root, workers, env="rte_case14_realistic", chronics="0,1", max_steps=8064,
+              n_actions=100)  # fmt: skip
+    for train_c, test_c in ((0, 1), (1, 0)):
+        result, record = _train_eval(ds, test_chronics=[test_c])
+        print_table(f"train chronic {train_c}, test chronic {test_c}", record)
+        dec = record["results"]["model"]["decision"]
+        dang = record["results"]["model"]["subsets"]["dangerous"]
+        tag = f"case14 test {test_c}"
+        checks(f"{tag} mean regret", dec["mean_regret"], 0.002, True)
+        checks(f"{tag} top-5 recall", dec["top5_recall"], 0.99, False)
+        checks(f"{tag} dangerous mean regret", dang["mean_regret"], 0.002, True)
+        checks(f"{tag} dangerous top-5 recall", dang["top5_recall"], 0.99, False)
+        checks(f"{tag} regret after screening 5", dec["screened5_regret"], 0.0005, True)
+        X = result.test.X[result.model.feature_names].to_numpy(dtype=np.float64)
+        us = latency_us(result.model, X)
+        print(f"  predict one state: {us:.1f} µs = {us / pf_us:.2f} x one AC power flow "
+              f"({pf_us:.1f} µs)")  # fmt: skip
+        checks(f"{tag} predict µs per state (batch of 1)", us, 30.0, True)
+
+
+def topo(root: Path, workers: int, checks: Checks) -> None:
+    print("\n== rte_case14_realistic, --topologies 2 --outages 1, train 0 / test 1 and reverse")
+    ds = _gen(root, workers, env="rte_case14_realistic", chronics="0,1", max_steps=8064,
+              n_actions=100, topologies=2, outages=1)  # fmt: skip
+    for train_c, test_c in ((0, 1), (1, 0)):
+        _result, record = _train_eval(ds, test_chronics=[test_c])
+        print_table(f"train chronic {train_c}, test chronic {test_c}", record)
+        other = record["results"]["model"]["subsets"]["non_reference"]
+        tag = f"topo test {test_c} non-reference"
+        checks(f"{tag} top-10 recall", other["top10_recall"], 0.95, False)
+        checks(f"{tag} mean regret", other["mean_regret"], 0.005, True)
+
+
+def sandbox(root: Path, workers: int) -> None:
+    print("\n== l2rpn_case14_sandbox, 100 actions, chronic states, train 0-1 / test 2")
+    ds = _gen(root, workers, env="l2rpn_case14_sandbox", chronics="0,1,2", max_steps=8064,
+              n_actions=100)  # fmt: skip
+    _result, record = _train_eval(ds, test_chronics=[2])
+    print_table("train chronics 0-1, test chronic 2", record)
+
+
+def case118(root: Path, workers: int, checks: Checks, n_actions: int, pf_us: float) -> None:
+    print(f"\n== rte_case118_example: {n_actions} actions on steps 0-6047 → actions reduce 200")
+    wide = _gen(root, workers, env="rte_case118_example", chronics="0", max_steps=6048,
+                n_actions=n_actions, targets="max")  # fmt: skip
+    catalogue = root / f"rte_case118_example-reduced200-of{n_actions}.json"
+    red = reduce_catalogue(ReduceRequest(wide, catalogue, keep=200, margin=0.01)).reduction
+    print(f"  reduced to {len(red.kept)}: within 0.01 of the best in {red.covered:.2%} of the "
+          f"training states, mean regret of the best kept {red.mean_regret:.5f}")  # fmt: skip
+    del wide
+    ds = _gen(root, workers, env="rte_case118_example", chronics="0", max_steps=8062,
+              actions_file=catalogue, n_actions=None)  # fmt: skip
+    n_test = len(ds) - 6048
+    result, record = _train_eval(ds, split_by="time", test_fraction=n_test / len(ds), gap=0)
+    print_table(f"train steps 0-6047, test the last {n_test}", record)
+    X = result.test.X[result.model.feature_names].to_numpy(dtype=np.float64)
+    us = latency_us(result.model, X)
+    print(f"  predict one state: {us:.1f} µs = {us / pf_us:.2f} x one AC power flow "
+          f"({pf_us:.1f} µs)")  # fmt: skip
+    checks("case118 predict µs per state (batch of 1)", us, 150.0, True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--root", type=Path, default=Path("/tmp/gridoracle-bench-decision"))
+    parser.add_argument("--only", default="case14,topo,sandbox,case118")
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--actions-118", type=int, default=600)
+    args = parser.parse_args(argv)
+    args.root.mkdir(parents=True, exist_ok=True)
+    only = {s.strip() for s in args.only.split(",") if s.strip()}
+    checks = Checks()
+    if "case14" in only:
+        case14(args.root, args.workers, checks, power_flow_us("rte_case14_realistic"))
+    if "topo" in only:
+        topo(args.root, args.workers, checks)
+    if "sandbox" in only:
+        sandbox(args.root, args.workers)
+    if "case118" in only:
+        pf = power_flow_us("rte_case118_example")
+        case118(args.root, args.workers, checks, args.actions_118, pf)
+    failed = [what for what, ok in checks.rows if not ok]
+    print(f"\n{len(checks.rows) - len(failed)} of {len(checks.rows)} targets met")
+    for what in failed:
+        print(f"  missed: {what}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
