@@ -182,6 +182,7 @@ class LineFlowRegressor(RegressorMixin, BaseEstimator):
         mu, sd = mean[self.features_], scale[self.features_]
         Z = (X[:, self.features_] - mu) / sd
         k = min(int(self.quadratic), Z.shape[1])
+        self.proj_: np.ndarray | None = None
         if k > 0:
             # pairwise products of the first k principal components of the standardized features
             _, _, vt = np.linalg.svd(Z, full_matrices=False)
@@ -194,8 +195,6 @@ class LineFlowRegressor(RegressorMixin, BaseEstimator):
             Z = np.column_stack([Z, (Q - q_mean) / q_scale])
             mu = np.concatenate([mu, q_mean])
             sd = np.concatenate([sd, q_scale])
-        else:
-            self.proj_ = None
         Z1 = np.column_stack([Z, np.ones(n)])
         penalty = float(self.alpha) * np.eye(Z1.shape[1])
         penalty[-1, -1] = 0.0
@@ -250,6 +249,7 @@ class LineFlowRegressor(RegressorMixin, BaseEstimator):
 
     def _products(self, kept: np.ndarray) -> np.ndarray:
         """Pairwise products of the principal components of the kept raw features."""
+        assert self.proj_ is not None
         p = kept @ self.proj_ + self.pshift_
         return p[:, self.pairs_[0]] * p[:, self.pairs_[1]]
 
