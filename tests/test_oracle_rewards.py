@@ -108,3 +108,21 @@ def test_spawned_workers_give_the_same_table(sim_env):
     np.testing.assert_array_equal(serial.rewards, spawned.rewards)
     np.testing.assert_array_equal(serial.overload, spawned.overload)
     np.testing.assert_array_equal(serial.played, spawned.played)
+
+
+def test_the_long_format_has_one_row_per_step_played():
+    rewards = np.arange(12, dtype=np.float64).reshape(4, 3)
+    rewards[2:, 1] = np.nan
+    table = RewardTable(["a", "b", "c"], rewards, rewards / 10, np.array([4, 2, 4]))
+    expected = [
+        (name, t, rewards[t, j], rewards[t, j] / 10, f"{name}_t{t}")
+        for j, name in enumerate(table.names)
+        for t in range(int(table.played[j]))
+    ]
+    frame = table.to_frame()
+    assert list(frame.itertuples(index=False, name=None)) == expected
+    assert (
+        frame["timestep"].dtype == np.int64
+        and len(RewardTable([], rewards[:, :0], rewards[:, :0], np.zeros(0, np.int64)).to_frame())
+        == 0
+    )

@@ -124,12 +124,18 @@ class RewardTable:
 
     def to_frame(self) -> pd.DataFrame:
         """Long format as Oracle4Grid's reward_df: one row per (action, timestep) played."""
-        rows = []
-        for j, name in enumerate(self.names):
-            for t in range(int(self.played[j])):
-                rows.append((name, t, self.rewards[t, j], self.overload[t, j], f"{name}_t{t}"))
+        played = np.asarray(self.played, dtype=np.int64)
+        cols = np.repeat(np.arange(len(self.names), dtype=np.int64), played)
+        steps = np.concatenate([np.arange(p, dtype=np.int64) for p in played.tolist()] or [cols])
+        names = np.asarray(self.names, dtype=object)[cols]
         return pd.DataFrame(
-            rows, columns=["name", "timestep", "reward", "overload_reward", "node_name"]
+            {
+                "name": names,
+                "timestep": steps,
+                "reward": self.rewards[steps, cols],
+                "overload_reward": self.overload[steps, cols],
+                "node_name": [f"{n}_t{t}" for n, t in zip(names, steps.tolist(), strict=True)],
+            }
         )
 
 
