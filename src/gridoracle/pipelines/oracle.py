@@ -146,7 +146,7 @@ class OracleReport:
     def opponent_rows(self) -> list[tuple[str, list[str], float, float]]:
         """With an opponent: each path's label, action names, worst-case and expected values
         (the robust paths' definitions, :mod:`gridoracle.oracle.core.universes`); else []."""
-        if self.opponent is None:
+        if self.opponent is None or not self.opponent.universes.windows:
             return []
         labels = {stem: label for label, stem in _PATHS} | {s: lb for _, lb, s in ROBUST_PATHS}
         rows = []
@@ -190,7 +190,7 @@ class OpponentReport:
         Multiverse runs simulated.
     robust : dict of str to UniversePath
         The robust paths by criterion (``"worst"``, ``"expected"``); empty for the shortest
-        path type (they maximise).
+        path type (they maximise) and when no attack came.
     """
 
     settings: dict[str, Any]
@@ -576,6 +576,10 @@ def _write_tables(
         if isinstance(found, UniversePath):
             _universe_document(document, found, report)
         write_json(document, folder / f"{stem}.json")
+    written = {stem for _, stem in _all_paths(report)}
+    for _, _, stem in ROBUST_PATHS:  # an earlier run's robust paths are not this run's
+        if stem not in written:
+            (folder / f"{stem}.json").unlink(missing_ok=True)
 
 
 def _export_graph(report: OracleReport, rules: TransitionRules, overload: np.ndarray) -> None:
@@ -734,7 +738,7 @@ def _universe_paths(
         )
         for without in (False, True)
     ]
-    if settings.best_path_type == "longest":
+    if settings.best_path_type == "longest" and opponent.universes.windows:
         for criterion, _, _ in ROBUST_PATHS:
             opponent.robust[criterion] = robust_path(opponent.universes, rules, criterion)
     return found[0], found[1]
