@@ -80,6 +80,15 @@ def test_line_flows_is_the_max_over_lines_of_per_line_ridge_regressions():
         )
         # predict works in float32 (half the weights' memory traffic)
         np.testing.assert_allclose(model.predict(X), expected, rtol=0, atol=2e-5)
+    # on every principal component, unpenalized: the same least-squares fit as on the features
+    plain = LineFlowRegressor(alpha=1e-10).fit(X, y, line_rho=rho)
+    rotated = LineFlowRegressor(alpha=1e-10, components=4).fit(X, y, line_rho=rho)
+    np.testing.assert_allclose(
+        np.column_stack([b.max(axis=1) for b in rotated.line_predictions(X)]),
+        np.column_stack([b.max(axis=1) for b in plain.line_predictions(X)]),
+        atol=1e-8,
+    )
+    assert LineFlowRegressor(components=2).fit(X, y, line_rho=rho).coef_.shape[0] == 2
     # the same with the per-action blocks a Dataset holds
     blocks = [rho[:, j, :] for j in range(3)]
     again = LineFlowRegressor(alpha=0.5, quadratic=3).fit(X, y, line_rho=blocks)
