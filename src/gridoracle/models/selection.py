@@ -154,13 +154,15 @@ def select_model(
     seed: int = 0,
     n_folds: int = 4,
     gap: int = DEFAULT_GAP,
+    fold_gap: int = DEFAULT_GAP,
 ) -> tuple[str, pd.DataFrame]:
-    """Split off the test side as :func:`~gridoracle.models.train.train` does, cross-validate
-    the candidates on the training side only; return the best label and the table."""
+    """Split off the test side as :func:`~gridoracle.models.train.train` does (``gap``: that of
+    a split by time), cross-validate the candidates on the training side only (``fold_gap``:
+    see :func:`fold_masks`); return the best label and the table."""
     ds = as_dataset(data)
     train_ds, _test = ds.split(
         by=split_by, test_chronics=test_chronics, test_fraction=test_fraction, seed=seed, gap=gap
     )
     del _test  # never read: the choice is made on the training states only
-    table = cross_validate(train_ds, candidates, n_folds=n_folds, gap=gap, seed=seed)
+    table = cross_validate(train_ds, candidates, n_folds=n_folds, gap=fold_gap, seed=seed)
     return str(table.index[0]), table
