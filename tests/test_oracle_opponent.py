@@ -461,3 +461,76 @@ def test_replay_sees_the_attacks_of_the_main_runs(
     np.testing.assert_array_equal(ids, runs.attack_id[:survived, y])
     # before it, the same rewards as the main run (no line above its limit yet)
     np.testing.assert_allclose(result.rewards[:11], runs.table.rewards[:11, y], atol=TOL, rtol=0)
+
+
+@pytest.mark.slow
+def test_neurips_track1_weighted_opponent_matches_grid2op() -> None:
+    """l2rpn_neurips_2020_track1 (36 substations, WeightedRandomOpponent: its draws depend on the
+    line loadings), seed 3: sub-16-0 meets line 9 at t91 where do nothing meets line 13. The
+    main runs see the Runner's attacks, and the multiverse runs equal Oracle4Grid's."""
+    from grid2op.Rules import AlwaysLegal
+    from grid2op.Runner import Runner
+
+    from gridoracle.actions.combine import combinations
+    from gridoracle.actions.oracle_input import load_oracle_actions
+    from gridoracle.oracle.sim.agents import (
+        OneChangeThenOnlyReconnect,
+        OracleL2RPNReward,
+        OracleOverloadReward,
+    )
+    from gridoracle.oracle.sim.env import make_oracle_env, simulation_parameters
+    from gridoracle.oracle.sim.multiverse import (
+        attack_lines,
+        main_runs,
+        reference_universe_run,
+        resimulate,
+    )
+
+    folder = ACTIONS.parent / "l2rpn_neurips_2020_track1"
+    env = make_oracle_env("l2rpn_neurips_2020_track1")
+    reference_env = make_env(
+        "l2rpn_neurips_2020_track1",
+        param=simulation_parameters(),
+        reward_class=OracleL2RPNReward,
+        other_rewards={"overload_reward": OracleOverloadReward},
+        gamerules_class=AlwaysLegal,
+    )
+    try:
+        unitary, _, _ = load_oracle_actions(folder / "reference.json", env)
+        chosen = [a for a in combinations(unitary, 1) if a.name in ("sub-16-0", "donothing-0")]
+        n_steps = 100
+        runs = main_runs(env, chosen, 0, n_steps, 3)
+        for j, action in enumerate(chosen):
+            agent = OneChangeThenOnlyReconnect(reference_env.action_space, dict(action.grid2op))
+            runner = Runner(
+                **reference_env.get_params_for_runner(), agentClass=None, agentInstance=agent
+            )
+            *_, data = runner.run(
+                nb_episode=1,
+                max_iter=n_steps,
+                env_seeds=[3],
+                episode_id=[0],
+                add_detailed_output=True,
+            )[0]
+            ids = [
+                float(a[0]) if a else float("nan")
+                for a in (attack_lines(data.attacks[t]) for t in range(n_steps))
+            ]
+            np.testing.assert_array_equal(runs.attack_id[:, j], ids)
+            np.testing.assert_allclose(
+                runs.table.rewards[:, j], np.asarray(data.rewards[:n_steps]), atol=TOL, rtol=0
+            )
+        table = resimulate(env, chosen, runs, 0, 3)
+        (window,) = table.windows
+        assert (window.begin, window.attacks) == (91, (9.0, 13.0))
+        env.reset(seed=3, options={"time serie id": 0})
+        for k, attack in enumerate(window.attacks):
+            y = int(np.flatnonzero(~window.native[k])[0])
+            expected = reference_universe_run(
+                env, chosen[y].grid2op, runs.attacks[attack], window.begin, window.end, 3
+            )
+            got = table.multi_rewards[0][k, : len(expected), y]
+            np.testing.assert_allclose(got, expected, atol=TOL, rtol=0)
+    finally:
+        env.close()
+        reference_env.close()
