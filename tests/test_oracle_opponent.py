@@ -393,6 +393,7 @@ def test_cli_end_to_end_with_an_opponent(tmp_path: Path) -> None:
 
     table = pd.read_csv(folder / "reward_df.csv")
     kpis = dict(pd.read_csv(folder / "kpis.csv").itertuples(index=False))
+    assert (folder / "universes.png").read_bytes()[:4] == b"\x89PNG"
     main = table[~table["multiverse"]]
     donothing = main.loc[main["name"] == "donothing-0", "reward"].sum()
     assert kpis["Do Nothing in ref topo"] == pytest.approx(donothing, rel=1e-12)

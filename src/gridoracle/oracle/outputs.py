@@ -165,3 +165,74 @@ def write_figures(
     ):
         written.append(plot_topology_count([names[i] for i in path], n_best, title, folder / file))
     return written
+
+
+#: at most this many windows (rows) and attacks (columns) in universes.png
+MAX_WINDOWS_DRAWN = 4
+MAX_ATTACKS_DRAWN = 4
+
+
+def plot_universes(
+    table: Any,
+    names: Sequence[str],
+    paths: Sequence[tuple[str, Sequence[int], Sequence[float], str]],
+    path: Path,
+) -> Path:
+    """universes.png (with an opponent): per attack window (a row) and attack seen (a column),
+    the reward of each action in that attack's universe over the window, and the paths.
+
+    ``table`` is a :class:`~gridoracle.oracle.core.universes.UniverseTable`; ``paths`` are
+    ``(label, actions, attack per timestep, colour)``: a path with attacks (the best path) is
+    drawn in the universe it goes through, one without (a robust path) in every one.
+    """
+    windows = table.windows[:MAX_WINDOWS_DRAWN]
+    n_cols = max(1, min(MAX_ATTACKS_DRAWN, max((len(w.attacks) for w in windows), default=1)))
+    fig = _new_figure(4.2 * n_cols, 0.8 + 0.28 * len(names) * max(1, len(windows)))
+    axes = fig.subplots(max(1, len(windows)), n_cols, squeeze=False)
+    for row, window in enumerate(windows):
+        for col in range(n_cols):
+            ax = axes[row][col]
+            if col >= len(window.attacks) or window.n_steps < 2:
+                ax.axis("off")
+                continue
+            attack = window.attacks[col]
+            values = table.universe_rewards(row, col).T  # (N, n_steps - 1)
+            steps = np.arange(window.begin + 1, window.end + 1)
+            extent = (steps[0] - 0.5, steps[-1] + 0.5, len(names) - 0.5, -0.5)
+            image = ax.imshow(
+                values, aspect="auto", interpolation="nearest", cmap="viridis", extent=extent
+            )
+            fig.colorbar(image, ax=ax)
+            native = np.flatnonzero(window.native[col])
+            ax.scatter(np.full(len(native), steps[0]), native, marker=">", color="red", s=30)
+            for label, actions, attacks, colour in paths:
+                if not len(actions):
+                    continue
+                picked = np.asarray(actions)[steps]
+                in_universe = not len(attacks) or all(a != a for a in attacks)
+                if not in_universe and float(attacks[steps[0]]) != attack:
+                    continue
+                ax.plot(steps, picked, color=colour, lw=1.5, label=label)
+            ax.set_yticks(range(len(names)))
+            ax.set_yticklabels(names, fontsize=6)
+            ax.set_title(
+                f"window {window.begin}-{window.end}, attack on line {int(attack)} "
+                f"(hit {len(native)} main runs, red)",
+                fontsize=8,
+            )
+            ax.set_xlabel("timestep", fontsize=7)
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend(fontsize=6, loc="lower right")
+    more = len(table.windows) - len(windows)
+    fig.suptitle(
+        "Rewards in each attack's universe (main rows of the actions it hit, multiverse rows of"
+        " the others)" + (f"; {more} more windows not drawn" if more > 0 else ""),
+        fontsize=9,
+    )
+    return _save(fig, path)
+
+
+def _new_figure(width: float, height: float) -> Any:
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(min(width, 18), min(height, 30)))

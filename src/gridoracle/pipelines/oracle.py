@@ -605,7 +605,23 @@ def _export_graph(report: OracleReport, rules: TransitionRules, overload: np.nda
 
 
 def _draw_figures(report: OracleReport, overload: np.ndarray) -> None:
-    """graph.png and the topology counts (drawn here, after the replay: about 0.5 s)."""
+    """graph.png and the topology counts (drawn here, after the replay: about 0.5 s); with an
+    opponent's windows, universes.png."""
+    if report.opponent is not None and report.opponent.universes.windows:
+        from gridoracle.oracle.outputs import plot_universes
+
+        attacks = report.best.attacks if isinstance(report.best, UniversePath) else []
+        drawn = [
+            ("best path", report.best.path, attacks, "orange"),
+            *(
+                (label, report.opponent.robust[c].path, [], colour)
+                for (c, label, _), colour in zip(ROBUST_PATHS, ("white", "magenta"), strict=True)
+                if c in report.opponent.robust
+            ),
+        ]
+        plot_universes(
+            report.opponent.universes, report.names, drawn, report.folder / "universes.png"
+        )
     write_figures(
         report.table.rewards,
         report.names,
