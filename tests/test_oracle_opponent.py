@@ -535,3 +535,25 @@ def test_neurips_track1_weighted_opponent_matches_grid2op() -> None:
     finally:
         env.close()
         reference_env.close()
+
+
+def test_without_artifacts_both_constructions_are_the_same_graph() -> None:
+    """One attack per window (every action hit by it), t0 and the last timestep unattacked:
+    Oracle4Grid's previous-row construction has nothing to get wrong, and gives this graph."""
+    rng = np.random.default_rng(5)
+    n_steps, names = 9, NAMES
+    ids = np.full((n_steps, len(names)), np.nan)
+    ids[2:5] = 3.0
+    ids[6:8] = 14.0
+    table = UniverseTable.without_universes(
+        rng.random((n_steps, len(names))), np.ones((n_steps, len(names))), ids
+    )
+    rules = allowed_transitions(names)
+    ours = build_universe_graph(table, names, rules, significant_digits=5)
+    theirs = build_oracle4grid_attack_graph(
+        universe_frame(table, names), names, rules, n_steps, significant_digits=5
+    )
+    assert sorted(ours.edges(data="weight")) == sorted(theirs.edges(data="weight"))
+    found = best_universe_path(table, rules, significant_digits=5)
+    nodes, value = reference_universe_path(theirs)
+    assert found.value == value and [names.index(n) for n, _, _ in nodes] == found.path
