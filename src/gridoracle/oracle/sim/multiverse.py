@@ -15,7 +15,8 @@ duration, budget, lines attacked):
 2. **Windows** (:func:`gridoracle.oracle.core.universes.attack_windows`).
 3. **Multiverse** (:func:`resimulate`): for each window ``[begin, end]`` and each attack a seen
    in it, every action whose main run a did not hit is run again with a: an environment without
-   opponent and with always-legal rules (:func:`make_universe_env`, made once), reset at
+   opponent and with always-legal rules (:func:`make_universe_env`, made once per process and
+   chronic), reset at
    chronic row ``begin + 1`` (``options={"init ts": begin + 1}``), the action's grid2op dict
    without the bus settings of the attacked lines' ends, plus the attack (the attacked lines
    stay out: the agent never reconnects what its action disconnects), for ``end - begin`` steps:
@@ -23,6 +24,10 @@ duration, budget, lines attacked):
    starting at that row for each such run and plays it with a Runner
    (:func:`reference_universe_run`, the ground truth the tests compare against: rewards agree
    within 1e-6).
+
+Both kinds of runs are self-contained units (:class:`MainRunUnit`, :class:`UniverseUnit`) mapped
+on a :class:`~gridoracle.parallel.Backend`: in this process, local processes or Dask, with the
+same results (a worker makes its environment from the environment's name).
 """
 
 from __future__ import annotations
