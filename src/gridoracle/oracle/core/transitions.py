@@ -327,7 +327,9 @@ def allowed_transitions(
     sparse : bool, optional
         Store :attr:`TransitionRules.allowed` as a CSR matrix; by default when N exceeds
         :data:`SPARSE_THRESHOLD` (2048: the dense matrix would pass 4 MB and the dynamic
-        programming is faster on the CSR form for sets that large).
+        programming is faster on the CSR form for sets that large). With the game's limits
+        (1 and 1) the sparse rules are built from the actions' neighbourhoods
+        (:func:`_neighbour_csr`, O(allowed transitions)) instead of counting all N^2 pairs.
     reference : str or mapping, optional
         The reference topology the first action is played from; default do nothing.
 
@@ -352,6 +354,9 @@ def allowed_transitions(
     init_sub, init_line = init_counts(parts, reference)
     from_init = (init_sub <= max_sub) & (init_line <= max_line)
 
+    if use_sparse and max_sub == 1 and max_line == 1:
+        allowed = _neighbour_csr(parts)
+        return TransitionRules(allowed, from_init, max_sub=max_sub, max_line=max_line)
     dense = None if use_sparse else np.empty((n, n), dtype=bool)
     row_parts: list[NDArray[np.int64]] = []
     col_parts: list[NDArray[np.int64]] = []
@@ -381,3 +386,99 @@ def _csr(
     return sp.csr_array(
         (np.ones(len(cols), dtype=bool), cols.astype(index_type), indptr), shape=(n, n)
     )
+
+
+# a random 64-bit code per unitary action (and per masked asset) for the neighbourhood join
+_HASH_SEED = 20231004
+
+
+def _neighbour_csr(parts: Sequence[Mapping[Asset, int]]) -> Any:
+    """The allowed transitions under limits 1 and 1, as CSR, in O(allowed pairs).
+
+    X -> Y is allowed when, with at most one substation s and one line l left out of both,
+    X and Y act alike on every other asset. Each action emits the "rest" Z it leaves after
+    leaving out nothing, one of its substations, one of its lines, or one of each, with the
+    asset(s) left out: entry (X, Z, s, l) (s, l = none when nothing is left out). Two entries
+    with the same Z pair up when their s agree or one is none, and their l likewise: the pairs
+    are joined on hashed keys (Z as a sum of random 64-bit codes of its unitary actions,
+    collisions about N^2 / 2^64) between the buckets (Z, s, l), (Z, s, none), (Z, none, l),
+    (Z, none, none), so that only matching pairs are produced, then deduplicated.
+    """
+    n = len(parts)
+    rng = np.random.default_rng(_HASH_SEED)
+    codes: dict[tuple[Asset, int], int] = {}
+    asset_ids: dict[Asset, int] = {}
+    mask = (1 << 64) - 1
+    owner: list[int] = []
+    zhash: list[int] = []
+    sub_left: list[int] = []
+    line_left: list[int] = []
+    for x, action in enumerate(parts):
+        items = list(action.items())
+        part_code = []
+        for asset, k in items:
+            found = codes.get((asset, k))
+            if found is None:
+                found = codes[(asset, k)] = int(rng.integers(0, 2**62)) * 4 + 1
+            part_code.append(found)
+            asset_ids.setdefault(asset, len(asset_ids) + 1)
+        total = sum(part_code) & mask
+        subs = [(0, 0)] + [
+            (asset_ids[a], part_code[i]) for i, (a, _) in enumerate(items) if a[0] == "sub"
+        ]
+        lines = [(0, 0)] + [
+            (asset_ids[a], part_code[i]) for i, (a, _) in enumerate(items) if a[0] == "line"
+        ]
+        for s_id, s_code in subs:
+            for l_id, l_code in lines:
+                owner.append(x)
+                zhash.append((total - s_code - l_code) & mask)
+                sub_left.append(s_id)
+                line_left.append(l_id)
+    x_of = np.asarray(owner, dtype=np.int64)
+    z = np.asarray(zhash, dtype=np.uint64)
+    s_left = np.asarray(sub_left, dtype=np.uint64)  # 0: nothing left out
+    l_left = np.asarray(line_left, dtype=np.uint64)
+    has_s, has_l = s_left > 0, l_left > 0
+    zero = np.zeros_like(s_left)
+
+    def key(s_part: np.ndarray, l_part: np.ndarray) -> np.ndarray:
+        with np.errstate(over="ignore"):
+            return (
+                z + s_part * np.uint64(0x9E3779B97F4A7C15) + l_part * np.uint64(0xC2B2AE3D27D4EB4F)
+            )
+
+    own = key(s_left, l_left)
+    pairs = [_join(own, x_of, own, x_of)]  # the same bucket
+    for left, wanted in (
+        (has_l, key(s_left, zero)),  # (Z, s, l) - (Z, s, none)
+        (has_s, key(zero, l_left)),  # (Z, s, l) - (Z, none, l)
+        (has_s & has_l, key(zero, zero)),  # (Z, s, l) - (Z, none, none)
+    ):
+        pairs.append(_join(wanted[left], x_of[left], own, x_of))
+    only_s, only_l = has_s & ~has_l, ~has_s & has_l
+    pairs.append(_join(z[only_s], x_of[only_s], z[only_l], x_of[only_l]))  # (Z,s,-)-(Z,-,l)
+    rows = np.concatenate([p[0] for p in pairs] + [p[1] for p in pairs])
+    cols = np.concatenate([p[1] for p in pairs] + [p[0] for p in pairs])
+    flat = np.sort(rows * n + cols)
+    if flat.size:
+        flat = flat[np.concatenate(([True], flat[1:] != flat[:-1]))]
+    return _csr([flat // n], [flat % n], n)
+
+
+def _join(
+    left_keys: np.ndarray, left_x: np.ndarray, right_keys: np.ndarray, right_x: np.ndarray
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Every (left x, right x) whose keys are equal (an equi-join by sorting)."""
+    order = np.argsort(right_keys, kind="stable")
+    sorted_keys = right_keys[order]
+    start = np.searchsorted(sorted_keys, left_keys, side="left")
+    stop = np.searchsorted(sorted_keys, left_keys, side="right")
+    counts = stop - start
+    total = int(counts.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    lx = np.repeat(left_x, counts)
+    offsets = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+    rx = right_x[order[np.repeat(start, counts) + offsets]]
+    return lx, rx
