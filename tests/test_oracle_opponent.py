@@ -557,3 +557,12 @@ def test_without_artifacts_both_constructions_are_the_same_graph() -> None:
     found = best_universe_path(table, rules, significant_digits=5)
     nodes, value = reference_universe_path(theirs)
     assert found.value == value and [names.index(n) for n, _, _ in nodes] == found.path
+
+
+def test_doctests() -> None:
+    import doctest
+
+    from gridoracle.oracle.core import universes
+
+    result = doctest.testmod(universes)
+    assert result.attempted > 0 and result.failed == 0
