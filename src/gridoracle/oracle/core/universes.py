@@ -47,6 +47,10 @@ DataFrame (``prevAtk``), not from the same run:
   follows any of them;
 - when the episode ends inside a window, Oracle4Grid links ``end`` only from unattacked names
   (``<name>_t<T-1>``, which do not exist then): it finds no path. Here every node at T-1 does;
+- Oracle4Grid finds the attacked timesteps as those whose sum of ``attack_id`` over the actions
+  is not 0 (``pivot.sum(axis=1) != 0``): a timestep where every attacked run lost line 0 reads
+  as unattacked (``l2rpn_neurips_2020_track1`` attacks line 0). Here a timestep is attacked when
+  some ``attack_id`` is a number;
 - an attack of several lines is re-simulated with all of them (their bus settings all removed
   from the action); Oracle4Grid removes those of the first line only (every opponent shipped with
   grid2op attacks one line).
