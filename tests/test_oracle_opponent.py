@@ -566,3 +566,10 @@ def test_doctests() -> None:
 
     result = doctest.testmod(universes)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_an_attack_on_line_0_makes_a_window() -> None:
+    """Oracle4Grid sums the attack ids per timestep and misses this one (its sum is 0)."""
+    ids = np.full((4, 2), np.nan)
+    ids[1:3] = 0.0
+    assert [(w.begin, w.end, w.attacks) for w in attack_windows(ids)] == [(1, 2, (0.0,))]
