@@ -308,3 +308,14 @@ def test_compare_leaves_line_models_out_on_a_max_only_dataset(full, tmp_path):
     assert both.skipped == [] and "line_flows" in set(both.leaderboard["model"])
     row = both.leaderboard.set_index("model").loc["line_flows"]
     assert np.isfinite(row["screened5_regret"]) and np.isfinite(row["top10_recall"])
+
+
+def test_line_flows_residual_boosting_and_bad_residual():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(40, 2))
+    rho = np.abs(X[:, None, :] * [[1.0, 0.5]])
+    params = {"max_iter": 5, "n_jobs": 1}
+    model = LineFlowRegressor(residual="hist_gradient_boosting", residual_params=params)
+    assert model.fit(X, rho.max(axis=2), line_rho=rho).predict(X).shape == (40, 1)
+    with pytest.raises(ValueError, match="residual"):
+        LineFlowRegressor(residual="xgboost").fit(X, rho.max(axis=2), line_rho=rho)

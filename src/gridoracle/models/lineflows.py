@@ -22,7 +22,7 @@ from threadpoolctl import threadpool_limits
 
 __all__ = ["RESIDUALS", "LineFlowRegressor", "line_rho_blocks"]
 
-RESIDUALS = ("extra_trees", "hist_gradient_boosting", "lightgbm")
+RESIDUALS = ("extra_trees", "hist_gradient_boosting")
 """Values of ``LineFlowRegressor(residual=...)`` (None: the linear models only)."""
 
 _CONSTANT = 1e-9  # a feature whose training standard deviation is below this is left out
@@ -60,15 +60,9 @@ def _make_residual(name: str, params: dict[str, Any], seed: int | None) -> Any:
         p = {"max_iter": 50, "max_leaf_nodes": 15, "max_bins": 63, "early_stopping": False}
         p.update(params)
         n_jobs = p.pop("n_jobs", -1)
-        return PerActionRegressor(HistGradientBoostingRegressor(random_state=seed, **p), n_jobs)
-    if name == "lightgbm":
-        from lightgbm import LGBMRegressor
-
-        from gridoracle.models.peraction import PerActionRegressor
-
-        p = {"n_estimators": 50, "num_leaves": 15, "learning_rate": 0.1, "verbose": -1, **params}
-        n_jobs = p.pop("n_jobs", -1)
-        return PerActionRegressor(LGBMRegressor(random_state=seed, n_jobs=1, **p), n_jobs)
+        return PerActionRegressor(
+            HistGradientBoostingRegressor(random_state=seed, **p), n_jobs=n_jobs
+        )
     raise ValueError(f"residual {name!r}: expected None or one of {', '.join(RESIDUALS)}")
 
 
@@ -90,7 +84,7 @@ class LineFlowRegressor(RegressorMixin, BaseEstimator):
         Each action models only the lines whose training rho came within ``line_margin`` of that
         action's max rho in some training state (the others never decide the max); None: every
         line. Fewer lines, faster predictions.
-    residual : {None, "extra_trees", "hist_gradient_boosting", "lightgbm"}, default None
+    residual : {None, "extra_trees", "hist_gradient_boosting"}, default None
         A model of ``y - max of the linear models`` on the same features, added to the
         prediction.
     residual_params : dict, optional
