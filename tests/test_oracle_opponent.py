@@ -102,7 +102,8 @@ def _runner(env: Any, action: dict[str, Any], seed: int) -> Any:
 
 
 def test_opponent_is_detected(opp_env: Any, env_case14: Any) -> None:
-    from gridoracle.oracle.sim.multiverse import has_opponent, opponent_settings
+    from gridoracle.oracle.sim.env import has_opponent
+    from gridoracle.oracle.sim.multiverse import opponent_settings
 
     assert has_opponent(opp_env)
     assert not has_opponent(env_case14)

@@ -52,10 +52,9 @@ from gridoracle.oracle.core.universes import (
     universe_frame,
 )
 from gridoracle.oracle.outputs import path_document, write_csv, write_figures, write_json
-from gridoracle.oracle.sim.env import make_oracle_env, use_replay_parameters
+from gridoracle.oracle.sim.env import has_opponent, make_oracle_env, use_replay_parameters
 from gridoracle.oracle.sim.multiverse import (
     MainRuns,
-    has_opponent,
     main_runs,
     opponent_settings,
     resimulate,

@@ -69,21 +69,6 @@ MAIN_LABEL = "main runs with the opponent"
 MULTIVERSE_LABEL = "multiverse runs"
 
 
-def has_opponent(env: Any) -> bool:
-    """Whether ``env`` has an opponent that may attack (not grid2op's do-nothing default)."""
-    from grid2op.Action import DontAct
-    from grid2op.Opponent import BaseOpponent
-
-    space = getattr(env, "_oppSpace", None)
-    if space is None:
-        return False
-    if type(space.opponent) is BaseOpponent:
-        return False
-    if issubclass(env._opponent_action_class, DontAct):
-        return False
-    return bool(space.init_budget > 0 or space.budget_per_timestep > 0)
-
-
 def opponent_settings(env: Any) -> dict[str, Any]:
     """The opponent's configuration, for ``summary.json``."""
     space = env._oppSpace
