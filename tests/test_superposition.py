@@ -52,6 +52,11 @@ class _Case:
         topo = self.engine.resulting_topology(
             combo, s.topo_vect[step], s.prev_topo[step], s.line_status[step]
         )
+        # held as the Oracle holds it: lines the environment cut (maintenance) stay out
+        status = np.asarray(self.env.action_space(combo.grid2op).line_set_status)
+        off = ~s.line_status[step] & (status != 1)
+        topo[self.engine.line_or_pos[off]] = -1
+        topo[self.engine.line_ex_pos[off]] = -1
         if self.engine.islanded(topo):
             return None
         return self.solver.solve(topo, s, np.array([step]), dc=dc)

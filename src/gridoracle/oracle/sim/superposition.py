@@ -673,6 +673,7 @@ def superposed_reward_table(
 
     added = 0
     rounds = 0
+    known_rules: dict[tuple[str, ...], Any] = {}
     while True:
         rounds += 1
         actions = [c for c in combos if exact_rows.get(c.name, (0, 0, 0))[2] != -1]
@@ -681,7 +682,11 @@ def superposed_reward_table(
         keep, _ = drop_incomplete(table.played, table.names)
         sub = table.select(keep)
         flags = np.nan_to_num(sub.overload, nan=-1).astype(np.int8)
-        rules = allowed_transitions(sub.names, max_sub=1, max_line=1)
+        key = tuple(sub.names)
+        if key not in known_rules:  # the names change only when an action is dropped
+            known_rules.clear()
+            known_rules[key] = allowed_transitions(sub.names, max_sub=1, max_line=1)
+        rules = known_rules[key]
         best_path, best_no = best_paths(
             sub.rewards, rules, flags, kind=kind, significant_digits=significant_digits
         )

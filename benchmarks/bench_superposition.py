@@ -1,0 +1,275 @@
+"""Benchmark: superposition of unitary topology changes (``--combine superposition``).
+
+Run on demand (not part of the test suite)::
+
+    python benchmarks/bench_superposition.py error                 # error table (a few minutes)
+    python benchmarks/bench_superposition.py agree  --env l2rpn_neurips_2020_track1 \\
+        --actions A.json --depth 2 --steps 864                     # exact vs superposition
+    python benchmarks/bench_superposition.py scale  --env ... --actions ... --depth 3 --steps 864
+
+error
+    On random combined actions (depth 2 and 3, distinct assets) of a grid's unitary actions, at a
+    few steps of chronic 0's reconnect-only episode: the superposed flows against a power flow of
+    the combined topology itself (the same lightsim2grid solver), in DC (max |delta P| in MW:
+    the theorem is exact there) and in AC (margin reward and max rho, as the Oracle scores them).
+    Combinations that superposition does not use (flagged) and those whose own power flow
+    islands the grid are counted, not scored.
+agree
+    ``gridoracle oracle`` with ``--combine exact`` then ``--combine superposition`` on the same
+    inputs, each in a child process (wall time and peak memory from ``/usr/bin/time``): the best
+    paths and kpis.csv compared byte for byte.
+scale
+    ``gridoracle oracle --combine superposition`` alone (exact is out of reach there), timed with
+    its peak memory and its step timings from summary.json.
+
+The machine's load (1-minute load average) is printed with every figure: other jobs share it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _load() -> float:
+    return float(os.getloadavg()[0])
+
+
+def error_table(env_name: str, actions_file: str, n_combos: int, steps: int, seed: int) -> list:
+    """Rows of the error table for one grid (see the module docstring)."""
+    from gridoracle.actions.combine import CombinedAction
+    from gridoracle.actions.oracle_input import load_oracle_actions
+    from gridoracle.engine.batched import BatchedEngine
+    from gridoracle.engine.unitary import FlowSolver
+    from gridoracle.oracle.core.margins import margin_reward
+    from gridoracle.oracle.sim import superposition as sup
+    from gridoracle.oracle.sim.env import make_oracle_env
+    from gridoracle.oracle.sim.episode import episode_states
+
+    env = make_oracle_env(env_name, "oracle")
+    engine = BatchedEngine(env)
+    solver = FlowSolver(env)
+    found = episode_states(env, 0, steps, 0, engine=engine)
+    states = found.states
+    assert states is not None
+    unitary, _, _ = load_oracle_actions(Path(actions_file), env)
+    rng = np.random.default_rng(seed)
+    limit = engine.thermal_limit
+    at = sorted({0, len(states) // 2, len(states) - 1})
+    rows = []
+    tick = time.perf_counter()
+    bases = {
+        dc: sup.unitary_basis(env, engine, states, unitary, dc=dc, solver=solver)
+        for dc in (True, False)
+    }
+    basis_s = time.perf_counter() - tick
+    for depth in (2, 3):
+        every = (
+            [
+                list(c)
+                for c in itertools.combinations(range(len(unitary)), depth)
+                if len({unitary[i].asset for i in c}) == depth
+            ]
+            if len(unitary) <= 40
+            else None
+        )
+        picked: list[list[int]] = []
+        if every is not None:
+            chosen = rng.permutation(len(every))[:n_combos]
+            picked = [every[i] for i in sorted(chosen)]
+        seen: set[tuple[int, ...]] = set()
+        while every is None and len(picked) < n_combos:
+            idx = sorted(rng.choice(len(unitary), depth, replace=False).tolist())
+            if len({unitary[i].asset for i in idx}) < depth or tuple(idx) in seen:
+                continue
+            seen.add(tuple(idx))
+            picked.append(idx)
+        parts = np.asarray(picked, dtype=np.int64)
+        combos = [CombinedAction.of([unitary[i] for i in p]) for p in picked]
+        dc_err, r_err, rho_err, flagged, islanded, diverged = [], [], [], 0, 0, 0
+        screened = sup.screen(bases[False], parts, limit)
+        for step in at:
+            p_dc, _, ok_dc = sup.superposed_flows(bases[True], parts, step)
+            for m, combo in enumerate(combos):
+                topo = engine.resulting_topology(
+                    combo, states.topo_vect[step], states.prev_topo[step], states.line_status[step]
+                )
+                # held as the Oracle holds it: lines the environment cut stay out
+                status = np.asarray(env.action_space(combo.grid2op).line_set_status)
+                off = ~states.line_status[step] & (status != 1)
+                topo[engine.line_or_pos[off]] = -1
+                topo[engine.line_ex_pos[off]] = -1
+                if engine.islanded(topo):
+                    islanded += 1
+                    continue
+                if ok_dc[m]:
+                    exact_dc = solver.solve(topo, states, np.array([step]), dc=True)
+                    if exact_dc.converged[0]:
+                        dc_err.append(float(np.abs(exact_dc.p_or[0] - p_dc[m]).max()))
+                if not screened.ok[step, m]:
+                    flagged += 1
+                    continue
+                exact = solver.solve(topo, states, np.array([step]))
+                if not exact.converged[0]:
+                    diverged += 1
+                    continue
+                reward = float(margin_reward(exact.a_or[0], limit))
+                r_err.append(abs(reward - float(screened.rewards[step, m])))
+                p, q, _ = sup.superposed_flows(bases[False], parts[m : m + 1], step)
+                base = bases[False].base
+                s0 = np.hypot(base.p_or[step], base.q_or[step])
+                ratio = np.where(s0 > 1e-9, base.a_or[step] / np.maximum(s0, 1e-9), 0.0)
+                rho = np.hypot(p[0], q[0]) * ratio / limit
+                rho_err.append(abs(float(rho.max()) - float((exact.a_or[0] / limit).max())))
+        rows.append(
+            {
+                "grid": env_name,
+                "unitary": len(unitary),
+                "depth": depth,
+                "pairs": len(combos) * len(at),
+                "islanded": islanded,
+                "flagged": flagged,
+                "diverged": diverged,
+                "scored": len(r_err),
+                "dc_max_dp_mw": max(dc_err) if dc_err else float("nan"),
+                "ac_reward_max": max(r_err) if r_err else float("nan"),
+                "ac_reward_median": float(np.median(r_err)) if r_err else float("nan"),
+                "ac_reward_p95": float(np.percentile(r_err, 95)) if r_err else float("nan"),
+                "ac_maxrho_max": max(rho_err) if rho_err else float("nan"),
+                "ac_maxrho_median": float(np.median(rho_err)) if rho_err else float("nan"),
+                "reward_scale": float(limit.size),
+                "basis_s": basis_s,
+            }
+        )
+    env.close()
+    return rows
+
+
+def _oracle(args: list[str], out: Path) -> dict[str, Any]:
+    """One ``gridoracle oracle`` in a child process: wall seconds, peak memory, summary."""
+    cmd = ["/usr/bin/time", "-f", "MAXRSS_KB %M", sys.executable, "-m", "gridoracle.cli"]
+    cmd += ["oracle", *args, "--out", str(out), "--no-replay", "--quiet"]
+    load = _load()
+    tick = time.perf_counter()
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    wall = time.perf_counter() - tick
+    rss = [line for line in done.stderr.splitlines() if line.startswith("MAXRSS_KB")]
+    if done.returncode != 0:
+        raise SystemExit(
+            f"oracle failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+        )
+    folders = [p.parent for p in out.rglob("summary.json")]
+    summary = json.loads((folders[0] / "summary.json").read_text())
+    return {
+        "wall_s": wall,
+        "peak_gb": int(rss[-1].split()[1]) / 2**20 if rss else float("nan"),
+        "load": load,
+        "folder": folders[0],
+        "summary": summary,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("section", choices=["error", "agree", "scale"])
+    parser.add_argument("--env")
+    parser.add_argument("--actions")
+    parser.add_argument("--depth", type=int, default=2)
+    parser.add_argument("--steps", type=int, default=288)
+    parser.add_argument("--combos", type=int, default=150)
+    parser.add_argument("--json")
+    parser.add_argument(
+        "--grids",
+        default="l2rpn_case14_sandbox=examples/actions/l2rpn_case14_sandbox/reference.json",
+        help="env=actions,... for the error table",
+    )
+    args = parser.parse_args()
+    results: dict[str, Any] = {"section": args.section, "cpus": os.cpu_count()}
+    if args.section == "error":
+        rows = []
+        for item in args.grids.split(","):
+            env_name, actions = item.split("=")
+            rows += error_table(
+                env_name,
+                str(ROOT / actions) if not Path(actions).is_absolute() else actions,
+                args.combos,
+                args.steps,
+                0,
+            )
+        results["rows"] = rows
+        keys = [
+            "grid",
+            "unitary",
+            "depth",
+            "pairs",
+            "islanded",
+            "flagged",
+            "diverged",
+            "scored",
+            "dc_max_dp_mw",
+            "ac_reward_max",
+            "ac_reward_median",
+            "ac_reward_p95",
+            "ac_maxrho_max",
+            "ac_maxrho_median",
+            "reward_scale",
+        ]
+        print("| " + " | ".join(keys) + " |")
+        for row in rows:
+            print(
+                "| "
+                + " | ".join(
+                    f"{row[k]:.3g}" if isinstance(row[k], float) else str(row[k]) for k in keys
+                )
+                + " |"
+            )
+    else:
+        base = ["--env", args.env, "--chronic", "0", "--actions", args.actions]
+        base += ["--max-depth", str(args.depth), "--max-iter", str(args.steps)]
+        modes = ["exact", "superposition"] if args.section == "agree" else ["superposition"]
+        with tempfile.TemporaryDirectory() as tmp:
+            runs = {m: _oracle([*base, "--combine", m], Path(tmp) / m) for m in modes}
+            for mode, run in runs.items():
+                s = run["summary"]
+                print(
+                    f"{mode}: {run['wall_s']:.1f} s wall (load {run['load']:.1f}), peak "
+                    f"{run['peak_gb']:.2f} GB, {s['n_combined']} combined, best "
+                    f"{s['best_path']['value']:.4f}; steps "
+                    + ", ".join(f"{k} {v:.1f}" for k, v in s["seconds"].items())
+                )
+                if s.get("superposition"):
+                    print(
+                        "  superposition:",
+                        {k: v for k, v in s["superposition"].items() if k != "not_usable"},
+                    )
+                results[mode] = {k: v for k, v in run.items() if k != "folder"}
+            if args.section == "agree":
+                same = {
+                    name: (runs["exact"]["folder"] / name).read_text()
+                    == (runs["superposition"]["folder"] / name).read_text()
+                    for name in ("best_path.json", "best_path_no_overload.json", "kpis.csv")
+                }
+                print("identical to exact:", same)
+                ratio = runs["exact"]["wall_s"] / runs["superposition"]["wall_s"]
+                print(f"exact / superposition wall time: {ratio:.2f}x")
+                results["identical"] = same
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    main()
