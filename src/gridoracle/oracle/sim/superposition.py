@@ -189,9 +189,6 @@ class UnitaryBasis:
         Flows of the base state (do nothing) at each of the S steps.
     p_or, q_or : ndarray of float64, shape (S, U, n_line)
         Flows at the origin side after each unitary action alone.
-    virtual : ndarray of float64, shape (S, U + 1, U)
-        ``virtual[s, x, j]``: flow of virtual line j in state x at step s (x = 0 the base
-        state, x = i + 1 unitary action i).
     usable : ndarray of bool, shape (S, U)
         Unitary action i can be superposed at step s (supported, its power flow converged and
         does not island the grid; an action that changes nothing there is usable).
@@ -212,13 +209,33 @@ class UnitaryBasis:
     base: BranchFlows
     p_or: np.ndarray
     q_or: np.ndarray
-    virtual: np.ndarray
     usable: np.ndarray
     changes: np.ndarray
     load_p: np.ndarray
     conflicts: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=bool))
+    p_ex: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 0)))
+    gen_p: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 0)))
+    groups: list[_Group] = field(default_factory=list)
+    group_of: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     reasons: dict[str, str] = field(default_factory=dict)
     dc: bool = False
+    _virtual: tuple[int, np.ndarray] | None = field(default=None, repr=False)
+
+    def virtual(self, step: int) -> np.ndarray:
+        """``[x, j]``: flow of virtual line j in state x at ``step`` (x = 0 the base state,
+        x = i + 1 unitary action i), shape (U + 1, U); the last step's is kept."""
+        if self._virtual is not None and self._virtual[0] == step:
+            return self._virtual[1]
+        group = self.groups[int(self.group_of[step])]
+        base = self.base
+        const = self.load_p[step] @ group.load_weights  # (U,)
+        stacked = np.concatenate([base.p_or[step], base.p_ex[step], base.gen_p[step]])
+        units = np.concatenate([self.p_or[step], self.p_ex[step], self.gen_p[step]], axis=1)
+        out = np.empty((self.n_unitary + 1, self.n_unitary))
+        out[0] = np.nan_to_num(stacked) @ group.weights + const
+        out[1:] = units @ group.weights + const[None, :]
+        self._virtual = (step, out)
+        return out
 
     @property
     def n_steps(self) -> int:
@@ -313,24 +330,22 @@ def unitary_basis(
         weights, load_weights = _weights(lines, n_line, n_gen, len(states.load_p[0]))
         groups.append(_Group(rows, lines, weights, load_weights))
     usable &= base.converged[:, None]
-    virtual = np.zeros((n_steps, n_unit + 1, n_unit))
-    for group in groups:
-        rows = group.rows
-        stacked_base = np.concatenate([base.p_or, base.p_ex, base.gen_p], axis=1)[rows]
-        const = states.load_p[rows] @ group.load_weights  # (r, U)
-        virtual[rows, 0] = np.nan_to_num(stacked_base) @ group.weights + const
-        units = np.concatenate([p_or[rows], p_ex[rows], gen_p[rows]], axis=2)
-        virtual[rows, 1:] = np.nan_to_num(units) @ group.weights + const[:, None, :]
+    group_of = np.zeros(n_steps, dtype=np.int64)
+    for g, group in enumerate(groups):
+        group_of[group.rows] = g
     return UnitaryBasis(
         names=[a.name for a in unitary],
         base=base,
         p_or=np.nan_to_num(p_or),
         q_or=np.nan_to_num(q_or),
-        virtual=virtual,
         usable=usable,
         changes=changes,
         load_p=np.asarray(states.load_p, dtype=np.float64),
         conflicts=conflicts,
+        p_ex=np.nan_to_num(p_ex),
+        gen_p=np.nan_to_num(gen_p),
+        groups=groups,
+        group_of=group_of,
         reasons=reasons,
         dc=dc,
     )
@@ -388,7 +403,7 @@ def _betas(basis: UnitaryBasis, step: int, parts: np.ndarray) -> tuple[np.ndarra
     Parts that change nothing at this step get beta 0 and are left out of the system.
     """
     depth = parts.shape[1]
-    virtual = basis.virtual[step]
+    virtual = basis.virtual(step)
     changes = basis.changes[step][parts]  # (M, d)
     ok = basis.usable[step][parts].all(axis=1)
     if depth > 1 and basis.conflicts.size:
@@ -626,7 +641,7 @@ def superposed_reward_table(
     found_states = episode_states(env, chronic, max_iter, seed, engine=engine)
     states = found_states.states
     n_steps = found_states.n_steps
-    superposed: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    superposed: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # views of the screens
     flagged: list[Any] = []
     candidates: list[Any] = []
     reasons: dict[str, str] = {}
@@ -660,12 +675,10 @@ def superposed_reward_table(
                 if not usable[j]:
                     flagged.append(combo)
                     continue
-                superposed[combo.name] = (
-                    result.rewards[:, j].astype(np.float64),
-                    result.overload[:, j].astype(np.float64),
-                )
+                superposed[combo.name] = (result.rewards[:, j], result.overload[:, j])
                 if near[j]:
                     candidates.append(combo)
+        del basis, screened  # the screens' arrays stay referenced by ``superposed``
     elif deep:
         flagged = list(deep)
     simulate(flagged + candidates)
@@ -680,7 +693,7 @@ def superposed_reward_table(
         actions = [c for c in actions if c.name in exact_rows or c.name in superposed]
         table = _mixed_table(actions, exact_rows, superposed, n_steps, stopped, source)
         keep, _ = drop_incomplete(table.played, table.names)
-        sub = table.select(keep)
+        sub = table if len(keep) == len(actions) else table.select(keep)
         flags = np.nan_to_num(sub.overload, nan=-1).astype(np.int8)
         key = tuple(sub.names)
         if key not in known_rules:  # the names change only when an action is dropped
