@@ -319,3 +319,15 @@ def test_line_flows_residual_boosting_and_bad_residual():
     assert model.fit(X, rho.max(axis=2), line_rho=rho).predict(X).shape == (40, 1)
     with pytest.raises(ValueError, match="residual"):
         LineFlowRegressor(residual="xgboost").fit(X, rho.max(axis=2), line_rho=rho)
+
+
+def test_line_margin_keeps_the_lines_that_come_near_the_max_relatively():
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(50, 3))
+    rho = np.stack([0.02 + 0.01 * np.abs(X[:, 0]), 0.015 + 0.001 * X[:, 1], 0.001 + 0 * X[:, 2]], 1)
+    rho = rho[:, None, :]  # one action, 3 lines; line 2 never above 10 % of the max
+    y = rho.max(axis=2)
+    model = LineFlowRegressor(line_margin=0.5).fit(X, y, line_rho=rho)
+    assert model.lines_[0].tolist() == [0, 1]  # a relative margin: rho here is about 0.02
+    full = LineFlowRegressor().fit(X, y, line_rho=rho)
+    np.testing.assert_allclose(model.predict(X), full.predict(X), atol=1e-6)

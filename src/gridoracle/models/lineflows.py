@@ -81,9 +81,9 @@ class LineFlowRegressor(RegressorMixin, BaseEstimator):
         Regress on the first ``components`` principal components of the standardized features
         instead of on every feature (fewer weights per line: faster predictions on big grids).
     line_margin : float or None, default None
-        Each action models only the lines whose training rho came within ``line_margin`` of that
-        action's max rho in some training state (the others never decide the max); None: every
-        line. Fewer lines, faster predictions.
+        Each action models only the lines whose training rho reached ``(1 - line_margin)`` times
+        that action's max rho in some training state (a relative margin: the others never come
+        near deciding the max); None: every line. Fewer lines, faster predictions.
     residual : {None, "extra_trees", "hist_gradient_boosting"}, default None
         A model of ``y - max of the linear models`` on the same features, added to the
         prediction.
@@ -256,7 +256,7 @@ class LineFlowRegressor(RegressorMixin, BaseEstimator):
     def _kept_lines(self, r: np.ndarray) -> np.ndarray:
         if self.line_margin is None:
             return np.arange(r.shape[1])
-        near = r >= r.max(axis=1, keepdims=True) - float(self.line_margin)
+        near = r >= (1.0 - float(self.line_margin)) * r.max(axis=1, keepdims=True)
         return np.flatnonzero(near.any(axis=0))
 
     def _products(self, kept: np.ndarray) -> np.ndarray:
