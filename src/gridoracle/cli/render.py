@@ -147,7 +147,7 @@ def distinct_actions(
     where: str,
 ) -> None:
     """The no-op actions left out, one line per group merged (``kept <- merged, ...``), and the
-    actions kept that cut a load or generator off the grid."""
+    actions kept that cut a load, generator or shunt off the grid."""
     out = stdout()
     if no_ops:
         out.print(
@@ -170,8 +170,8 @@ def distinct_actions(
             out.print(f"  ... and {len(merged) - _MAX_GROUPS} more", highlight=False)
     if cut_off:
         out.print(
-            f"kept {len(cut_off)} action(s) that cut a load or generator off the grid (a game "
-            f"over in grid2op): {_some(cut_off)}",
+            f"kept {len(cut_off)} action(s) that cut a load, generator or shunt off the grid "
+            f"(a game over in grid2op): {_some(cut_off)}",
             highlight=False,
             soft_wrap=True,
         )
