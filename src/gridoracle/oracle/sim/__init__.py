@@ -7,5 +7,10 @@
 - :mod:`~gridoracle.oracle.sim.agents`: grid2op rewards and agents with Oracle4Grid's semantics.
 - :mod:`~gridoracle.oracle.sim.replay`: step 6, a best path replayed under real rules.
 
-This package module imports nothing (grid2op is heavy): import the submodule you need.
+Import the submodule you need. This package module imports only :mod:`gridoracle.grid` (which
+every submodule needs anyway: they import grid2op): grid2op is imported there under the guard
+that keeps its import-time warning "Numba cannot be loaded" off the user's stderr, so that no
+import path of the Oracle's simulations prints it.
 """
+
+import gridoracle.grid  # noqa: F401  (grid2op imported first under its warning guard)
