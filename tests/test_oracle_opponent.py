@@ -408,8 +408,23 @@ def test_cli_end_to_end_with_an_opponent(tmp_path: Path) -> None:
         paths["robust_path_worst_case"]["worst_case"]
     )
     # same config and seed, serial or in two processes: byte-identical tables
-    for name in ("reward_df.csv", "kpis.csv", "best_path.json", "robust_path_worst_case.json"):
+    names = ("reward_df.csv", "kpis.csv", "best_path.json", "robust_path_worst_case.json")
+    for name in names:
         assert (outputs[0] / name).read_bytes() == (outputs[1] / name).read_bytes()
+    # the runs are kept in .cache: with some of them lost (as after an interruption), the same
+    # command plays only those again and writes the same files
+    kept = sorted((folder / ".cache").glob("opponent-*/*.npz"))
+    mains = [p for p in kept if p.name.startswith("main-")]
+    assert len(mains) == summary["n_simulated"] and len(kept) > len(mains)
+    for path in kept[::2]:
+        path.unlink()
+    result = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "a")])
+    assert result.exit_code == 0, result.output
+    resumed = json.loads((folder / "summary.json").read_text())
+    assert resumed["n_reused"] == len([p for p in kept[1::2] if p.name.startswith("main-")])
+    assert sorted((folder / ".cache").glob("opponent-*/*.npz")) == kept
+    for name in names:
+        assert (folder / name).read_bytes() == (outputs[1] / name).read_bytes()
 
 
 def test_replay_leaves_the_attacked_line_out(tmp_path: Path) -> None:
@@ -574,3 +589,108 @@ def test_an_attack_on_line_0_makes_a_window() -> None:
     ids = np.full((4, 2), np.nan)
     ids[1:3] = 0.0
     assert [(w.begin, w.end, w.attacks) for w in attack_windows(ids)] == [(1, 2, (0.0,))]
+
+
+class _Stop:
+    """A Progress that raises KeyboardInterrupt once ``after`` runs of ``label`` are done."""
+
+    def __init__(self, label: str, after: int) -> None:
+        self.label, self.after = label, after
+
+    def stage(self, text: str) -> None:
+        pass
+
+    def advance(self, done: int, total: int, label: str = "") -> None:
+        if label == self.label and done >= self.after:
+            raise KeyboardInterrupt
+
+
+def _counting(monkeypatch: pytest.MonkeyPatch, name: str) -> list[Any]:
+    """Count the runs actually played by ``multiverse.<name>`` (the units it is given)."""
+    from gridoracle.oracle.sim import multiverse
+
+    calls: list[Any] = []
+    real = getattr(multiverse, name)
+
+    def counted(unit: Any) -> Any:
+        calls.append(unit)
+        return real(unit)
+
+    monkeypatch.setattr(multiverse, name, counted)
+    return calls
+
+
+def _same_runs(a: Any, b: Any) -> None:
+    np.testing.assert_array_equal(a.table.rewards, b.table.rewards)
+    np.testing.assert_array_equal(a.table.overload, b.table.overload)
+    np.testing.assert_array_equal(a.table.played, b.table.played)
+    np.testing.assert_array_equal(a.attack_id, b.attack_id)
+    assert a.attacks == b.attacks and a.attack_text == b.attack_text
+    assert a.table.stopped == b.table.stopped
+
+
+def _same_universes(a: UniverseTable, b: UniverseTable) -> None:
+    assert [(w.begin, w.end, w.attacks) for w in a.windows] == [
+        (w.begin, w.end, w.attacks) for w in b.windows
+    ]
+    for x, y in zip(a.multi_rewards, b.multi_rewards, strict=True):
+        np.testing.assert_array_equal(x, y)
+    for x, y in zip(a.multi_overload, b.multi_overload, strict=True):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_interrupted_opponent_runs_resume_from_the_cache(
+    opp_env: Any,
+    actions: list[Any],
+    episode: tuple[Any, UniverseTable],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Main and multiverse runs killed part way resume from .cache: the finished runs are read,
+    not played again, and the result equals the uninterrupted one exactly."""
+    from gridoracle.oracle.sim.multiverse import MAIN_LABEL, MULTIVERSE_LABEL, main_runs, resimulate
+    from gridoracle.parallel import Backend
+
+    runs, table = episode
+    cache = tmp_path / ".cache"
+    n = len(actions)
+    with pytest.raises(KeyboardInterrupt):
+        main_runs(opp_env, actions, 0, MAX_ITER, 0, _Stop(MAIN_LABEL, 2), cache=cache)
+    files = sorted(cache.rglob("main-*.npz"))
+    assert len(files) == 2 and not list(cache.rglob("*.tmp"))
+    played = _counting(monkeypatch, "run_main_unit")
+    resumed = main_runs(opp_env, actions, 0, MAX_ITER, 0, cache=cache)
+    assert len(played) == n - 2 and resumed.table.reused == 2
+    _same_runs(resumed, runs)
+    # the multiverse: 5 runs, interrupted after 3
+    with pytest.raises(KeyboardInterrupt):
+        resimulate(opp_env, actions, resumed, 0, 0, _Stop(MULTIVERSE_LABEL, 3), cache=cache)
+    assert len(list(cache.rglob("universe-*.npz"))) == 3
+    simulated = _counting(monkeypatch, "run_universe_unit")
+    universes = resimulate(opp_env, actions, resumed, 0, 0, cache=cache)
+    assert len(simulated) == 2
+    _same_universes(universes, table)
+    # everything cached: nothing is played, no backend is needed (this address answers nothing)
+    nowhere = {"cache": cache, "backend": Backend.from_options(scheduler="tcp://127.0.0.1:9")}
+    again = main_runs(opp_env, actions, 0, MAX_ITER, 0, **nowhere)
+    assert len(played) == n - 2 and again.table.reused == n
+    _same_runs(again, runs)
+    _same_universes(resimulate(opp_env, actions, again, 0, 0, **nowhere), table)
+    assert len(simulated) == 2
+    # a truncated file, a file of another run, garbage: run again (with a warning), never trusted
+    universe_files = sorted(cache.rglob("universe-*.npz"))
+    files[0].write_bytes(files[0].read_bytes()[:-40])
+    files[1].write_bytes(sorted(cache.rglob("main-*.npz"))[2].read_bytes())
+    universe_files[0].write_bytes(b"not a zip")
+    with caplog.at_level("WARNING"):
+        repaired = main_runs(opp_env, actions, 0, MAX_ITER, 0, cache=cache)
+        _same_universes(resimulate(opp_env, actions, repaired, 0, 0, cache=cache), table)
+    for path in (files[0], files[1], universe_files[0]):
+        assert str(path) in caplog.text
+    assert "written for another run" in caplog.text
+    assert len(played) == n and repaired.table.reused == n - 2 and len(simulated) == 3
+    _same_runs(repaired, runs)
+    # another seed, another folder: nothing is reused
+    other = main_runs(opp_env, actions[:1], 0, MAX_ITER, 1, cache=cache)
+    assert other.table.reused == 0 and len(list(cache.glob("opponent-*"))) == 2

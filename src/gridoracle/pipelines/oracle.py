@@ -31,6 +31,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+# first, so that grid2op is imported under gridoracle.grid's guard against its import-time
+# warning "Numba cannot be loaded" (gridoracle.engine imports lightsim2grid, hence grid2op)
+import gridoracle.grid  # noqa: F401
+
+# isort: split
 from gridoracle.actions.combine import CombinedAction, combinations, filter_at_t0
 from gridoracle.actions.oracle_input import load_oracle_actions
 from gridoracle.actions.parse import UnitaryAction
@@ -725,12 +730,14 @@ def _opponent_rewards(
 ) -> tuple[MainRuns, UniverseTable]:
     """Step 2 with an opponent: the main runs (grid2op, the opponent active), then every
     (window, attack, action) the main runs did not simulate, re-simulated with that attack;
-    both as units on ``backend`` (local processes with ``nb_process``, or Dask)."""
+    both as units on ``backend`` (local processes with ``nb_process``, or Dask), each finished
+    run kept in ``<folder>/.cache`` (reused when resuming)."""
     env = request.env
     options: dict[str, Any] = {
         "backend": backend,
         "env_name": str(Path(env).resolve()) if Path(env).exists() else env,
         "reward": request.reward,
+        "cache": episode.folder / ".cache" if request.resume else None,
     }
     seed, chronic = request.seed, episode.chronic
     max_iter = request.settings.max_iter

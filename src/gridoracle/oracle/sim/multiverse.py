@@ -28,6 +28,15 @@ duration, budget, lines attacked):
 Both kinds of runs are self-contained units (:class:`MainRunUnit`, :class:`UniverseUnit`) mapped
 on a :class:`~gridoracle.parallel.Backend`: in this process, local processes or Dask, with the
 same results (a worker makes its environment from the environment's name).
+
+With a ``cache`` folder (the Oracle's ``<output>/.cache``) each finished run is kept there as it
+completes (:class:`~gridoracle.oracle.sim.chunk_cache.RunCache`, folder ``opponent-<hash>``), and
+a later call with the same inputs reads it instead of running it again: an interrupted Oracle
+resumes with the same numbers. The folder's key is what every run of the episode shares
+(:func:`run_cache_key`: the environment's folder, chronic, seed, reward, parameters, legality
+rules, opponent, versions); each run's file is named by what decides that run beyond it (the
+action's grid2op dict and ``max_iter`` for a main run; the window and the attacked lines for a
+multiverse run).
 """
 
 from __future__ import annotations
@@ -35,10 +44,11 @@ from __future__ import annotations
 import json
 import logging
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 from grid2op.Agent import BaseAgent
@@ -51,6 +61,7 @@ from gridoracle.oracle.sim.agents import (
     OracleL2RPNReward,
     OracleOverloadReward,
 )
+from gridoracle.oracle.sim.chunk_cache import RunCache
 from gridoracle.oracle.sim.rewards import RewardTable
 from gridoracle.parallel import (
     SERIAL,
@@ -63,6 +74,8 @@ from gridoracle.parallel import (
 from gridoracle.progress import SILENT, Progress
 
 log = logging.getLogger(__name__)
+
+U = TypeVar("U", "MainRunUnit", "UniverseUnit")
 
 #: what :meth:`Progress.advance` counts during the main runs and the multiverse
 MAIN_LABEL = "main runs with the opponent"
@@ -145,6 +158,7 @@ def main_runs(
     backend: Backend = SERIAL,
     env_name: str | None = None,
     reward: str = "oracle",
+    cache: Path | None = None,
 ) -> MainRuns:
     """Every combined action held over the episode, the environment's opponent active.
 
@@ -161,12 +175,16 @@ def main_runs(
     backend : Backend
         Where the runs are played, one unit per action (:class:`MainRunUnit`); outside this
         process each worker makes its own environment from ``env_name`` and ``reward``.
+    cache : Path, optional
+        Keep each finished run in this folder, and read those of the same inputs found there
+        instead of running them again (see the module docstring).
 
     Returns
     -------
     MainRuns
         A run that ends (game over, or the end of the chronic) stops its rows there, its last
-        step recorded as the Runner records it.
+        step recorded as the Runner records it. ``table.reused`` counts the runs read from
+        ``cache``.
     """
     n = len(actions)
     rewards = np.full((max_iter, n), np.nan)
@@ -188,11 +206,11 @@ def main_runs(
         )
         for j, a in enumerate(actions)
     ]
-    results: dict[int, _MainResult] = {}
-    with _workers(env, env_name, reward, backend):
-        for unit, result in map_units(run_main_unit, units, backend):
-            results[unit.index] = result
-            progress.advance(len(results), n, MAIN_LABEL)
+    store = None if cache is None else RunCache(cache, run_cache_key(env, chronic, seed, reward))
+    done, reused = _run_cached(
+        run_main_unit, units, _MAIN, store, _Context(env, env_name, reward, backend), progress
+    )
+    results = {unit.index: result for unit, result in done}
     for j in range(n):  # in action order: the first attack seen with an id is Oracle4Grid's
         got, flags, attacks, why = results[j]
         steps = len(got)
@@ -212,7 +230,8 @@ def main_runs(
     if n_steps < max_iter:  # no run reached max_iter: the episode is the longest run
         rewards, overload, ids = rewards[:n_steps], overload[:n_steps], ids[:n_steps]
         stopped = stopped or "every run ended in a game over"
-    table = RewardTable([a.name for a in actions], rewards, overload, played, stopped=stopped)
+    names = [a.name for a in actions]
+    table = RewardTable(names, rewards, overload, played, reused=reused, stopped=stopped)
     return MainRuns(table, ids, lines_of, text_of)
 
 
@@ -327,6 +346,145 @@ def run_universe_unit(unit: UniverseUnit) -> tuple[list[float], list[float]]:
     return universe_run(env, unit.action.grid2op, unit.lines, window, unit.chronic, unit.seed)
 
 
+# --------------------------------------------------------------------------------------------
+# the runs kept in the cache folder
+
+
+def run_cache_key(env: Any, chronic: int, seed: int | None, reward: str) -> dict[str, Any]:
+    """What every main and multiverse run of an episode shares (the cache folder's key).
+
+    The environment's folder, the chronic, the seed, the reward, the environment's parameters
+    and legality rules (those of the main runs; the multiverse's are fixed), its opponent and
+    the versions of what computes the runs.
+    """
+    from gridoracle.io import versions
+
+    return {
+        "env": str(env.get_path_env()),
+        "chronic": int(chronic),
+        "seed": None if seed is None else int(seed),
+        "reward": reward,
+        "reward_class": env._rewardClass.__name__,
+        "parameters": env.parameters.to_dict(),
+        "rules": type(env._game_rules.legal_action).__name__,
+        "opponent": {
+            **opponent_settings(env),
+            "action_class": env._opponent_action_class.__name__,
+        },
+        "versions": versions(),
+    }
+
+
+@dataclass(frozen=True)
+class _RunKind:
+    """How the runs of one kind are named, kept and read back in a :class:`RunCache`."""
+
+    name: str
+    label: str
+    #: a unit's key beyond the folder's
+    key: Callable[[Any], dict[str, Any]]
+    #: a result as its arrays and what else the run returned (JSON)
+    encode: Callable[[Any], tuple[dict[str, np.ndarray], Any]]
+    #: back to the result; raises ValueError (KeyError, TypeError) on anything unexpected
+    decode: Callable[[dict[str, np.ndarray], Any], Any]
+
+
+def _floats(arrays: dict[str, np.ndarray], *names: str) -> list[list[float]]:
+    """The 1-D arrays ``names``, all of one length, as lists of floats."""
+    found = [arrays[name] for name in names]
+    if any(a.ndim != 1 or len(a) != len(found[0]) for a in found):
+        raise ValueError(f"arrays {names} of shapes {[a.shape for a in found]}")
+    return [a.tolist() for a in found]
+
+
+def _main_key(unit: MainRunUnit) -> dict[str, Any]:
+    return {"max_iter": unit.max_iter, "action": dict(unit.action.grid2op)}
+
+
+def _encode_main(result: _MainResult) -> tuple[dict[str, np.ndarray], Any]:
+    got, flags, attacks, why = result
+    meta = {"attacks": [[list(lines), text] for lines, text in attacks], "why": why}
+    return {"rewards": np.asarray(got), "flags": np.asarray(flags)}, meta
+
+
+def _decode_main(arrays: dict[str, np.ndarray], meta: Any) -> _MainResult:
+    got, flags = _floats(arrays, "rewards", "flags")
+    attacks = [(tuple(int(i) for i in lines), str(text)) for lines, text in meta["attacks"]]
+    if len(attacks) != len(got) or not isinstance(meta["why"], str):
+        raise ValueError(f"{len(attacks)} attacks for {len(got)} steps")
+    return got, flags, attacks, meta["why"]
+
+
+def _universe_key(unit: UniverseUnit) -> dict[str, Any]:
+    return {
+        "begin": unit.begin,
+        "end": unit.end,
+        "lines": list(unit.lines),
+        "action": dict(unit.action.grid2op),
+    }
+
+
+def _encode_universe(
+    result: tuple[list[float], list[float]],
+) -> tuple[dict[str, np.ndarray], Any]:
+    got, flags = result
+    return {"rewards": np.asarray(got), "flags": np.asarray(flags)}, None
+
+
+def _decode_universe(arrays: dict[str, np.ndarray], meta: Any) -> tuple[list[float], list[float]]:
+    got, flags = _floats(arrays, "rewards", "flags")
+    return got, flags
+
+
+_MAIN = _RunKind("main", MAIN_LABEL, _main_key, _encode_main, _decode_main)
+_UNIVERSE = _RunKind(
+    "universe", MULTIVERSE_LABEL, _universe_key, _encode_universe, _decode_universe
+)
+
+
+@dataclass(frozen=True)
+class _Context:
+    """Where the runs are played: this process's environment, or workers' (from its name)."""
+
+    env: Any
+    env_name: str | None
+    reward: str
+    backend: Backend
+
+
+def _run_cached(
+    fn: Callable[[U], Any],
+    units: Sequence[U],
+    kind: _RunKind,
+    store: RunCache | None,
+    context: _Context,
+    progress: Progress,
+) -> tuple[list[tuple[U, Any]], int]:
+    """``(unit, result)`` of every unit, read from ``store`` or run on the context's backend
+    (each result kept in ``store`` as it comes, before progress is told); and how many were
+    read. With every run read, no environment is made and no backend is used."""
+    done: list[tuple[U, Any]] = []
+    todo: list[U] = []
+    for unit in units:
+        found = None if store is None else store.read(kind.name, kind.key(unit), kind.decode)
+        if found is None:
+            todo.append(unit)
+        else:
+            done.append((unit, found))
+    reused = len(done)
+    if store is not None and reused:
+        log.info("%d of %d %s read from %s", reused, len(units), kind.label, store.folder)
+        progress.advance(reused, len(units), kind.label)
+    if todo:
+        with _workers(context.env, context.env_name, context.reward, context.backend):
+            for unit, result in map_units(fn, todo, context.backend):
+                if store is not None:
+                    store.write(kind.name, kind.key(unit), *kind.encode(result))
+                done.append((unit, result))
+                progress.advance(len(done), len(units), kind.label)
+    return done, reused
+
+
 def make_universe_env(env: Any, reward: str = "oracle") -> Any:
     """The environment of the multiverse runs of the chronic ``env`` has loaded.
 
@@ -405,6 +563,7 @@ def resimulate(
     backend: Backend = SERIAL,
     env_name: str | None = None,
     reward: str = "oracle",
+    cache: Path | None = None,
 ) -> UniverseTable:
     """The multiverse of the main runs' windows, and the whole table of the episode.
 
@@ -418,7 +577,7 @@ def resimulate(
     runs : MainRuns
     chronic, seed
         The episode, as for the main runs.
-    progress, backend, env_name, reward
+    progress, backend, env_name, reward, cache
         As for :func:`main_runs` (one :class:`UniverseUnit` per run).
     """
     table = runs.table
@@ -447,13 +606,18 @@ def resimulate(
         for y in range(len(actions))
         if not window.native[k, y] and window.n_steps > 1
     ]
-    with _workers(env, env_name, reward, backend):
-        for done, (unit, (got, flags)) in enumerate(
-            map_units(run_universe_unit, units, backend), start=1
-        ):
-            blocks[unit.window][unit.attack, : len(got), unit.index] = got
-            flag_blocks[unit.window][unit.attack, : len(got), unit.index] = flags
-            progress.advance(done, len(units), MULTIVERSE_LABEL)
+    store = None if cache is None else RunCache(cache, run_cache_key(env, chronic, seed, reward))
+    done, _reused = _run_cached(
+        run_universe_unit,
+        units,
+        _UNIVERSE,
+        store,
+        _Context(env, env_name, reward, backend),
+        progress,
+    )
+    for unit, (got, flags) in done:
+        blocks[unit.window][unit.attack, : len(got), unit.index] = got
+        flag_blocks[unit.window][unit.attack, : len(got), unit.index] = flags
     return UniverseTable(
         table.rewards, table.overload, runs.attack_id, windows, blocks, flag_blocks
     )
