@@ -171,3 +171,17 @@ def test_combine_rejects_an_unknown_mode() -> None:
 
     with pytest.raises(InvalidOption, match="combine"):
         OracleConfig().merge({"combine": "approximate"})
+
+
+def test_above_the_graph_limit_the_table_holds_the_exact_actions(case: _Case) -> None:
+    """Above ``graph_limit`` the table returned holds only the exactly simulated actions, and
+    the actions within the margin of each step's best are among them."""
+    combos = combinations(case.unitary, 3)
+    found = sup.superposed_reward_table(
+        case.env, case.engine, combos, 0, 12, 0, graph_limit=0, margin=0.5
+    )
+    assert found.exact.all() and found.stats["graph"] == "the exactly simulated actions"
+    assert 0 < len(found.actions) < len(combos) - len(found.filtered)
+    names = {a.name for a in found.actions}
+    assert {u.name for u in case.unitary} <= names | {n for n, _ in found.filtered}
+    assert found.table.names == [a.name for a in found.actions]
