@@ -633,8 +633,11 @@ def test_load_round_trip(tmp_path):
     names = [a["name"] for a in ACTIONS]
     assert list(ds.Y.columns) == names == list(ds.status.columns) == ds.action_names
     assert all(ds.Y.dtypes == np.float64) and all(ds.status.dtypes == np.int8)
-    assert list(ds.meta.columns) == ["chronic", "step"]
-    assert all(ds.meta.dtypes == np.int32)
+    # a dataset written without state metadata reads back with its defaults (episode states)
+    assert list(ds.meta.columns) == ["chronic", "step", "state_source", "base_actions", "line_out"]
+    assert all(ds.meta[["chronic", "step"]].dtypes == np.int32)
+    assert set(ds.meta["state_source"]) == {"episode"} and set(ds.meta["base_actions"]) == {""}
+    assert set(ds.meta["line_out"]) == {-1}
     assert ds.meta["chronic"].tolist() == [1] * 4 + [3] * 4 + [12] * 4
     assert ds.meta["step"].tolist() == [0, 1, 2, 3] * 3
     assert ds.chronics == [1, 3, 12]
@@ -759,7 +762,7 @@ def test_select_by_mask_positions_and_slice(tmp_path):
     assert sub.rho is not None and sub.rho["sub-1-0"].shape == (5, N_LINE)
     np.testing.assert_array_equal(sub.rho["sub-1-0"], ds.rho["sub-1-0"][mask])
     picked = ds.select([14, 0])
-    assert picked.meta.values.tolist() == [[2, 4], [0, 0]]
+    assert picked.meta[["chronic", "step"]].values.tolist() == [[2, 4], [0, 0]]
     assert len(ds.select(slice(0, 3))) == 3
     assert len(ds.select(np.zeros(0, dtype=int))) == 0
     with pytest.raises(ValueError):
