@@ -58,10 +58,10 @@ EVALUATION_ROWS: dict[str, tuple[tuple[str, str, str], ...]] = {
         ("unsafe choices", "unsafe_choice_rate", ".1%"),
     ),
     "dangerous": (
-        ("dangerous states (do nothing > 0.9)", "states", ",.0f"),
+        ("dangerous (do nothing > 0.9)", "states", ",.0f"),
         ("  mean regret", "mean_regret", ".4f"),
         ("  top-5 recall", "top5_recall", ".1%"),
-        ("  regret, best of top 5 simulated", "screened5_regret", ".4f"),
+        ("  regret, top 5 simulated", "screened5_regret", ".4f"),
     ),
     "non_reference": (
         ("states in other topologies", "states", ",.0f"),
