@@ -579,9 +579,11 @@ def test_doctests() -> None:
     import doctest
 
     from gridoracle.oracle.core import universes
+    from gridoracle.oracle.sim import chunk_cache
 
-    result = doctest.testmod(universes)
-    assert result.attempted > 0 and result.failed == 0
+    for module in (universes, chunk_cache):
+        result = doctest.testmod(module)
+        assert result.attempted > 0 and result.failed == 0
 
 
 def test_an_attack_on_line_0_makes_a_window() -> None:
