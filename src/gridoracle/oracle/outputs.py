@@ -53,17 +53,62 @@ def path_document(
     return {"kind": kind, "value": value, "found": bool(path), "steps": steps}
 
 
+#: resolution of the PNG figures
+DPI = 110
+#: room around a figure's default subplot area (inches: left, right, bottom, top), so that tick
+#: labels, titles and legends outside the axes are drawn on the canvas and the tight crop of
+#: :func:`_save` needs one draw
+_MARGINS = (3.0, 0.6, 1.2, 0.6)
+
+
 def _figure(width: float, height: float) -> tuple[Any, Any]:
-    """A figure of its own and its axes: no pyplot, no backend switched for the process."""
+    """A figure of its own and its axes: no pyplot, no backend switched for the process.
+
+    The axes are where a ``width`` x ``height`` figure with matplotlib's default subplot
+    parameters puts them; the canvas has :data:`_MARGINS` more around them, cropped away on
+    saving (:func:`_save`).
+    """
+    from matplotlib import rcParams
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width, height))
+    left, right, bottom, top = _MARGINS
+    total_w, total_h = width + left + right, height + bottom + top
+    fig = Figure(figsize=(total_w, total_h))
+    fig.subplots_adjust(
+        left=(rcParams["figure.subplot.left"] * width + left) / total_w,
+        right=(rcParams["figure.subplot.right"] * width + left) / total_w,
+        bottom=(rcParams["figure.subplot.bottom"] * height + bottom) / total_h,
+        top=(rcParams["figure.subplot.top"] * height + bottom) / total_h,
+    )
     return fig, fig.subplots()
 
 
 def _save(fig: Any, path: Path) -> Path:
+    """``fig`` as PNG, cropped to what is drawn (matplotlib's ``bbox_inches="tight"``).
+
+    The figure is drawn once on an Agg canvas and the pixels inside its tight bounding box
+    (padded by ``savefig.pad_inches``) are written; ``savefig(bbox_inches="tight")`` draws it
+    twice (a layout pass, then the drawing). A figure drawn past its canvas is saved with
+    ``savefig`` (the same look, two draws).
+    """
+    from matplotlib import rcParams
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.image import imsave
+
+    canvas = FigureCanvasAgg(fig)
+    fig.set_dpi(DPI)
+    canvas.draw()
+    pad = rcParams["savefig.pad_inches"]
+    box = fig.get_tightbbox(canvas.get_renderer()).padded(pad)
+    width, height = fig.get_size_inches()
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")  # Agg canvas, for PNG
+    if box.x0 >= 0 and box.y0 >= 0 and box.x1 <= width and box.y1 <= height:
+        pixels = np.asarray(canvas.buffer_rgba())
+        rows = slice(round((height - box.y1) * DPI), round((height - box.y0) * DPI))
+        cols = slice(round(box.x0 * DPI), round(box.x1 * DPI))
+        imsave(buffer, pixels[rows, cols], format="png", dpi=DPI)
+    else:
+        fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
     atomic_write_bytes(path, buffer.getvalue())
     return path
 
