@@ -183,6 +183,12 @@ def test_filter_drops_diverging_actions(oracle_env: Any) -> None:
     # the chronic by its name: the same
     again, dropped_again = filter_at_t0(combined, oracle_env, "000", seed=0)
     assert _names(again) == _names(kept) and dropped_again == dropped
+    # on the first observation of the reward table's reset (the pipeline's: no second reset)
+    from gridoracle.oracle.sim.episode import reset_episode
+
+    first = reset_episode(oracle_env, 0, 0, 5)
+    given, dropped_given = filter_at_t0(combined, oracle_env, 0, seed=0, obs=first)
+    assert _names(given) == _names(kept) and dropped_given == dropped
 
 
 def test_filter_drops_actions_without_effect(oracle_env: Any) -> None:

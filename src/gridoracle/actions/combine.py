@@ -207,6 +207,8 @@ def filter_at_t0(
     env: Environment,
     chronic: int | str,
     seed: int | None = None,
+    *,
+    obs: Any = None,
 ) -> tuple[list[CombinedAction], list[tuple[str, str]]]:
     """Drop the combined actions that diverge at t0 or have no effect, as Oracle4Grid does.
 
@@ -234,6 +236,10 @@ def filter_at_t0(
         Chronic index or folder name.
     seed : int, optional
         Seed passed to ``env.reset``.
+    obs : grid2op Observation, optional
+        The first observation of ``chronic``, from a reset of ``env`` the caller has made (the
+        Oracle's pipeline makes the reward table's, which reads only the rows of its steps):
+        ``env`` is not reset again. Default: reset here.
 
     Returns
     -------
@@ -252,7 +258,8 @@ def filter_at_t0(
     chronic_ids = resolve_chronics(env, [chronic])
     if len(chronic_ids) != 1:
         raise InvalidOption(f"chronic {chronic!r} selects {len(chronic_ids)} chronics, not one")
-    obs = env.reset(seed=seed, options={"time serie id": chronic_ids[0]})
+    if obs is None:
+        obs = env.reset(seed=seed, options={"time serie id": chronic_ids[0]})
     init_topo = obs.topo_vect.copy()
     init_status = obs.line_status.copy()
     kept: list[CombinedAction] = []

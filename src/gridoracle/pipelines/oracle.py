@@ -58,6 +58,7 @@ from gridoracle.oracle.core.universes import (
 )
 from gridoracle.oracle.outputs import path_document, write_csv, write_figures, write_json
 from gridoracle.oracle.sim.env import has_opponent, make_oracle_env, use_replay_parameters
+from gridoracle.oracle.sim.episode import reset_episode
 from gridoracle.oracle.sim.multiverse import (
     MainRuns,
     main_runs,
@@ -426,7 +427,9 @@ def _combine(episode: _Episode, settings: OracleConfig, sim_env: Any, seed: int 
             "combine superposition: not used with an opponent (its attacks change the "
             "topology per run); every combined action is simulated exactly"
         )
-    kept, episode.filtered = filter_at_t0(episode.combos, sim_env, episode.chronic, seed)
+    # the reset the reward table makes (step 2: only the rows of max_iter steps are read)
+    first = reset_episode(sim_env, episode.chronic, seed, settings.max_iter)
+    kept, episode.filtered = filter_at_t0(episode.combos, sim_env, episode.chronic, seed, obs=first)
     if episode.filtered:
         episode.warnings.append(f"{len(episode.filtered)} combined action(s) filtered at t0")
     episode.actions = list(kept)
