@@ -228,9 +228,9 @@ def case118(root: Path, workers: int, checks: Checks, n_actions: int, pf_us: flo
     base = default_params(DEFAULT_MODEL)
     candidates = {
         "line_margin=0.3": ("line_flows", {**base, "line_margin": 0.3}),
-        "line_margin=0.5": ("line_flows", {**base, "line_margin": 0.5}),
+        "line_margin=0.5 (default)": ("line_flows", base),
         "components=50": ("line_flows", {**base, "components": 50}),
-        "every line": ("line_flows", base),
+        "every line": ("line_flows", {**base, "line_margin": None}),
     }
     best, table = select_model(ds, candidates, n_folds=2, **split)
     print(table.round(6).to_string())

@@ -19,7 +19,8 @@ name                      estimator (defaults chosen so that the demo dataset tr
 ``line_flows``            :class:`~gridoracle.models.lineflows.LineFlowRegressor`: per action, a
                           ridge regression (alpha 1) of every line's rho on the standardized
                           features and the pairwise products of their first 12 principal
-                          components; max rho = the max over lines (needs ``--targets full``)
+                          components, for the lines that reached half the action's max rho
+                          in training; max rho = the max over lines (needs ``--targets full``)
 ``line_flows_trees``      the same, plus extra trees (100, depth ≤ 12) on its residual
 ========================  ========================================================================
 
@@ -137,8 +138,13 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
     },
     "action_conditioned": {"max_iter": 300, "learning_rate": 0.2, "max_leaf_nodes": 31},
     # chosen by cross-validation on the training chronic of rte_case14_realistic (README, "Models")
-    "line_flows": {"alpha": 1.0, "quadratic": 12},
-    "line_flows_trees": {"alpha": 1.0, "quadratic": 12, "residual": "extra_trees"},
+    "line_flows": {"alpha": 1.0, "quadratic": 12, "line_margin": 0.5},
+    "line_flows_trees": {
+        "alpha": 1.0,
+        "quadratic": 12,
+        "line_margin": 0.5,
+        "residual": "extra_trees",
+    },
 }
 
 # The class whose constructor takes the parameters of each model (for checking their names);
