@@ -99,3 +99,55 @@ def counting(method, calls):
         return method(self, *args, **kwargs)
 
     return wrapped
+
+
+# best_path.json: written from its parts, the same bytes as json.dumps(json_safe(...), indent=2)
+
+
+def _generic(document) -> str:
+    import json
+
+    from gridoracle.io import json_safe
+
+    return json.dumps(json_safe(document), indent=2, sort_keys=False)
+
+
+def _document(n_steps: int = 50):
+    names = ["donothing-0", "sub-1-0_line-4-3", "caf\u00e9 100%", 'q"uote\\']
+    dicts = [
+        {},
+        {"set_bus": {"substations_id": [[1, [1, 2, 2]]]}, "set_line_status": [[4, -1]]},
+        {"set_line_status": [[3, np.int64(-1)]], "x": {"a": [], "b": {}, "c": None}},
+        {"change_bus": [True, False], "v": float("nan")},
+    ]
+    rng = np.random.default_rng(1)
+    rewards = rng.normal(size=(n_steps, len(names))) * 10.0 ** rng.integers(-8, 8, (n_steps, 1))
+    rewards[3, :] = np.nan
+    rewards[4, :] = np.inf
+    rewards[5, :] = 0.0
+    path = rng.integers(0, len(names), n_steps).tolist()
+    return outputs.path_document(path, names, dicts, rewards, float(rewards.sum()), "longest")
+
+
+def test_a_path_document_is_written_as_json_writes_it(tmp_path):
+    document = _document()
+    assert outputs._path_text(document) == _generic(document)
+    path = outputs.write_json(document, tmp_path / "best_path.json")
+    assert path.read_text() == _generic(document) + "\n"
+    for value in (float("nan"), 1e16, -0.0):  # the document's own value, as json writes it
+        other = {**document, "value": value}
+        assert outputs._path_text(other) == _generic(other)
+
+
+def test_other_documents_go_through_json_dumps(tmp_path):
+    document = _document(8)
+    empty = {**document, "steps": [], "found": False}
+    assert outputs._path_text(empty) is None
+    universe = {**document, "steps": [{**s, "node": "x"} for s in document["steps"]]}
+    assert outputs._path_text(universe) is None
+    numpy_steps = [{**s, "reward": np.float64(1)} for s in document["steps"]]
+    numpy_reward = {**document, "steps": numpy_steps}
+    assert outputs._path_text(numpy_reward) is None
+    for other in (empty, universe, numpy_reward):
+        text = outputs.write_json(other, tmp_path / "p.json").read_text()
+        assert text == _generic(other) + "\n"
