@@ -507,7 +507,7 @@ def make_universe_env(env: Any, reward: str = "oracle") -> Any:
         "load_p": 1.0 * data.load_p,
         "load_q": 1.0 * data.load_q,
         "prod_p": 1.0 * data.prod_p,
-        "prod_v": 1.0 * data.prod_v,
+        "prod_v": None if data.prod_v is None else 1.0 * data.prod_v,
         "maintenance": data.maintenance,
     }
     return grid2op.make(
@@ -682,7 +682,7 @@ def reference_universe_run(
             "load_p": 1.0 * data.load_p,
             "load_q": 1.0 * data.load_q,
             "prod_p": 1.0 * data.prod_p,
-            "prod_v": 1.0 * data.prod_v,
+            "prod_v": None if data.prod_v is None else 1.0 * data.prod_v,
             "maintenance": data.maintenance,
         },
     )
