@@ -1,4 +1,4 @@
-"""Importing the Oracle's modules prints nothing, whatever is imported first (issue 16).
+"""Importing the Oracle's and the engines' modules prints nothing, whatever comes first.
 
 grid2op warns at import time that numba cannot be loaded; gridoracle.grid imports it under a
 guard. Each import runs in a fresh interpreter with every warning shown (``-W default``), so the
@@ -14,6 +14,8 @@ import sys
 MODULES = (
     "gridoracle.oracle.sim.replay",  # and agents, episode: all of oracle.sim
     "gridoracle.pipelines.oracle",  # imports gridoracle.engine first
+    "gridoracle.engine.batched",  # lightsim2grid imports grid2op
+    "gridoracle.engine.unitary",
 )
 
 
