@@ -21,6 +21,13 @@ agree
 scale
     ``gridoracle oracle --combine superposition`` alone (exact is out of reach there), timed with
     its peak memory and its step timings from summary.json.
+rules
+    Combinations, transition rules (sparse, from the neighbourhoods) and the two best path
+    searches (random rewards) over every combined action of ``--actions`` at ``--depth``:
+    seconds, transitions, CSR size.
+rate
+    The screening alone: CPU seconds per (combination, step) of :func:`screen` on ``--combos``
+    random combinations of ``--depth`` over ``--steps`` steps.
 
 The machine's load (1-minute load average) is printed with every figure: other jobs share it.
 """
@@ -181,11 +188,62 @@ def _oracle(args: list[str], out: Path) -> dict[str, Any]:
     }
 
 
+def _pieces(args: Any) -> dict[str, Any]:
+    """The ``rules`` and ``rate`` sections (see the module docstring)."""
+    from gridoracle.actions.combine import combinations
+    from gridoracle.actions.oracle_input import load_oracle_actions
+    from gridoracle.engine.batched import BatchedEngine
+    from gridoracle.oracle.core.best_path import best_paths
+    from gridoracle.oracle.core.transitions import allowed_transitions
+    from gridoracle.oracle.sim import superposition as sup
+    from gridoracle.oracle.sim.env import make_oracle_env
+    from gridoracle.oracle.sim.episode import episode_states
+
+    env = make_oracle_env(args.env, "oracle")
+    unitary, _, _ = load_oracle_actions(Path(args.actions), env)
+    out: dict[str, Any] = {"load": _load()}
+    if args.section == "rules":
+        tick = time.perf_counter()
+        names = [c.name for c in combinations(unitary, args.depth)]
+        out["combinations_s"] = time.perf_counter() - tick
+        tick = time.perf_counter()
+        rules = allowed_transitions(names)
+        out["rules_s"] = time.perf_counter() - tick
+        csr = rules.allowed
+        out["csr_mib"] = (csr.data.nbytes + csr.indices.nbytes + csr.indptr.nbytes) / 2**20
+        rng = np.random.default_rng(0)
+        rewards = rng.uniform(0, 50, size=(args.steps, len(names)))
+        tick = time.perf_counter()
+        best_paths(rewards, rules, np.ones(rewards.shape, dtype=np.int8), significant_digits=5)
+        out["two_searches_s"] = time.perf_counter() - tick
+        out.update(actions=len(names), transitions=rules.n_transitions)
+    else:
+        engine = BatchedEngine(env)
+        found = episode_states(env, 0, args.steps, 0, engine=engine)
+        assert found.states is not None
+        tick = time.process_time()
+        basis = sup.unitary_basis(env, engine, found.states, unitary)
+        out["basis_cpu_s"] = time.process_time() - tick
+        rng = np.random.default_rng(0)
+        picked: list[list[int]] = []
+        while len(picked) < args.combos:
+            idx = rng.choice(len(unitary), args.depth, replace=False)
+            if len({unitary[i].asset for i in idx}) == args.depth:
+                picked.append(sorted(idx.tolist()))
+        tick = time.process_time()
+        sup.screen(basis, np.asarray(picked), engine.thermal_limit)
+        cpu = time.process_time() - tick
+        out["screen_cpu_us_per_pair"] = cpu / (args.combos * len(found.states)) * 1e6
+    env.close()
+    print(json.dumps(out))
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument("section", choices=["error", "agree", "scale"])
+    parser.add_argument("section", choices=["error", "agree", "scale", "rules", "rate"])
     parser.add_argument("--env")
     parser.add_argument("--actions")
     parser.add_argument("--depth", type=int, default=2)
@@ -199,7 +257,9 @@ def main() -> None:
     )
     args = parser.parse_args()
     results: dict[str, Any] = {"section": args.section, "cpus": os.cpu_count()}
-    if args.section == "error":
+    if args.section in ("rules", "rate"):
+        results.update(_pieces(args))
+    elif args.section == "error":
         rows = []
         for item in args.grids.split(","):
             env_name, actions = item.split("=")
