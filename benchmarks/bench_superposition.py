@@ -210,7 +210,11 @@ def _pieces(args: Any) -> dict[str, Any]:
         rules = allowed_transitions(names)
         out["rules_s"] = time.perf_counter() - tick
         csr = rules.allowed
-        out["csr_mib"] = (csr.data.nbytes + csr.indices.nbytes + csr.indptr.nbytes) / 2**20
+        out["rules_mib"] = (
+            (csr.data.nbytes + csr.indices.nbytes + csr.indptr.nbytes) / 2**20
+            if rules.is_sparse
+            else csr.nbytes / 2**20
+        )
         rng = np.random.default_rng(0)
         rewards = rng.uniform(0, 50, size=(args.steps, len(names)))
         tick = time.perf_counter()
