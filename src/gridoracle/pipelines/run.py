@@ -244,12 +244,14 @@ def _check_request(request: RunRequest) -> list[str]:
 
 
 def _generate_request(request: RunRequest) -> GenerateRequest:
-    """The dataset of a run (the generation's other options keep their defaults)."""
+    """The dataset of a run: every line's rho too (the default model, ``line_flows``, learns each
+    line's flow); the generation's other options keep their defaults."""
     return GenerateRequest(
         request.env,
         chronics=request.chronics,
         max_steps=request.max_steps,
         n_actions=request.n_actions,
+        targets="full",
         seed=request.seed,
         out=Path(request.data_out),
     )
