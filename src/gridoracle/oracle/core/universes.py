@@ -672,6 +672,8 @@ def robust_path(table: UniverseTable, rules: TransitionRules, criterion: str) ->
 def _pareto(vectors: NDArray[np.float64]) -> NDArray[np.int64]:
     """Indices of the Pareto-maximal rows (first of equal rows kept), best sum first."""
     order = np.argsort(-vectors.sum(axis=1), kind="stable")
+    if vectors.ndim == 2 and vectors.shape[1] == 2:
+        return _pareto_2d(vectors, order)
     kept: list[int] = []
     for i in order.tolist():
         v = vectors[i]
@@ -679,6 +681,23 @@ def _pareto(vectors: NDArray[np.float64]) -> NDArray[np.int64]:
             continue
         kept.append(i)
     return np.asarray(kept, dtype=np.int64)
+
+
+def _pareto_2d(vectors: NDArray[np.float64], order: NDArray[np.int64]) -> NDArray[np.int64]:
+    """:func:`_pareto` for two attacks, sorted instead of compared pairwise (same rows, same order).
+
+    In lexicographic order (first value, then second, both decreasing; ties by index) a row is
+    weakly dominated exactly when an earlier row has a second value at least as large: the rows
+    kept are those whose second value beats the running maximum before them.
+    """
+    n = len(vectors)
+    lex = np.lexsort((np.arange(n), -vectors[:, 1], -vectors[:, 0]))
+    second = vectors[lex, 1]
+    before = np.concatenate([[-np.inf], np.maximum.accumulate(second)[:-1]])
+    kept = lex[second > before]
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(n)
+    return kept[np.argsort(rank[kept], kind="stable")].astype(np.int64)
 
 
 def _worst_case_path(table: UniverseTable, rules: TransitionRules) -> list[int]:
