@@ -5,6 +5,8 @@ Run on demand (not part of the test suite)::
     python benchmarks/bench_oracle.py                       # rte_case14_realistic, 400 steps
     nice python benchmarks/bench_oracle.py --max-iter 8064  # the whole chronic (~4 min, 13 GB)
     python benchmarks/bench_oracle.py --max-iter 8064 --no-reference   # gridoracle alone
+    pip install --no-deps --target /tmp/o4g_site oracle4grid   # the real Oracle4Grid 1.0.6, apart
+    nice python benchmarks/bench_oracle.py --oracle4grid-site /tmp/o4g_site   # ... run it too
 
 Both sides run on the same inputs (the example actions of Oracle4Grid's own integration case,
 max_depth 3, chronic 0), each in a child process of this one (same run, same machine), which
@@ -23,6 +25,14 @@ combinations and the filter at t0, the KPI formulas) and differ where Oracle4Gri
   folder and steps.csv (gridoracle);
 - outputs: gridoracle writes everything ``gridoracle oracle`` writes (tables, paths, figures,
   summary); the reference writes only the Runner's logs.
+
+With ``--oracle4grid-site PATH`` the real Oracle4Grid (``oracle4grid.core.oracle.load_and_run``,
+installed without its dependencies in PATH: its metadata pins scipy<=1.6) runs too, in a third
+child with ``PYTHONPATH=PATH``, on the same inputs and config (max_depth, max_iter, best_path_type,
+nb_process 1, debug off, no seeds), timed the same way; its files are untouched, the child only
+aliases three modules that moved since grid2op 1.8 and adapts ``Runner.run_one_episode``'s return
+for its replay (:func:`_oracle4grid_compat`). Its best paths must equal gridoracle's (names, in
+order) and its KPIs agree within 1e-6 relative (it sums in float32 under numpy 2), else exit 1.
 
 It prints each step's time, the ratios, the peak memory, and checks that the best paths are
 identical (exit status 1 if not). On a shared machine the CPU time of the same run (less the
@@ -109,6 +119,7 @@ def gridoracle_side(args: argparse.Namespace) -> dict[str, Any]:
         "best_no_overload": report.path_names(report.best_no_overload),
         "reward": report.best.reward,
         "replays": [r.to_dict() for r in report.replays],
+        "kpis": dict(report.kpis.itertuples(index=False)),
     }
 
 
@@ -201,12 +212,108 @@ def reference_side(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def _oracle4grid_compat() -> list[str]:
+    """Let Oracle4Grid 1.0.6 run on today's grid2op / lightsim2grid (its files untouched).
+
+    It was written for grid2op 1.8 and lightsim2grid 0.7: three modules it imports moved
+    (``grid2op.Action.DontAct``, ``grid2op.Reward.BaseReward``, ``lightsim2grid.LightSimBackend``:
+    the last one never existed, so it silently fell back to PandaPower) and
+    ``Runner.run_one_episode`` returns 6 values since grid2op 1.10.2 (its replay unpacks 4;
+    grid2op's own calls, which pass ``add_nb_highres_sim``, are left alone).
+    This process aliases the modules and gives its replay the 4 values it unpacks. What it
+    changed is returned (printed in the report).
+    """
+    import grid2op.Action.dontAct
+    import grid2op.Reward.baseReward
+    import lightsim2grid.lightSimBackend
+    from grid2op.Runner import Runner
+
+    aliases = {
+        "grid2op.Action.DontAct": grid2op.Action.dontAct,
+        "grid2op.Reward.BaseReward": grid2op.Reward.baseReward,
+        "lightsim2grid.LightSimBackend": lightsim2grid.lightSimBackend,
+    }
+    for name, module in aliases.items():
+        sys.modules.setdefault(name, module)
+    one_episode = Runner.run_one_episode
+
+    def run_one_episode_4(self: Any, *args: Any, **kwargs: Any) -> Any:
+        res = one_episode(self, *args, **kwargs)  # id, name, reward, steps, max steps, episode
+        if "add_nb_highres_sim" in kwargs or not kwargs.get("detailed_output"):
+            return res  # grid2op's own call (Runner.run) or not Oracle4Grid's replay
+        return res[1], res[2], res[3], res[5]  # grid2op < 1.10.2: name, reward, steps, episode
+
+    Runner.run_one_episode = run_one_episode_4  # type: ignore[method-assign]
+    return [
+        *(f"{k} -> {v.__name__}" for k, v in aliases.items()),
+        "Runner.run_one_episode: 4 values",
+    ]
+
+
+def oracle4grid_side(args: argparse.Namespace) -> dict[str, Any]:
+    """The real Oracle4Grid (``oracle4grid.core.oracle.load_and_run``, its steps 0-6), timed.
+
+    Run with ``PYTHONPATH`` = ``--oracle4grid-site``, debug off (it writes nothing), its config
+    keys from ``ressources/config.ini`` with this run's values, one process, no seeds (as its CLI).
+    Its own per-step prints ("elapsed_time for ... is:") give the step times.
+    """
+    import contextlib
+    import importlib.metadata
+    import io
+    import re
+
+    from oracle4grid.core.oracle import load_and_run
+
+    config = {
+        "max_depth": str(args.max_depth),
+        "max_iter": str(args.max_iter),
+        "nb_process": "1",
+        "best_path_type": args.kind,
+        "n_best_topos": "2",
+        "reward_significant_digit": None,  # not set: it uses 5, as gridoracle
+        "replay_reward_rel_tolerance": "1e-4",
+    }
+    printed = io.StringIO()
+    tick = time.perf_counter()
+    quiet = contextlib.redirect_stderr(io.StringIO())  # its progress bars
+    with warnings.catch_warnings(), contextlib.redirect_stdout(printed), quiet:
+        warnings.simplefilter("ignore")
+        best, _, best_no, _, kpis = load_and_run(
+            args.env, args.chronic, str(args.actions), False, None, None, config
+        )
+    total = time.perf_counter() - tick
+    found = dict(re.findall(r"elapsed_time for ([a-z_ ]+) is:([0-9.e+-]+)", printed.getvalue()))
+    own = {k: float(v) for k, v in found.items()}
+    times = {
+        "1 combinations": own.get("action generation", 0.0),
+        "2 rewards": own.get("simulation", 0.0) + own.get("attack multiversing", 0.0),
+        "3+4 graph and best paths": own.get("graph creation", 0.0)
+        + own.get("best_path computation", 0.0),
+    }
+    times["0 inputs, 5 kpis, 6 replay"] = total - sum(times.values())
+    names = [a.repr for a in best]
+    rows = dict(kpis[["Indicator name", "Reward value"]].itertuples(index=False))
+    return {
+        "times": times,
+        "total": total,
+        "n_steps": len(names),
+        "best": names,
+        "best_no_overload": [a.repr for a in best_no],
+        "reward": float(rows.get("Best possible path with game rules", float("nan"))),
+        "kpis": {k: float(v) for k, v in rows.items()},
+        "version": importlib.metadata.version("oracle4grid"),
+    }
+
+
 def _child(side: str, args: argparse.Namespace) -> dict[str, Any]:
     """Run ``side`` in a child process; its report, wall time and peak memory (GB)."""
     command = [sys.executable, __file__, "--side", side, *args.forwarded]
+    env = dict(os.environ)
+    if side == "oracle4grid":
+        env["PYTHONPATH"] = os.pathsep.join([str(args.oracle4grid_site), env.get("PYTHONPATH", "")])
     tick = time.perf_counter()
     with tempfile.TemporaryFile("w+") as out:
-        proc = subprocess.Popen(command, stdout=out, cwd=ROOT)
+        proc = subprocess.Popen(command, stdout=out, cwd=ROOT, env=env)
         _pid, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - tick
         proc.returncode = os.waitstatus_to_exitcode(status)
@@ -257,6 +364,47 @@ def _print(ours: dict[str, Any], ref: dict[str, Any] | None, args: argparse.Name
     return same
 
 
+def _print_oracle4grid(
+    ours: dict[str, Any], real: dict[str, Any], ref: dict[str, Any] | None
+) -> bool:
+    """The real Oracle4Grid beside gridoracle (and the reimplementation); True if paths agree."""
+    print(f"\nthe real Oracle4Grid {real['version']} (compatibility: {'; '.join(real['compat'])})")
+    print(f"{'oracle4grid step':28} {'oracle4grid s':>13}")
+    for step, seconds in real["times"].items():
+        print(f"{step:28} {seconds:13.3f}")
+    print(
+        f"{'':28} {'oracle4grid':>12} {'gridoracle':>13} {'ratio':>8}"
+        f" {'reference':>12} {'o4g/ref':>8}"
+    )
+    rows = [("end to end less imports", "total"), ("  same, CPU time", "cpu")]
+    rows += [
+        ("imports", "imports"),
+        ("whole process", "process_wall"),
+        ("peak memory GB", "peak_gb"),
+    ]
+    for label, key in rows:
+        r, o = real[key], ours[key]
+        line = f"{label:28} {r:12.3f} {o:13.3f} {r / o:7.1f}x"
+        if ref is not None:
+            line += f" {ref[key]:12.3f} {r / ref[key]:7.1f}x"
+        print(line)
+    same = real["best"] == ours["best"] and real["best_no_overload"] == ours["best_no_overload"]
+    print(
+        f"identical best paths with Oracle4Grid: {same}; its steps {real['n_steps']} "
+        f"(gridoracle {ours['n_steps']})"
+    )
+    worst = 0.0
+    print(f"  {'kpi':62} {'oracle4grid':>14} {'gridoracle':>14}")
+    for name, value in real["kpis"].items():
+        mine = ours["kpis"].get(name, float("nan"))
+        if value == value or mine == mine:  # NaN on both sides is agreement
+            worst = max(worst, abs(value - mine) / max(abs(value), 1e-12))
+        print(f"  kpi {name:58} {value:14.4f} {mine:14.4f}")
+    kpis_agree = set(real["kpis"]) == set(ours["kpis"]) and worst <= 1e-6
+    print(f"identical KPIs (same names, relative difference {worst:.2e} <= 1e-6): {kpis_agree}")
+    return same and kpis_agree
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--env", default="rte_case14_realistic")
@@ -272,14 +420,31 @@ def main() -> None:
     parser.add_argument(
         "--no-reference", action="store_true", help="run gridoracle alone (no ratios)"
     )
+    parser.add_argument(
+        "--oracle4grid-site",
+        type=Path,
+        help="also run the real Oracle4Grid, installed (without its dependencies) in this folder: "
+        "pip install --no-deps --target PATH oracle4grid",
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
-    parser.add_argument("--side", choices=["gridoracle", "reference"], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--side", choices=["gridoracle", "reference", "oracle4grid"], help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
     if args.side:  # a child: import, run one side, print its report as the last line
         imports = _imports()
-        side = gridoracle_side if args.side == "gridoracle" else reference_side
+        compat: list[str] = []
+        if args.side == "oracle4grid":
+            tick = time.perf_counter()
+            compat = _oracle4grid_compat()
+            import oracle4grid.core.oracle  # noqa: F401
+
+            imports += time.perf_counter() - tick
+        sides = {"gridoracle": gridoracle_side, "reference": reference_side}
+        side = sides.get(args.side, oracle4grid_side)
         cpu = time.process_time()
         result = side(args)
+        result["compat"] = compat
         result["cpu"] = time.process_time() - cpu
         result["imports"] = imports
         print(json.dumps(result))
@@ -292,8 +457,13 @@ def main() -> None:
     ours = _child("gridoracle", args)
     ref = None if args.no_reference else _child("reference", args)
     same = _print(ours, ref, args)
+    real = None
+    if args.oracle4grid_site:
+        real = _child("oracle4grid", args)
+        same = _print_oracle4grid(ours, real, ref) and same
     if args.json:
-        args.json.write_text(json.dumps({"gridoracle": ours, "reference": ref}, indent=2))
+        results = {"gridoracle": ours, "reference": ref, "oracle4grid": real}
+        args.json.write_text(json.dumps(results, indent=2))
     if not same:
         raise SystemExit("best paths differ")
 
