@@ -149,3 +149,21 @@ def test_the_example_files_of_every_help_exist(command, capsys):
     assert missing == []
     if command == ["actions", "show"]:
         assert files, "the example names its action file"
+
+
+def test_a_ctrl_c_during_teardown_after_the_script_finished_is_ignored():
+    # issue 12, item 12: a SIGINT while Python tears down, after the command finished (atexit
+    # handlers, Dask and grid2op cleanup), printed a KeyboardInterrupt traceback
+    code = (
+        "import atexit, os, signal, sys\n"
+        "sys.argv = ['gridoracle', 'envs']\n"
+        "atexit.register(lambda: os.kill(os.getpid(), signal.SIGINT))\n"
+        "from gridoracle.cli import main\n"
+        "main()\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    assert "KeyboardInterrupt" not in done.stderr and done.stderr == "", done.stderr

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import signal
 import sys
 import warnings
 
@@ -147,6 +148,15 @@ def main(argv: list[str] | None = None) -> None:
     """
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     quiet_third_party_warnings()
+    try:
+        _run(argv)
+    finally:
+        if argv is None:  # the script: its outcome is decided, a Ctrl-C while Python tears
+            # down (atexit, Dask and grid2op cleanup) must not turn it into a traceback or 130
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _run(argv: list[str] | None) -> None:
     try:
         # standalone_mode=False: errors come back to us, and an exit code comes back as a
         # return value (Typer turns Ctrl-C into Exit(130), returned here)
