@@ -94,7 +94,11 @@ OracleSeed = Annotated[
 ]
 Force = Annotated[
     bool,
-    typer.Option("--force", help="Solve every reward chunk again (ignore the output's .cache)."),
+    typer.Option(
+        "--force",
+        help="Solve every reward chunk, and with an opponent every main and multiverse run, "
+        "again (ignore the output's .cache).",
+    ),
 ]
 
 
