@@ -683,7 +683,9 @@ def test_interrupted_opponent_runs_resume_from_the_cache(
     # a truncated file, a file of another run, garbage: run again (with a warning), never trusted
     universe_files = sorted(cache.rglob("universe-*.npz"))
     files[0].write_bytes(files[0].read_bytes()[:-40])
-    files[1].write_bytes(sorted(cache.rglob("main-*.npz"))[2].read_bytes())
+    # another run's intact file (the names are hashes, so which one sorts where varies)
+    another = next(p for p in sorted(cache.rglob("main-*.npz")) if p not in files)
+    files[1].write_bytes(another.read_bytes())
     universe_files[0].write_bytes(b"not a zip")
     with caplog.at_level("WARNING"):
         repaired = main_runs(opp_env, actions, 0, MAX_ITER, 0, cache=cache)
