@@ -528,26 +528,8 @@ def do_nothing_episode(
     The episode stops at game over; with ``horizon == 1`` it also stops at the first state that
     has no next-step forecast (the end of the chronic).
     """
-    from grid2op.Exceptions import NoForecastAvailable
-
-    obs = env.reset(seed=seed, options={"time serie id": int(chronic)})
     do_nothing = env.action_space()
-    observations: list[Any] = []
-    steps: list[int] = []
-    for step in range(max_steps):
-        if horizon == 1:
-            try:
-                obs.get_forecasted_inj(1)
-            except NoForecastAvailable:
-                break
-        observations.append(obs)
-        steps.append(step)
-        if step == max_steps - 1:
-            break
-        obs, _reward, done, _info = env.step(do_nothing)
-        if done:
-            break
-    return observations, steps
+    return _play(env, lambda _obs, _step: do_nothing, chronic, max_steps, seed, horizon)
 
 
 def _reconnection(env: Any, obs: Any) -> Any | None:
@@ -640,7 +622,11 @@ class _DoNothing:
 def _play(
     env: Any, policy: Any, chronic: int, max_steps: int, seed: int, horizon: int
 ) -> tuple[list[Any], list[int]]:
-    """Observations of ``policy`` on ``chronic`` until game over (as the do-nothing episode)."""
+    """Observations of ``policy(obs, step)`` on ``chronic`` (at most ``max_steps``).
+
+    The episode stops at game over; with ``horizon == 1`` it also stops at the first state that
+    has no next-step forecast (the end of the chronic).
+    """
     from grid2op.Exceptions import NoForecastAvailable
 
     obs = env.reset(seed=seed, options={"time serie id": int(chronic)})
