@@ -502,14 +502,6 @@ def make_universe_env(env: Any, reward: str = "oracle") -> Any:
 
     from gridoracle.oracle.sim.env import simulation_parameters
 
-    data = env.chronics_handler.real_data.data
-    feeding = {
-        "load_p": 1.0 * data.load_p,
-        "load_q": 1.0 * data.load_q,
-        "prod_p": 1.0 * data.prod_p,
-        "prod_v": None if data.prod_v is None else 1.0 * data.prod_v,
-        "maintenance": data.maintenance,
-    }
     return grid2op.make(
         env.get_path_env(),
         backend=LightSimBackend(),
@@ -522,8 +514,22 @@ def make_universe_env(env: Any, reward: str = "oracle") -> Any:
         opponent_budget_per_ts=0.0,
         opponent_action_class=DontAct,
         chronics_class=FromNPY,
-        data_feeding_kwargs=feeding,
+        data_feeding_kwargs=_chronic_rows(env),
     )
+
+
+def _chronic_rows(env: Any) -> dict[str, Any]:
+    """The rows of the chronic ``env`` has loaded, as grid2op's ``FromNPY`` takes them (copies:
+    ``load_p``, ``load_q``, ``prod_p``, ``prod_v`` (None where the chronic has none), maintenance).
+    """
+    data = env.chronics_handler.real_data.data
+    return {
+        "load_p": 1.0 * data.load_p,
+        "load_q": 1.0 * data.load_q,
+        "prod_p": 1.0 * data.prod_p,
+        "prod_v": None if data.prod_v is None else 1.0 * data.prod_v,
+        "maintenance": data.maintenance,
+    }
 
 
 def universe_action(action_space: Any, action_dict: Mapping[str, Any], lines: Sequence[int]) -> Any:
@@ -664,7 +670,6 @@ def reference_universe_run(
 
     from gridoracle.oracle.sim.env import simulation_parameters
 
-    data = env.chronics_handler.real_data.data
     universe = grid2op.make(
         env.get_path_env(),
         backend=LightSimBackend(),
@@ -676,15 +681,7 @@ def reference_universe_run(
         opponent_init_budget=0,
         opponent_action_class=DontAct,
         chronics_class=FromNPY,
-        data_feeding_kwargs={
-            "i_start": begin + 1,
-            "i_end": end + 1,
-            "load_p": 1.0 * data.load_p,
-            "load_q": 1.0 * data.load_q,
-            "prod_p": 1.0 * data.prod_p,
-            "prod_v": None if data.prod_v is None else 1.0 * data.prod_v,
-            "maintenance": data.maintenance,
-        },
+        data_feeding_kwargs={"i_start": begin + 1, "i_end": end + 1, **_chronic_rows(env)},
     )
     try:
         action = universe_action(universe.action_space, action_dict, lines)
