@@ -252,3 +252,61 @@ def test_filter_drops_ambiguous_combinations(oracle_env: Any) -> None:
     assert _names(kept) == ["sub-1-0", "line-4-1", DONOTHING_NAME]
     assert [name for name, _ in dropped] == ["sub-1-0_line-4-1"]
     assert dropped[0][1].startswith("ambiguous action: ")
+
+
+def _eager_merged_dict(parts: tuple[UnitaryAction, ...]) -> dict[str, Any]:
+    """The merged dict as combinations() built it for every action before it was lazy."""
+    import copy
+
+    from gridoracle.actions.model import SET_BUS_KEYS
+
+    set_bus: dict[str, list[list[int]]] = {}
+    line_status: list[list[int]] = []
+    for part in parts:
+        for key, pairs in part.grid2op.get("set_bus", {}).items():
+            set_bus.setdefault(key, []).extend(copy.deepcopy(pairs))
+        line_status.extend(copy.deepcopy(part.grid2op.get("set_line_status", [])))
+    out: dict[str, Any] = {}
+    if set_bus:
+        out["set_bus"] = {key: sorted(set_bus[key]) for key in SET_BUS_KEYS if key in set_bus}
+    if line_status:
+        out["set_line_status"] = sorted(line_status)
+    return out
+
+
+@pytest.mark.parametrize(
+    ("env_name", "depth"), [("l2rpn_case14_sandbox", 3), ("l2rpn_neurips_2020_track1", 3)]
+)
+def test_lazy_dicts_equal_the_merged_dicts(env_name: str, depth: int) -> None:
+    """combinations() builds no dict; each one, built on first access, is the merged dict of
+    the parts (same keys, order and JSON text), is kept, and shares no list with the parts."""
+    import pickle
+
+    root = Path(__file__).resolve().parent.parent
+    env = make_env(env_name)
+    try:
+        actions, _ = load_unitary_actions(
+            root / "examples" / "actions" / env_name / "reference.json", env
+        )
+    finally:
+        env.close()
+    combined = combinations(actions, depth)
+    assert len(combined) == count_combinations(actions, depth) > 50
+    assert all("_grid2op" not in vars(a) for a in combined)  # nothing built yet
+    parts_before = json.dumps([u.grid2op for u in actions])
+    for action in combined:
+        expected = _eager_merged_dict(action.parts)
+        assert json.dumps(action.grid2op) == json.dumps(expected), action.name
+        assert action.grid2op is action.grid2op  # built once
+        assert action == CombinedAction(name=action.name, grid2op=expected, parts=action.parts)
+        assert hash(action) == hash(CombinedAction.of(action.parts))
+        for pairs in action.grid2op.get("set_bus", {}).values():
+            pairs[0][1] = 99  # the built dict's lists are its own
+    assert json.dumps([u.grid2op for u in actions]) == parts_before
+    # built or not, a combined action pickles (process pools) to an equal one
+    fresh = combinations(actions, depth)[-2]
+    assert pickle.loads(pickle.dumps(fresh)) == fresh
+    assert pickle.loads(pickle.dumps(fresh)).grid2op == _eager_merged_dict(fresh.parts)
+    # a dict given explicitly is kept as given
+    given = CombinedAction(name="x", grid2op={"set_bus": {}}, parts=fresh.parts)
+    assert given.grid2op == {"set_bus": {}}

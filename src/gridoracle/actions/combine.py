@@ -21,7 +21,6 @@ episode or raises, and those that change neither the topology vector nor the lin
 
 from __future__ import annotations
 
-import copy
 import itertools
 import logging
 from collections.abc import Mapping, Sequence
@@ -49,6 +48,7 @@ logger = logging.getLogger(__name__)
 #: Oracle4Grid's name of the combined action with no part
 DONOTHING_NAME = "donothing-0"
 _MAX_REASON = 160
+_GRID2OP = "_grid2op"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -61,12 +61,27 @@ class CombinedAction(Action):
         Oracle4Grid's name: the parts' names joined with ``_``, or ``donothing-0``.
     grid2op : dict
         The grid2op action dict of all parts together (see :func:`_merged_dict`); ``{}`` for
-        ``donothing-0``. Build a combined action with :meth:`of`, which computes it.
+        ``donothing-0``. Built from the parts on first access and kept (combined actions are
+        made by the hundred thousand and most are never simulated); given explicitly, it is
+        kept as given.
     parts : tuple of UnitaryAction
         The unitary actions, in file order of their assets.
     """
 
     parts: tuple[UnitaryAction, ...]
+
+    # ``grid2op`` (a field of Action) is stored under _GRID2OP in the instance's __dict__, set
+    # by the dataclass' __init__ through this setter or left out by _lazy and built on access
+    @property  # type: ignore[misc]
+    def grid2op(self) -> dict[str, Any]:
+        found = self.__dict__.get(_GRID2OP)
+        if found is None:
+            found = self.__dict__[_GRID2OP] = _merged_dict(self.parts)
+        return found
+
+    @grid2op.setter
+    def grid2op(self, value: dict[str, Any]) -> None:
+        self.__dict__[_GRID2OP] = value
 
     @classmethod
     def of(cls, parts: Sequence[UnitaryAction]) -> CombinedAction:
@@ -80,8 +95,17 @@ class CombinedAction(Action):
         assets = [part.asset for part in parts]
         if len(set(assets)) != len(assets):
             raise ValueError(f"two parts act on the same asset: {[p.name for p in parts]}")
-        name = "_".join(part.name for part in parts) if parts else DONOTHING_NAME
-        return cls(name=name, grid2op=_merged_dict(parts), parts=tuple(parts))
+        return cls._lazy(tuple(parts))
+
+    @classmethod
+    def _lazy(cls, parts: tuple[UnitaryAction, ...]) -> CombinedAction:
+        """The combined action of ``parts`` (on distinct assets, unchecked), its dict unbuilt."""
+        made = object.__new__(cls)
+        made.__dict__.update(
+            name="_".join([part.name for part in parts]) if parts else DONOTHING_NAME,
+            parts=parts,
+        )
+        return made
 
     @property
     def depth(self) -> int:
@@ -116,8 +140,8 @@ def _merged_dict(parts: Sequence[UnitaryAction]) -> dict[str, Any]:
     line_status: list[list[int]] = []
     for part in parts:
         for key, pairs in part.grid2op.get("set_bus", {}).items():
-            set_bus.setdefault(key, []).extend(copy.deepcopy(pairs))
-        line_status.extend(copy.deepcopy(part.grid2op.get("set_line_status", [])))
+            set_bus.setdefault(key, []).extend([list(pair) for pair in pairs])
+        line_status.extend([list(pair) for pair in part.grid2op.get("set_line_status", [])])
     out: dict[str, Any] = {}
     if set_bus:
         out["set_bus"] = {key: sorted(set_bus[key]) for key in SET_BUS_KEYS if key in set_bus}
@@ -175,12 +199,12 @@ def combinations(unitary: Sequence[UnitaryAction], max_depth: int) -> list[Combi
     """
     _check_depth(max_depth)
     per_asset = list(_assets_in_order(unitary).values())
+    lazy = CombinedAction._lazy
     out: list[CombinedAction] = []
     for depth in range(1, max_depth + 1):
         for assets in itertools.combinations(per_asset, depth):
-            for parts in itertools.product(*assets):
-                out.append(CombinedAction.of(parts))
-    out.append(CombinedAction.of(()))
+            out.extend(map(lazy, itertools.product(*assets)))
+    out.append(lazy(()))
     return out
 
 
