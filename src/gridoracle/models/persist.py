@@ -5,11 +5,17 @@ A model folder holds:
 ``model.joblib``
     The fitted estimator and the per-action mean baseline fitted on the same training rows
     (joblib, i.e. pickle: load only model folders you trust).
+``actions.json``
+    The catalogue the model predicts (when :func:`save` is given it, as ``gridoracle train``
+    does): ``{"format": "gridoracle-model-actions-1", "actions": [{"name", "kind", "grid2op"},
+    ...]}`` in the order of the model's outputs, entries as a dataset manifest holds them. Read
+    it with :func:`read_actions` (the agents of :mod:`gridoracle.agent` play these actions).
 ``metadata.json``
     Feature names (in the order the estimator expects), action names (the order of its outputs),
     the dataset it was trained on (path and config hash), the training configuration (model name,
     parameters, seed, train and test chronics), the versions of gridoracle, scikit-learn and NumPy,
-    the size and SHA-256 of ``model.joblib``, and the metrics once evaluated.
+    the size and SHA-256 of ``model.joblib`` (and of ``actions.json``), and the metrics once
+    evaluated.
 
 Both files are written atomically. :func:`load` refuses a model file whose checksum differs from
 its metadata (corrupted or replaced), and :meth:`Predictor.check_dataset` /
@@ -21,7 +27,7 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,12 +39,14 @@ from gridoracle.dataset.reader import Dataset, read_json_document, read_verified
 from gridoracle.errors import ModelError, ModelMismatch
 
 __all__ = [
+    "ACTIONS_FILE",
     "METADATA_FILE",
     "MODEL_FILE",
     "MODEL_FORMAT",
     "Predictor",
     "load",
     "model_versions",
+    "read_actions",
     "save",
     "update_metadata",
 ]
@@ -47,7 +55,9 @@ log = logging.getLogger(__name__)
 
 MODEL_FILE = "model.joblib"
 METADATA_FILE = "metadata.json"
+ACTIONS_FILE = "actions.json"
 MODEL_FORMAT = "gridoracle-model-1"
+ACTIONS_FORMAT = "gridoracle-model-actions-1"
 _SHOWN = 5  # names shown in a mismatch message
 
 
@@ -212,17 +222,49 @@ def _model_folder(path: str | Path) -> Path:
     return p
 
 
-def save(predictor: Predictor, path: str | Path) -> Path:
+def _actions_document(predictor: Predictor, actions: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The ``actions.json`` document: ``actions``' entries in the order of the model's outputs."""
+    by_name: dict[str, Mapping[str, Any]] = {}
+    for entry in actions:
+        by_name.setdefault(str(entry["name"]), entry)
+    missing = [n for n in predictor.action_names if n not in by_name]
+    if missing:  # the caller hands the catalogue the model was trained on
+        raise ValueError(f"the actions given to save lack {len(missing)} ({_names(missing)})")
+    entries = [
+        {"name": n, "kind": by_name[n]["kind"], "grid2op": by_name[n]["grid2op"]}
+        for n in predictor.action_names
+    ]
+    return {"format": ACTIONS_FORMAT, "actions": entries}
+
+
+def save(
+    predictor: Predictor,
+    path: str | Path,
+    *,
+    actions: Sequence[Mapping[str, Any]] | None = None,
+) -> Path:
     """Write ``predictor`` to the folder ``path`` (created if needed); return the folder.
 
-    ``model.joblib`` is written first, then ``metadata.json`` with its checksum, each atomically:
-    an interrupted save never leaves a pair of files that loads.
+    ``model.joblib`` is written first, then ``actions.json`` (with ``actions``), then
+    ``metadata.json`` with their checksums, each atomically: an interrupted save never leaves
+    files that load together but do not belong together.
+
+    Parameters
+    ----------
+    predictor : Predictor
+    path : str or Path
+        The model folder.
+    actions : sequence of dict, optional
+        The catalogue the model predicts (``{"name", "kind", "grid2op"}`` entries, e.g. a dataset
+        manifest's ``actions``); every action name of the model must be among them. Written to
+        ``actions.json`` in the model's output order.
     """
     import joblib
 
-    from gridoracle.io import atomic_write_bytes, atomic_write_json
+    from gridoracle.io import atomic_write_bytes, atomic_write_json, json_bytes
 
     folder = Path(path).expanduser()
+    document = _actions_document(predictor, actions) if actions is not None else None
     try:
         folder.mkdir(parents=True, exist_ok=True)
         buffer = io.BytesIO()
@@ -239,6 +281,15 @@ def save(predictor: Predictor, path: str | Path) -> Path:
         metadata["files"] = {
             MODEL_FILE: {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
         }
+        if document is not None:
+            text = json_bytes(document)
+            atomic_write_bytes(folder / ACTIONS_FILE, text)
+            metadata["files"][ACTIONS_FILE] = {
+                "bytes": len(text),
+                "sha256": hashlib.sha256(text).hexdigest(),
+            }
+        elif (folder / ACTIONS_FILE).exists():  # an older model's catalogue: not this model's
+            (folder / ACTIONS_FILE).unlink()
         atomic_write_json(folder / METADATA_FILE, metadata)
     except OSError as exc:
         from gridoracle.errors import OutputError
@@ -320,6 +371,59 @@ def load(path: str | Path) -> Predictor:
             "model %s was saved with scikit-learn %s, loaded with %s", folder, saved, current
         )
     return Predictor(bundle["estimator"], metadata, baseline=bundle.get("baseline"), path=folder)
+
+
+def read_actions(path: str | Path) -> list[dict[str, Any]] | None:
+    """The catalogue stored with a model (``actions.json``), or None for a model saved without.
+
+    Returns
+    -------
+    list of dict or None
+        ``{"name", "kind", "grid2op"}`` entries in the order of the model's outputs.
+
+    Raises
+    ------
+    ModelError
+        If ``actions.json`` is missing, unreadable, differs from the size and SHA-256 recorded in
+        the metadata, or does not hold the model's action names in its order.
+    """
+    import json
+
+    folder = _model_folder(path)
+    metadata = read_metadata(folder)
+    files = metadata["files"] if isinstance(metadata["files"], dict) else {}
+    if ACTIONS_FILE not in files:
+        return None
+    fpath = folder / ACTIONS_FILE
+    data = read_verified(
+        fpath,
+        files[ACTIONS_FILE],
+        what="model catalogue",
+        missing=" (train the model again)",
+        corrupted=(
+            f" or was replaced (checksum differs from {METADATA_FILE}); train the model again"
+        ),
+        error=ModelError,
+    )
+    try:
+        document = json.loads(data.decode("utf-8"))
+    except ValueError as exc:
+        raise ModelError(f"cannot read model catalogue {fpath}: {exc}") from exc
+    entries = document.get("actions") if isinstance(document, dict) else None
+    if (
+        not isinstance(document, dict)
+        or document.get("format") != ACTIONS_FORMAT
+        or not isinstance(entries, list)
+        or not all(isinstance(e, dict) and {"name", "kind", "grid2op"} <= set(e) for e in entries)
+    ):
+        raise ModelError(f"model catalogue {fpath} is not a gridoracle model catalogue")
+    names = [str(e["name"]) for e in entries]
+    if names != [str(a) for a in metadata["actions"]]:
+        raise ModelError(
+            f"model catalogue {fpath} does not hold the model's {len(metadata['actions'])} "
+            f"actions in its order ({len(names)} entries); train the model again"
+        )
+    return entries
 
 
 def update_metadata(path: str | Path, **fields: Any) -> dict[str, Any]:

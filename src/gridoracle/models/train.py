@@ -220,7 +220,8 @@ def train(
         training["default"] = default
     metadata = _metadata(model, params, estimator, ds, train_ds, training)
     predictor = Predictor(estimator, metadata, baseline=baseline)
-    path = save(predictor, out) if out is not None else None
+    # the catalogue goes with the model: the agents (gridoracle.agent) play its actions
+    path = save(predictor, out, actions=train_ds.actions) if out is not None else None
     return TrainResult(
         model=predictor,
         name=model,

@@ -1,0 +1,498 @@
+"""Three grid2op agents sharing one policy; they differ only in which actions they simulate.
+
+The policy (:class:`SimulatingAgent`), at every step:
+
+- **below the threshold** (``obs.rho.max() < threshold``): reconnect a disconnected line whose
+  cooldown allows it (``time_before_cooldown_line == 0``, not under maintenance; the lowest id
+  when several can be), else do nothing. No ``simulate`` call.
+- **at or above it** (an *acting step*): take the legal candidates of the catalogue, i.e. its
+  actions other than do nothing whose substations and lines (grid2op's own
+  ``get_topological_impact`` on the current line status) are all out of cooldown; choose some of
+  them (below); simulate do nothing (one call), the reconnection when one is possible (one call)
+  and each chosen candidate with ``obs.simulate(action, time_step)``. A simulation counts when it
+  raised no exception and is not a game over, illegal or ambiguous; its value is the simulated
+  ``rho.max()``. The *default* is the reconnection when its simulation counts and is not above do
+  nothing's, else do nothing; the agent plays the candidate with the lowest simulated max rho if
+  it is strictly below the default's (ties: catalogue order), else the default.
+
+Which candidates are simulated:
+
+- :class:`GreedyAgent`: every legal one (the expert);
+- :class:`RandomKAgent`: ``k`` legal ones drawn at random (its own NumPy Generator, reseeded by
+  :meth:`~RandomKAgent.seed`);
+- :class:`ScreeningAgent`: the ``k`` legal ones of lowest max rho *predicted* by a model
+  (ties: catalogue order).
+
+Each agent counts its ``simulate`` calls and keeps one record per acting step (see
+:attr:`SimulatingAgent.records`); :meth:`~SimulatingAgent.reset` starts an episode's counters,
+the ``total_*`` counters run over the agent's life. The agents pickle (grid2op's Runner copies
+them into its processes): they hold action dicts, and build grid2op actions lazily per process.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from grid2op.Agent import BaseAgent
+
+from gridoracle.actions.model import Action
+from gridoracle.agent.catalogue import (
+    ActionsLike,
+    ModelLike,
+    check_same_names,
+    load_catalogue,
+    load_predictor,
+    resolve_actions,
+)
+from gridoracle.agent.features import FeatureRow
+from gridoracle.errors import InvalidOption, ModelMismatch
+
+__all__ = [
+    "DONOTHING",
+    "RECONNECT",
+    "GreedyAgent",
+    "RandomKAgent",
+    "ScreeningAgent",
+    "SimulatingAgent",
+]
+
+DONOTHING = "donothing"
+"""Name of do nothing in the records."""
+RECONNECT = "reconnect-line-{}"
+"""Name of the reconnection of line ``i`` in the records."""
+
+_IMPACT_CACHE = 64  # line-status vectors whose topological impacts are kept
+
+
+def _check_threshold(threshold: Any) -> float:
+    if isinstance(threshold, bool) or not isinstance(threshold, int | float | np.number):
+        raise InvalidOption(
+            f"threshold {threshold!r}: expected a number (max rho above which the agent acts)",
+            param="threshold",
+        )
+    value = float(threshold)
+    if not math.isfinite(value) or value < 0:
+        raise InvalidOption(
+            f"threshold {threshold!r}: expected a finite number >= 0", param="threshold"
+        )
+    return value
+
+
+def _check_k(k: Any) -> int:
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
+        raise InvalidOption(f"k {k!r}: expected an integer >= 1", param="k")
+    return int(k)
+
+
+def _check_time_step(time_step: Any) -> int:
+    if isinstance(time_step, bool) or time_step not in (0, 1):
+        raise InvalidOption(f"time_step {time_step!r}: expected 0 or 1", param="time_step")
+    return int(time_step)
+
+
+class SimulatingAgent(BaseAgent):
+    """The policy shared by the three agents (see the module docstring); not used on its own.
+
+    Parameters
+    ----------
+    action_space : grid2op ActionSpace
+        The environment's action space.
+    actions : list of Action
+        The catalogue, checked against ``action_space``; do-nothing entries (empty dicts) are not
+        candidates (do nothing is always simulated once).
+    threshold : float
+        Max rho at or above which the agent acts.
+    time_step : {0, 1}, default 1
+        ``obs.simulate``'s ``time_step``: 1 uses the next step's forecast (grid2op's default).
+
+    Attributes
+    ----------
+    simulate_calls, acting_steps, steps : int
+        Of the current episode (since :meth:`reset`).
+    records : list of dict
+        One per acting step: ``step``, ``rho`` (observed max rho), ``legal`` (legal candidates),
+        ``calls``, ``seconds`` (time in :meth:`act`, ``perf_counter``), ``action`` (name played),
+        ``simulated_rho`` (its simulated max rho), ``donothing_rho`` (do nothing's; inf when
+        its simulation does not count) and ``predicted`` (the model's value of the action played;
+        NaN when there is no model or no prediction for it).
+    total_simulate_calls, total_acting_steps, total_steps : int
+        Over every episode.
+    """
+
+    kind = "simulating"
+
+    def __init__(
+        self,
+        action_space: Any,
+        actions: Sequence[Action],
+        threshold: float = 0.95,
+        *,
+        time_step: int = 1,
+    ) -> None:
+        super().__init__(action_space)
+        self.threshold = _check_threshold(threshold)
+        self.time_step = _check_time_step(time_step)
+        self.actions: list[Action] = list(actions)
+        self.action_names = [a.name for a in self.actions]
+        self._candidates = np.array(
+            [i for i, a in enumerate(self.actions) if a.grid2op], dtype=np.intp
+        )
+        self._fresh_caches()
+        self.total_simulate_calls = 0
+        self.total_acting_steps = 0
+        self.total_steps = 0
+        self._reset_counters()
+
+    # -- state -------------------------------------------------------------------------------
+
+    def _fresh_caches(self) -> None:
+        self._g2op: list[Any] | None = None  # grid2op actions of self.actions, built lazily
+        self._reco: dict[int, Any] = {}
+        self._impact: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
+
+    def _reset_counters(self) -> None:
+        self.simulate_calls = 0
+        self.acting_steps = 0
+        self.steps = 0
+        self.records: list[dict[str, Any]] = []
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        for key in ("_g2op", "_reco", "_impact"):
+            state.pop(key, None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._fresh_caches()
+
+    def reset(self, obs: Any) -> None:
+        """Start an episode: the per-episode counters and records restart from zero."""
+        self._reset_counters()
+
+    # -- grid2op actions ---------------------------------------------------------------------
+
+    def _grid2op_actions(self) -> list[Any]:
+        if self._g2op is None:
+            self._g2op = [a.to_grid2op(self.action_space) for a in self.actions]
+        return self._g2op
+
+    def _reconnection(self, line: int) -> Any:
+        if line not in self._reco:
+            self._reco[line] = self.action_space({"set_line_status": [(int(line), 1)]})
+        return self._reco[line]
+
+    def reconnectable_line(self, obs: Any) -> int | None:
+        """The line the agent would reconnect now: disconnected, cooldown 0, not in maintenance
+        (the lowest id), or None."""
+        off = ~np.asarray(obs.line_status, dtype=bool)
+        ready = np.asarray(obs.time_before_cooldown_line) == 0
+        maintenance = (np.asarray(obs.time_next_maintenance) == 0) & (
+            np.asarray(obs.duration_next_maintenance) > 0
+        )
+        lines = np.flatnonzero(off & ready & ~maintenance)
+        return int(lines[0]) if lines.size else None
+
+    def legal_candidates(self, obs: Any) -> np.ndarray:
+        """Catalogue indices of the candidates (not do nothing) whose substations and lines are
+        out of cooldown in ``obs``, in catalogue order."""
+        if self._candidates.size == 0:
+            return self._candidates
+        status = np.asarray(obs.line_status, dtype=bool)
+        key = status.tobytes()
+        impact = self._impact.get(key)
+        if impact is None:
+            g2op = self._grid2op_actions()
+            lines, subs = [], []
+            for i in self._candidates:
+                # grid2op's own rule (PreventReconnection); its cache may hold another status
+                li, su = g2op[i].get_topological_impact(status, _read_from_cache=False)
+                lines.append(li)
+                subs.append(su)
+            impact = (np.array(lines, dtype=bool), np.array(subs, dtype=bool))
+            if len(self._impact) >= _IMPACT_CACHE:
+                self._impact.clear()
+            self._impact[key] = impact
+        lines_hit, subs_hit = impact
+        busy_line = np.asarray(obs.time_before_cooldown_line) > 0
+        busy_sub = np.asarray(obs.time_before_cooldown_sub) > 0
+        illegal = (lines_hit & busy_line).any(axis=1) | (subs_hit & busy_sub).any(axis=1)
+        return self._candidates[~illegal]
+
+    # -- the policy --------------------------------------------------------------------------
+
+    def choose_candidates(
+        self, obs: Any, legal: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """The catalogue indices to simulate among ``legal`` and the predictions (or None)."""
+        raise NotImplementedError
+
+    def _simulate(self, obs: Any, action: Any) -> float:
+        """Simulated max rho of ``action``, or inf when the simulation does not count."""
+        sim_obs, _reward, done, info = obs.simulate(action, time_step=self.time_step)
+        if done or info.get("exception") or info.get("is_illegal") or info.get("is_ambiguous"):
+            return math.inf
+        value = float(np.max(sim_obs.rho))
+        return value if math.isfinite(value) else math.inf
+
+    def act(self, observation: Any, reward: float, done: bool = False) -> Any:
+        """The action to play on ``observation`` (see the module docstring for the policy)."""
+        start = time.perf_counter()
+        obs = observation
+        self.steps += 1
+        self.total_steps += 1
+        line = self.reconnectable_line(obs)
+        rho = float(np.max(obs.rho))
+        if rho < self.threshold:
+            if line is None:
+                return self.action_space({})
+            return copy.deepcopy(self._reconnection(line))
+        legal = self.legal_candidates(obs)
+        chosen, predicted = self.choose_candidates(obs, legal)
+        chosen = np.sort(np.asarray(chosen, dtype=np.intp))  # simulated in catalogue order
+        calls = 1
+        donothing_rho = self._simulate(obs, self.action_space({}))
+        best_name, best_rho, best_action = DONOTHING, donothing_rho, None
+        best_predicted = math.nan
+        if predicted is not None:
+            dn = [i for i, a in enumerate(self.actions) if not a.grid2op]
+            best_predicted = float(predicted[dn[0]]) if dn else math.nan
+        if line is not None:
+            calls += 1
+            reco = self._reconnection(line)
+            reco_rho = self._simulate(obs, reco)
+            if math.isfinite(reco_rho) and reco_rho <= donothing_rho:
+                best_name, best_rho, best_action = RECONNECT.format(line), reco_rho, reco
+                best_predicted = math.nan
+        g2op = self._grid2op_actions() if chosen.size else []
+        for i in chosen:
+            calls += 1
+            value = self._simulate(obs, g2op[i])
+            if value < best_rho:
+                best_name, best_rho, best_action = self.action_names[i], value, g2op[i]
+                best_predicted = float(predicted[i]) if predicted is not None else math.nan
+        self.simulate_calls += calls
+        self.total_simulate_calls += calls
+        self.acting_steps += 1
+        self.total_acting_steps += 1
+        played = self.action_space({}) if best_action is None else copy.deepcopy(best_action)
+        self.records.append(
+            {
+                "step": int(obs.current_step),
+                "rho": rho,
+                "legal": int(legal.size),
+                "calls": calls,
+                "seconds": time.perf_counter() - start,
+                "action": best_name,
+                "simulated_rho": best_rho,
+                "donothing_rho": donothing_rho,
+                "predicted": best_predicted,
+            }
+        )
+        return played
+
+    def summary(self) -> dict[str, Any]:
+        """Counters of the current episode (and of the agent's life), JSON-ready.
+
+        Keys: ``agent``, ``k`` (None for greedy), ``threshold``, ``catalogue`` (actions),
+        ``steps``, ``acting_steps``, ``simulate_calls``, ``calls_per_acting_step``,
+        ``decision_seconds_mean`` / ``_max`` / ``_total`` (acting steps only),
+        ``actions_played`` (acting steps where an action other than do nothing was played), and
+        ``total_steps``, ``total_acting_steps``, ``total_simulate_calls``. Means are None without
+        an acting step.
+        """
+        seconds = [r["seconds"] for r in self.records]
+        n = self.acting_steps
+        return {
+            "agent": self.kind,
+            "k": getattr(self, "k", None),
+            "threshold": self.threshold,
+            "catalogue": len(self.actions),
+            "steps": self.steps,
+            "acting_steps": n,
+            "simulate_calls": self.simulate_calls,
+            "calls_per_acting_step": self.simulate_calls / n if n else None,
+            "decision_seconds_mean": float(np.mean(seconds)) if seconds else None,
+            "decision_seconds_max": float(np.max(seconds)) if seconds else None,
+            "decision_seconds_total": float(np.sum(seconds)),
+            "actions_played": sum(r["action"] != DONOTHING for r in self.records),
+            "total_steps": self.total_steps,
+            "total_acting_steps": self.total_acting_steps,
+            "total_simulate_calls": self.total_simulate_calls,
+        }
+
+
+class GreedyAgent(SimulatingAgent):
+    """The expert: simulates every legal action of its catalogue at each acting step.
+
+    Parameters
+    ----------
+    action_space : grid2op ActionSpace
+    actions : catalogue file, model folder, Predictor or list of (name, grid2op dict)
+        See :func:`gridoracle.agent.catalogue.resolve_actions`.
+    threshold : float, default 0.95
+        Max rho at or above which it acts.
+    time_step : {0, 1}, default 1
+        ``obs.simulate``'s ``time_step``.
+
+    Examples
+    --------
+    >>> agent = GreedyAgent(env.action_space, "actions.json")  # doctest: +SKIP
+    >>> action = agent.act(obs, 0.0)  # doctest: +SKIP
+    >>> agent.simulate_calls  # legal candidates + 1 when it acted  # doctest: +SKIP
+    """
+
+    kind = "greedy"
+
+    def __init__(
+        self,
+        action_space: Any,
+        actions: ActionsLike,
+        threshold: float = 0.95,
+        *,
+        time_step: int = 1,
+    ) -> None:
+        threshold = _check_threshold(threshold)
+        super().__init__(
+            action_space,
+            resolve_actions(actions, action_space),
+            threshold,
+            time_step=time_step,
+        )
+
+    def choose_candidates(self, obs: Any, legal: np.ndarray) -> tuple[np.ndarray, None]:
+        return legal, None
+
+
+class RandomKAgent(SimulatingAgent):
+    """A baseline: simulates ``k`` legal actions drawn at random at each acting step.
+
+    Parameters
+    ----------
+    action_space : grid2op ActionSpace
+    actions : catalogue file, model folder, Predictor or list of (name, grid2op dict)
+    k : int, default 10
+        Candidates simulated per acting step (all legal ones when fewer).
+    threshold : float, default 0.95
+    seed : int, default 0
+        Seed of its NumPy Generator; :meth:`seed` reseeds it (grid2op's Runner calls it with
+        ``agent_seeds``). Same seed, same draws.
+    time_step : {0, 1}, default 1
+    """
+
+    kind = "random"
+
+    def __init__(
+        self,
+        action_space: Any,
+        actions: ActionsLike,
+        k: int = 10,
+        threshold: float = 0.95,
+        seed: int = 0,
+        *,
+        time_step: int = 1,
+    ) -> None:
+        self.k = _check_k(k)
+        threshold = _check_threshold(threshold)
+        super().__init__(
+            action_space,
+            resolve_actions(actions, action_space),
+            threshold,
+            time_step=time_step,
+        )
+        self.seed(seed)
+
+    def seed(self, seed: int) -> Any:
+        """Reseed the candidate draws (and grid2op's own generators of the agent)."""
+        if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+            raise InvalidOption(f"seed {seed!r}: expected an integer >= 0", param="seed")
+        self._rng = np.random.default_rng(int(seed))
+        return super().seed(int(seed))
+
+    def choose_candidates(self, obs: Any, legal: np.ndarray) -> tuple[np.ndarray, None]:
+        if legal.size <= self.k:
+            return legal, None
+        return self._rng.choice(legal, size=self.k, replace=False), None
+
+
+class ScreeningAgent(SimulatingAgent):
+    """Predicts every action's max rho, simulates the ``k`` best predicted legal ones.
+
+    Parameters
+    ----------
+    action_space : grid2op ActionSpace
+    model : str, Path or Predictor
+        A model folder written by ``gridoracle train``, or a loaded model. Its catalogue is read
+        with :func:`~gridoracle.agent.catalogue.load_catalogue`.
+    k : int, default 10
+        Candidates simulated per acting step.
+    threshold : float, default 0.95
+    actions : catalogue file or list, optional
+        Overrides the model's catalogue; must hold the model's action names (any order).
+    time_step : {0, 1}, default 1
+        ``obs.simulate``'s ``time_step``.
+
+    Raises
+    ------
+    ModelError, ModelMismatch
+        A model folder that does not load, without a catalogue, trained on another grid (its
+        features are not this grid's), or ``actions`` with other names than the model's.
+
+    Examples
+    --------
+    >>> agent = ScreeningAgent(env.action_space, "models/line_flows", k=10)  # doctest: +SKIP
+    >>> action = agent.act(obs, 0.0)  # doctest: +SKIP
+    """
+
+    kind = "screening"
+
+    def __init__(
+        self,
+        action_space: Any,
+        model: ModelLike,
+        k: int = 10,
+        threshold: float = 0.95,
+        actions: ActionsLike | None = None,
+        *,
+        time_step: int = 1,
+    ) -> None:
+        self.k = _check_k(k)
+        threshold = _check_threshold(threshold)
+        predictor = load_predictor(model)
+        label = f"model {predictor.name}" + (
+            f" ({predictor.path})" if predictor.path is not None else ""
+        )
+        dataset = predictor.metadata.get("dataset")
+        horizon = dataset.get("horizon") if isinstance(dataset, dict) else None
+        horizon = 1 if horizon == 1 else 0
+        try:
+            row = FeatureRow(predictor.feature_names, action_space, horizon, label=label)
+        except ModelMismatch as exc:
+            raise ModelMismatch(str(exc), param="model") from None
+        if actions is None:
+            catalogue = load_catalogue(predictor, action_space)
+        else:
+            given = resolve_actions(actions, action_space)
+            catalogue = check_same_names(given, predictor, "the actions given")
+        super().__init__(action_space, catalogue, threshold, time_step=time_step)
+        self.predictor = predictor
+        self.horizon = horizon
+        self.feature_row = row
+
+    def predict(self, obs: Any) -> np.ndarray:
+        """Predicted max rho of every catalogue action on ``obs`` (catalogue order)."""
+        out = self.predictor.estimator.predict(self.feature_row(obs))
+        return np.asarray(out, dtype=np.float64).reshape(-1)
+
+    def choose_candidates(self, obs: Any, legal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        predicted = self.predict(obs)
+        if legal.size <= self.k:
+            return legal, predicted
+        values = np.nan_to_num(predicted[legal], nan=np.inf)
+        order = np.argsort(values, kind="stable")  # ties: catalogue order
+        return legal[order[: self.k]], predicted
