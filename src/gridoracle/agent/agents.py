@@ -122,6 +122,9 @@ class SimulatingAgent(BaseAgent):
         NaN when there is no model or no prediction for it).
     total_simulate_calls, total_acting_steps, total_steps : int
         Over every episode.
+    last_candidates : list of str
+        Names of the catalogue actions simulated at the last acting step, in catalogue order
+        (do nothing and the reconnection are simulated besides them).
     """
 
     kind = "simulating"
@@ -160,6 +163,7 @@ class SimulatingAgent(BaseAgent):
         self.acting_steps = 0
         self.steps = 0
         self.records: list[dict[str, Any]] = []
+        self.last_candidates: list[str] = []
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
@@ -255,6 +259,7 @@ class SimulatingAgent(BaseAgent):
         legal = self.legal_candidates(obs)
         chosen, predicted = self.choose_candidates(obs, legal)
         chosen = np.sort(np.asarray(chosen, dtype=np.intp))  # simulated in catalogue order
+        self.last_candidates = [self.action_names[i] for i in chosen]
         calls = 1
         donothing_rho = self._simulate(obs, self.action_space({}))
         best_name, best_rho, best_action = DONOTHING, donothing_rho, None

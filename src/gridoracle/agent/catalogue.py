@@ -22,6 +22,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from gridoracle.actions.catalogue import FORMAT, catalogue_from_json, env_display_name
 from gridoracle.actions.catalogue import load_catalogue as load_catalogue_file
 from gridoracle.actions.model import (
@@ -115,16 +117,45 @@ def _entries(actions: Sequence[Any], source: str) -> list[dict[str, Any]]:
                 param="actions",
             )
         kind = item.get("kind") if isinstance(item, Mapping) else getattr(item, "kind", None)
-        out.append({"name": name, "kind": kind or _kind(g2op), "grid2op": dict(g2op)})
+        try:  # tuples become lists, numpy ints become ints: the dict as a JSON file holds it
+            g2op = json.loads(json.dumps(g2op, default=_json_default))
+        except (TypeError, ValueError) as exc:
+            raise ActionFileError(
+                f"{source}: action {name!r}: its grid2op dict is not JSON data ({exc})",
+                param="actions",
+            ) from None
+        out.append({"name": name, "kind": kind or _kind(g2op), "grid2op": g2op})
     return out
 
 
-def _check_entries(entries: list[dict[str, Any]], space: Any, source: str) -> list[Action]:
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON data")
+
+
+def _check_entries(
+    entries: list[dict[str, Any]], space: Any, source: str, param: str = "actions"
+) -> list[Action]:
     """Entries checked against ``space`` (see the module docstring), in their order.
 
     Entries of a known kind go through the catalogue reader; the others (combinations of a
-    topology and a line status, ...) are checked by building them with ``space``.
+    topology and a line status, ...) are checked by building them with ``space``. Errors carry
+    ``param``.
     """
+    try:
+        return _checked(entries, space, source)
+    except ActionFileError as exc:
+        if exc.param is not None:
+            raise
+        raise ActionFileError(str(exc), param=param) from None
+
+
+def _checked(entries: list[dict[str, Any]], space: Any, source: str) -> list[Action]:
     if not entries:
         raise ActionFileError(f"{source}: no action", param="actions")
     known = [e for e in entries if e["kind"] is not None]
@@ -256,7 +287,8 @@ def load_catalogue(model_or_path: ModelLike, action_space: Any = None) -> list[A
             CatalogueAction.from_json(e) if e.get("kind") is not None else Action(**e)
             for e in entries
         ]
-    return _check_entries(entries, getattr(action_space, "action_space", action_space), source)
+    space = getattr(action_space, "action_space", action_space)
+    return _check_entries(entries, space, source, param="model")
 
 
 def resolve_actions(actions: ActionsLike, action_space: Any) -> list[Action]:
@@ -283,7 +315,10 @@ def resolve_actions(actions: ActionsLike, action_space: Any) -> list[Action]:
             raise ActionFileError(
                 f"actions {path}: no such catalogue file or model folder", param="actions"
             )
-        return list(load_catalogue_file(path, space))
+        try:
+            return list(load_catalogue_file(path, space))
+        except ActionFileError as exc:
+            raise ActionFileError(str(exc), param="actions") from None
     if isinstance(actions, Mapping) or not isinstance(actions, Sequence):
         raise ActionFileError(
             f"actions: expected a catalogue file, a model folder or a list of (name, grid2op "

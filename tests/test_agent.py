@@ -1,0 +1,492 @@
+"""The agents of gridoracle.agent checked against grid2op on l2rpn_case14_sandbox.
+
+Ground truth: an exhaustive ``obs.simulate`` over the whole catalogue, run here independently of
+the agents, on real states of chronic 0; grid2op's own legality verdict (``is_illegal`` of a
+simulation) for the cooldown filter; ``features_from_observations`` for the feature row.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import pickle
+
+import numpy as np
+import pytest
+from grid2op.Parameters import Parameters
+
+from gridoracle.actions.catalogue import save_catalogue
+from gridoracle.actions.model import CatalogueAction, GridLayout
+from gridoracle.agent import (
+    DONOTHING,
+    FeatureRow,
+    GreedyAgent,
+    RandomKAgent,
+    ScreeningAgent,
+    load_catalogue,
+)
+from gridoracle.dataset import load
+from gridoracle.dataset.features import feature_columns, features_from_observations
+from gridoracle.errors import (
+    ActionFileError,
+    GridOracleError,
+    InvalidOption,
+    ModelError,
+    ModelMismatch,
+)
+from gridoracle.grid import make_env
+from gridoracle.models import load as load_model
+from gridoracle.models import train
+from gridoracle.models.persist import ACTIONS_FILE, METADATA_FILE, read_actions
+from gridoracle.pipelines.generate import GenerateRequest, generate
+
+CASE14 = "l2rpn_case14_sandbox"
+STATES = (0, 4, 9)  # steps of chronic 0 (do nothing) the decisions are checked on
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    """case14, chronics 0-1, 20 states each, 20 actions sampled (donothing first), full rho."""
+    out = tmp_path_factory.mktemp("agent-data")
+    report = generate(
+        GenerateRequest(CASE14, chronics="0,1", max_steps=20, n_actions=20, targets="full", out=out)
+    )
+    return load(report.path)
+
+
+@pytest.fixture(scope="module")
+def model_dir(dataset, tmp_path_factory):
+    """The default model (line_flows) trained on chronic 0 and saved by train."""
+    folder = tmp_path_factory.mktemp("agent-models") / "line_flows"
+    train(dataset, "line_flows", out=folder, test_chronics=[1])
+    return folder
+
+
+@pytest.fixture(scope="module")
+def predictor(model_dir):
+    return load_model(model_dir)
+
+
+@pytest.fixture(scope="module")
+def catalogue(model_dir, env_case14):
+    return load_catalogue(model_dir, env_case14.action_space)
+
+
+@pytest.fixture(scope="module")
+def states(env_case14):
+    """Observations of chronic 0 at the steps of STATES (do nothing played)."""
+    env = env_case14
+    env.set_id(0)
+    obs = env.reset()
+    out = []
+    for step in range(max(STATES) + 1):
+        if step in STATES:
+            out.append(obs)
+        obs, *_ = env.step(env.action_space({}))
+    return out
+
+
+@pytest.fixture(scope="module")
+def env_cooldown():
+    """case14 with cooldowns of 3 steps on lines and substations (the sandbox has none)."""
+    param = Parameters()
+    param.NB_TIMESTEP_COOLDOWN_LINE = 3
+    param.NB_TIMESTEP_COOLDOWN_SUB = 3
+    env = make_env(CASE14, param=param, seed=0)
+    yield env
+    env.close()
+
+
+def _value(obs, action) -> float:
+    """Simulated max rho as the agents define it (inf when the simulation does not count)."""
+    sim, _r, done, info = obs.simulate(action)
+    if done or info["exception"] or info["is_illegal"] or info["is_ambiguous"]:
+        return math.inf
+    return float(sim.rho.max())
+
+
+def _exhaustive(obs, space, actions):
+    """Do nothing's simulated max rho and every catalogue action's, by name."""
+    return _value(obs, space({})), {
+        a.name: _value(obs, space(a.grid2op_dict())) for a in actions if a.grid2op
+    }
+
+
+def _best(donothing, values, names):
+    """What the policy plays among ``names`` (catalogue order): the argmin if strictly better."""
+    best, best_value = DONOTHING, donothing
+    for name in names:
+        if values[name] < best_value:
+            best, best_value = name, values[name]
+    return best, best_value
+
+
+def _decide(agent, obs):
+    agent.act(obs, 0.0)
+    return agent.records[-1]
+
+
+# ------------------------------------------------------------------------------ decisions
+
+
+def test_greedy_plays_the_best_of_an_exhaustive_simulation(env_case14, catalogue, states):
+    agent = GreedyAgent(env_case14.action_space, catalogue, threshold=0.0)
+    candidates = [a.name for a in catalogue if a.grid2op]
+    played = set()
+    for obs in states:
+        donothing, values = _exhaustive(obs, env_case14.action_space, catalogue)
+        record = _decide(agent, obs)
+        best, best_value = _best(donothing, values, candidates)
+        assert record["action"] == best
+        assert record["simulated_rho"] == pytest.approx(best_value, abs=1e-9)
+        assert record["donothing_rho"] == pytest.approx(donothing, abs=1e-9)
+        assert record["calls"] == len(candidates) + 1  # no cooldown, no line out
+        assert agent.last_candidates == candidates
+        played.add(record["action"])
+    assert played - {DONOTHING}, "the test states should make greedy act"
+    assert agent.simulate_calls == len(states) * (len(candidates) + 1)
+    assert agent.acting_steps == len(states)
+
+
+@pytest.mark.parametrize("k", [1, 3, 5])
+def test_screening_plays_the_best_of_its_top_k_predicted(
+    env_case14, predictor, catalogue, states, k
+):
+    agent = ScreeningAgent(env_case14.action_space, predictor, k=k, threshold=0.0)
+    assert [a.name for a in agent.actions] == predictor.action_names
+    for obs in states:
+        donothing, values = _exhaustive(obs, env_case14.action_space, catalogue)
+        X = features_from_observations([obs])
+        predicted = predictor.predict(X).iloc[0]
+        legal = [a.name for a in catalogue if a.grid2op]
+        top = sorted(legal, key=lambda n: (predicted[n], legal.index(n)))[:k]
+        top = [n for n in legal if n in top]  # catalogue order
+        record = _decide(agent, obs)
+        assert agent.last_candidates == top
+        assert record["calls"] == k + 1
+        best, best_value = _best(donothing, values, top)
+        assert record["action"] == best
+        assert record["simulated_rho"] == pytest.approx(best_value, abs=1e-9)
+        if best != DONOTHING:
+            assert record["predicted"] == pytest.approx(predicted[best], rel=1e-9)
+
+
+def test_screening_with_every_action_chooses_what_greedy_chooses(
+    env_case14, model_dir, catalogue, states
+):
+    n = sum(1 for a in catalogue if a.grid2op)
+    screening = ScreeningAgent(env_case14.action_space, model_dir, k=n, threshold=0.0)
+    greedy = GreedyAgent(env_case14.action_space, model_dir, threshold=0.0)
+    for obs in states:
+        s, g = _decide(screening, obs), _decide(greedy, obs)
+        assert (s["action"], s["simulated_rho"], s["calls"]) == (
+            g["action"],
+            g["simulated_rho"],
+            g["calls"],
+        )
+
+
+def test_random_k_is_reproducible_with_its_seed(env_case14, catalogue, states):
+    def draws(seed, reseed=None):
+        agent = RandomKAgent(env_case14.action_space, catalogue, k=4, threshold=0.0, seed=seed)
+        if reseed is not None:
+            agent.seed(reseed)
+        out = []
+        for obs in states:
+            record = _decide(agent, obs)
+            assert record["calls"] == 5
+            out.append(tuple(agent.last_candidates))
+        return out
+
+    first = draws(3)
+    assert draws(3) == first
+    assert draws(0, reseed=3) == first  # seed() (grid2op's Runner calls it) reseeds the draws
+    assert draws(4) != first
+    assert all(len(set(d)) == 4 for d in first)
+
+
+def test_random_k_plays_the_best_of_what_it_simulated(env_case14, catalogue, states):
+    agent = RandomKAgent(env_case14.action_space, catalogue, k=6, threshold=0.0, seed=1)
+    for obs in states:
+        donothing, values = _exhaustive(obs, env_case14.action_space, catalogue)
+        record = _decide(agent, obs)
+        assert record["action"] == _best(donothing, values, agent.last_candidates)[0]
+
+
+def test_below_the_threshold_no_call_and_do_nothing(env_case14, model_dir, states):
+    for agent in (
+        GreedyAgent(env_case14.action_space, model_dir, threshold=10.0),
+        ScreeningAgent(env_case14.action_space, model_dir, k=3, threshold=10.0),
+        RandomKAgent(env_case14.action_space, model_dir, k=3, threshold=10.0),
+    ):
+        for obs in states:
+            action = agent.act(obs, 0.0)
+            assert action == env_case14.action_space({})
+        assert (agent.simulate_calls, agent.acting_steps, agent.records) == (0, 0, [])
+        assert agent.steps == len(states)
+        summary = agent.summary()
+        assert summary["simulate_calls"] == 0 and summary["calls_per_acting_step"] is None
+
+
+# ------------------------------------------------------------------------------ reconnection
+
+
+def _line_out(env, line):
+    """Chronic 0 reset, ``line`` disconnected by the first step; the observation after it."""
+    env.set_id(0)
+    env.reset()
+    obs, _r, done, _info = env.step(env.action_space({"set_line_status": [(line, -1)]}))
+    assert not done and not obs.line_status[line]
+    return obs
+
+
+def test_a_line_out_is_reconnected_once_its_cooldown_allows_it(env_cooldown, model_dir):
+    env, line = env_cooldown, 3
+    agent = ScreeningAgent(env.action_space, model_dir, k=3, threshold=10.0)
+    obs = _line_out(env, line)
+    reconnect = env.action_space({"set_line_status": [(line, 1)]})
+    waited = 0
+    while obs.time_before_cooldown_line[line] > 0:
+        assert agent.act(obs, 0.0) == env.action_space({})  # not yet: grid2op would refuse it
+        obs, *_ = env.step(env.action_space({}))
+        waited += 1
+    assert waited == 3
+    assert agent.act(obs, 0.0) == reconnect
+    obs, _r, _done, info = env.step(reconnect)
+    assert not info["is_illegal"] and obs.line_status[line]
+    assert agent.simulate_calls == 0
+
+
+def test_above_the_threshold_the_reconnection_is_simulated_too(env_case14, model_dir):
+    env, line = env_case14, 3
+    obs = _line_out(env, line)
+    assert obs.time_before_cooldown_line[line] == 0  # the sandbox has no cooldown
+    space = env.action_space
+    catalogue = load_catalogue(model_dir, space)
+    donothing, values = _exhaustive(obs, space, catalogue)
+    reconnect = _value(obs, space({"set_line_status": [(line, 1)]}))
+    for agent, extra in (
+        (ScreeningAgent(space, model_dir, k=4, threshold=0.0), 4),
+        (GreedyAgent(space, model_dir, threshold=0.0), sum(1 for a in catalogue if a.grid2op)),
+    ):
+        record = _decide(agent, obs)
+        assert record["calls"] == extra + 2  # do nothing, the reconnection, the candidates
+        default, value = DONOTHING, donothing
+        if reconnect <= donothing:
+            default, value = f"reconnect-line-{line}", reconnect
+        best, best_value = default, value
+        for name in agent.last_candidates:
+            if values[name] < best_value:
+                best, best_value = name, values[name]
+        assert record["action"] == best
+
+
+# ------------------------------------------------------------------------------ legality
+
+
+def test_actions_in_cooldown_are_never_simulated(env_cooldown, model_dir):
+    env = env_cooldown
+    space = env.action_space
+    catalogue = load_catalogue(model_dir, space)
+    topology = next(a for a in catalogue if a.grid2op.get("set_bus"))
+    (sub,), _ = topology.touched(space)
+    env.set_id(0)
+    env.reset()
+    obs, _r, done, info = env.step(space(topology.grid2op_dict()))
+    assert not done and not info["is_illegal"] and obs.time_before_cooldown_sub[sub] > 0
+    # grid2op's verdict on every catalogue action in this state
+    illegal = {
+        a.name
+        for a in catalogue
+        if a.grid2op and obs.simulate(space(a.grid2op_dict()))[3]["is_illegal"]
+    }
+    assert illegal == {a.name for a in catalogue if a.grid2op and sub in a.touched(space)[0]}
+    assert illegal
+    simulated = []
+    real = obs.simulate
+
+    def spy(action, *args, **kwargs):
+        simulated.append(action)
+        return real(action, *args, **kwargs)
+
+    obs.simulate = spy
+    candidates = [a.name for a in catalogue if a.grid2op]
+    agent = GreedyAgent(space, catalogue, threshold=0.0)
+    record = _decide(agent, obs)
+    assert record["legal"] == len(candidates) - len(illegal)
+    assert record["calls"] == len(simulated) == len(candidates) - len(illegal) + 1
+    assert not set(agent.last_candidates) & illegal
+    for action in simulated:
+        _lines, subs = action.get_topological_impact(obs.line_status, _read_from_cache=False)
+        assert not subs[sub]
+    screening = ScreeningAgent(space, model_dir, k=len(candidates), threshold=0.0)
+    _decide(screening, obs)
+    assert screening.last_candidates == agent.last_candidates
+
+
+# ------------------------------------------------------------------------------ features
+
+
+def test_feature_row_equals_the_dataset_features(env_case14, predictor, states):
+    row = FeatureRow(predictor.feature_names, env_case14.action_space, horizon=0)
+    for obs in states:
+        expected = features_from_observations([obs])[predictor.feature_names].to_numpy(float)
+        np.testing.assert_array_equal(row(obs), expected)
+    # horizon 1 (the forecasts), in a shuffled order
+    columns = feature_columns(type(states[0]), 1)
+    order = [columns[i] for i in np.random.default_rng(0).permutation(len(columns))]
+    row1 = FeatureRow(order, env_case14.action_space, horizon=1)
+    for obs in states:
+        expected = features_from_observations([obs], horizon=1)[order].to_numpy(float)
+        np.testing.assert_array_equal(row1(obs), expected)
+    assert any(c.startswith("fc_") for c in order)
+
+
+def test_predictions_per_step_equal_the_predictor(env_case14, predictor, states):
+    agent = ScreeningAgent(env_case14.action_space, predictor, k=2, threshold=0.0)
+    for obs in states:
+        expected = predictor.predict(features_from_observations([obs])).to_numpy()[0]
+        np.testing.assert_allclose(agent.predict(obs), expected, rtol=0, atol=1e-12)
+
+
+# ------------------------------------------------------------------------------ pickling
+
+
+def test_agents_pickle_and_decide_the_same(env_case14, model_dir, catalogue, states):
+    space = env_case14.action_space
+    for agent in (
+        ScreeningAgent(space, model_dir, k=3, threshold=0.0),
+        GreedyAgent(space, catalogue, threshold=0.0),
+        RandomKAgent(space, catalogue, k=3, threshold=0.0, seed=2),
+    ):
+        copy = pickle.loads(pickle.dumps(agent))
+        for obs in states:
+            a, b = _decide(agent, obs), _decide(copy, obs)
+            assert {k: v for k, v in a.items() if k != "seconds"} == {
+                k: v for k, v in b.items() if k != "seconds"
+            }
+        agent.reset(states[0])
+        assert (agent.simulate_calls, agent.acting_steps, agent.records) == (0, 0, [])
+        assert agent.total_acting_steps == len(states)
+
+
+# ------------------------------------------------------------------------------ catalogues
+
+
+def test_train_stores_the_catalogue_in_the_model_folder(model_dir, dataset):
+    metadata = json.loads((model_dir / METADATA_FILE).read_text())
+    assert ACTIONS_FILE in metadata["files"]
+    stored = read_actions(model_dir)
+    assert [e["name"] for e in stored] == metadata["actions"]
+    by_name = {a["name"]: a for a in dataset.actions}
+    assert stored == [by_name[n] for n in metadata["actions"]]
+    assert [(a.name, a.grid2op) for a in load_catalogue(model_dir)] == [
+        (e["name"], e["grid2op"]) for e in stored
+    ]
+
+
+def _copy_model(model_dir, tmp_path):
+    folder = tmp_path / "model"
+    folder.mkdir()
+    for f in model_dir.iterdir():
+        (folder / f.name).write_bytes(f.read_bytes())
+    return folder
+
+
+def _one_line(exc_info) -> str:
+    message = str(exc_info.value)
+    assert "\n" not in message
+    return message
+
+
+def test_a_model_without_actions_json_reads_its_dataset_manifest(model_dir, tmp_path, env_case14):
+    folder = _copy_model(model_dir, tmp_path)
+    metadata = json.loads((folder / METADATA_FILE).read_text())
+    del metadata["files"][ACTIONS_FILE]
+    (folder / METADATA_FILE).write_text(json.dumps(metadata))
+    (folder / ACTIONS_FILE).unlink()
+    assert read_actions(folder) is None
+    names = [a.name for a in load_catalogue(folder, env_case14.action_space)]
+    assert names == metadata["actions"]
+    metadata["dataset"]["path"] = str(tmp_path / "gone")
+    (folder / METADATA_FILE).write_text(json.dumps(metadata))
+    with pytest.raises(ModelError) as err:
+        load_catalogue(folder)
+    assert str(folder) in _one_line(err) and "actions.json" in str(err.value)
+
+
+def test_a_corrupted_catalogue_is_refused(model_dir, tmp_path, env_case14):
+    folder = _copy_model(model_dir, tmp_path)
+    path = folder / ACTIONS_FILE
+    path.write_text(path.read_text().replace("sub-", "sub_", 1))
+    with pytest.raises(ModelError) as err:
+        ScreeningAgent(env_case14.action_space, folder)
+    assert "corrupted" in _one_line(err) and str(path) in str(err.value)
+
+
+def test_actions_given_must_be_the_models(model_dir, env_case14, catalogue, tmp_path):
+    space = env_case14.action_space
+    shuffled = [(a.name, a.grid2op) for a in reversed(catalogue)]
+    agent = ScreeningAgent(space, model_dir, actions=shuffled)
+    assert agent.action_names == [a.name for a in catalogue]  # the model's order
+    path = save_catalogue(
+        tmp_path / "actions.json", list(catalogue[:-1]), env_name=CASE14, grid=space
+    )
+    with pytest.raises(ModelMismatch) as err:
+        ScreeningAgent(space, model_dir, actions=path)
+    assert catalogue[-1].name in _one_line(err)
+    greedy = GreedyAgent(space, path)
+    assert greedy.action_names == [a.name for a in catalogue[:-1]]
+
+
+def test_a_model_of_another_grid_is_refused(model_dir, env_rte14):
+    with pytest.raises(ModelMismatch) as err:
+        ScreeningAgent(env_rte14.action_space, model_dir)
+    assert "another grid" in _one_line(err) and err.value.param == "model"
+
+
+@pytest.mark.parametrize(
+    ("make", "param"),
+    [
+        (lambda s, m: ScreeningAgent(s, m, k=0), "k"),
+        (lambda s, m: RandomKAgent(s, m, k=2.5), "k"),
+        (lambda s, m: GreedyAgent(s, m, threshold=-1), "threshold"),
+        (lambda s, m: GreedyAgent(s, m, threshold=float("nan")), "threshold"),
+        (lambda s, m: RandomKAgent(s, m, seed=-1), "seed"),
+        (lambda s, m: GreedyAgent(s, m.parent / "missing.json"), "actions"),
+        (lambda s, m: GreedyAgent(s, [("a", {"set_line_status": [(99, -1)]})]), "actions"),
+        (lambda s, m: GreedyAgent(s, [42]), "actions"),
+        (lambda s, m: ScreeningAgent(s, m.parent / "no-model"), None),
+    ],
+)
+def test_bad_input_is_one_line(env_case14, model_dir, make, param):
+    with pytest.raises(GridOracleError) as err:
+        make(env_case14.action_space, model_dir)
+    _one_line(err)
+    if param is not None:
+        assert err.value.param == param
+    assert isinstance(err.value, InvalidOption | ActionFileError | ModelError)
+
+
+def test_actions_in_every_form(env_case14, catalogue, tmp_path):
+    space = env_case14.action_space
+    path = save_catalogue(tmp_path / "a.json", list(catalogue), env_name=CASE14, grid=space)
+    forms = [
+        path,
+        str(path),
+        [(a.name, a.grid2op) for a in catalogue],
+        [{"name": a.name, "grid2op": a.grid2op} for a in catalogue],
+        list(catalogue),
+    ]
+    for form in forms:
+        agent = GreedyAgent(space, form)
+        assert [(a.name, a.grid2op) for a in agent.actions] == [
+            (a.name, a.grid2op) for a in catalogue
+        ]
+    # a combination (topology and line status) is not a catalogue kind, and still plays
+    sub = next(a for a in catalogue if a.grid2op.get("set_bus"))
+    combined = {**sub.grid2op, "set_line_status": [[3, -1]]}
+    agent = GreedyAgent(space, [("combined", combined)])
+    assert agent.actions[0].grid2op == combined
+    assert not isinstance(agent.actions[0], CatalogueAction)
+    assert GridLayout.of(space).n_line == 20
