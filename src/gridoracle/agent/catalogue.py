@@ -284,7 +284,9 @@ def load_catalogue(model_or_path: ModelLike, action_space: Any = None) -> list[A
     entries, source = _catalogue_entries(predictor)
     if action_space is None:
         return [
-            CatalogueAction.from_json(e) if e.get("kind") is not None else Action(**e)
+            CatalogueAction.from_json(e)
+            if e.get("kind") is not None
+            else Action(name=str(e["name"]), grid2op=dict(e["grid2op"]))
             for e in entries
         ]
     space = getattr(action_space, "action_space", action_space)
