@@ -185,3 +185,71 @@ def test_above_the_graph_limit_the_table_holds_the_exact_actions(case: _Case) ->
     names = {a.name for a in found.actions}
     assert {u.name for u in case.unitary} <= names | {n for n, _ in found.filtered}
     assert found.table.names == [a.name for a in found.actions]
+
+
+def _direct_screen(basis: sup.UnitaryBasis, parts: np.ndarray, limit: np.ndarray) -> Any:
+    """The screening written plainly, in float64, from :func:`superposed_flows`."""
+    lim = np.abs(limit) + sup.MARGIN_A
+    base = basis.base
+    rewards = np.full((basis.n_steps, len(parts)), np.nan)
+    overload = np.zeros((basis.n_steps, len(parts)), dtype=np.int8)
+    oks = np.zeros((basis.n_steps, len(parts)), dtype=bool)
+    for step in range(basis.n_steps):
+        p, q, ok = sup.superposed_flows(basis, parts, step)
+        s0 = np.hypot(base.p_or[step], base.q_or[step])
+        amps_per_va = np.where(s0 > 1e-9, base.a_or[step] / np.maximum(s0, 1e-9), 0.0)
+        rho2 = (np.hypot(p, q) * amps_per_va / lim) ** 2
+        rewards[step] = np.where(ok, lim.size - np.minimum(rho2, 1.0).sum(axis=1), np.nan)
+        overload[step] = np.where((rho2 > 1.0).any(axis=1), 0, 1)
+        oks[step] = ok
+    return rewards, overload, oks
+
+
+@pytest.mark.parametrize("depth", [2, 3])
+def test_screen_equals_the_direct_float64_computation(case: _Case, depth: int) -> None:
+    """The batched screening (float32 flows, closed-form betas) gives the plain float64
+    computation's flags and rewards within 1e-4 (of about 20), in AC and DC; with float64
+    flows within the float32 rounding of the stored rewards; two threads the same bytes as
+    one."""
+    _, parts = case.combos(depth)
+    limit = case.engine.thermal_limit
+    for dc in (False, True):
+        basis = case.bases[dc]
+        rewards, overload, ok = _direct_screen(basis, parts, limit)
+        assert ok.sum() > ok.size // 4
+        for dtype, tol in ((np.float32, 1e-4), (np.float64, 4e-6)):  # stored as float32
+            found = sup.screen(basis, parts, limit, dtype=dtype, chunk=7)
+            np.testing.assert_array_equal(found.ok, ok)
+            np.testing.assert_array_equal(found.overload[ok], overload[ok])
+            np.testing.assert_allclose(found.rewards, rewards, rtol=0, atol=tol)
+        one = sup.screen(basis, parts, limit, chunk=7)
+        twice = sup.screen(basis, parts, limit, workers=2, chunk=7)
+        for name in ("rewards", "overload", "ok"):
+            assert getattr(twice, name).tobytes() == getattr(one, name).tobytes(), name
+
+
+@pytest.mark.parametrize("depth", [2, 3])
+def test_closed_form_betas_equal_lu_and_svd_flags(case: _Case, depth: int) -> None:
+    """The closed-form betas (adjugate, Frobenius bound) equal LAPACK's solve to 1e-9, and
+    flag the combinations an SVD of every system flags (condition number >= 1e6)."""
+    _, parts = case.combos(depth)
+    basis = case.bases[False]
+    for step in (0, 11, STEPS - 1):
+        beta, ok = sup._betas(basis, step, parts)
+        virtual = basis.virtual(step)
+        c0 = virtual[0][parts]
+        a = c0[:, :, None] - virtual[1:][parts[:, None, :], parts[:, :, None]]
+        changes = basis.changes[step][parts]
+        inactive = ~changes
+        a = np.where(inactive[:, :, None] | inactive[:, None, :], np.eye(depth)[None], a)
+        rhs = np.where(inactive, 0.0, c0)
+        cond = np.linalg.cond(a)
+        good = np.isfinite(cond) & (cond < sup.MAX_CONDITION)
+        usable = basis.usable[step][parts].all(axis=1)
+        for i in range(depth):
+            for j in range(i + 1, depth):
+                usable &= ~basis.conflicts[parts[:, i], parts[:, j]]
+        np.testing.assert_array_equal(ok, usable & good)
+        solved = np.linalg.solve(a[good], rhs[good][:, :, None])[:, :, 0] * changes[good]
+        np.testing.assert_allclose(beta[good], solved, rtol=1e-9, atol=1e-9)
+        assert not beta[~good].any()
