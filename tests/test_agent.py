@@ -16,7 +16,7 @@ import pytest
 from grid2op.Parameters import Parameters
 
 from gridoracle.actions.catalogue import save_catalogue
-from gridoracle.actions.model import CatalogueAction, GridLayout
+from gridoracle.actions.model import CatalogueAction, GridLayout, line_action
 from gridoracle.agent import (
     DONOTHING,
     FeatureRow,
@@ -324,6 +324,35 @@ def test_actions_in_cooldown_are_never_simulated(env_cooldown, model_dir):
     assert screening.last_candidates == agent.last_candidates
 
 
+def test_legal_candidates_with_a_line_in_cooldown_are_grid2ops(env_cooldown, catalogue):
+    env, line = env_cooldown, 3
+    space = env.action_space
+    obs = _line_out(env, line)
+    assert obs.time_before_cooldown_line[line] > 0
+    # line actions on the line out and on another, and a bus set on the line's origin (which
+    # reconnects it: grid2op counts it as a line status change)
+    actions = [
+        *catalogue,
+        line_action(line, True),
+        line_action(line, False),
+        line_action(5, True),
+        line_action(5, False),
+        ("origin-of-3-on-bus-1", {"set_bus": {"lines_or_id": [[line, 1]]}}),
+    ]
+    agent = GreedyAgent(space, actions, threshold=0.0)
+    illegal = {
+        a.name
+        for a in agent.actions
+        if a.grid2op and obs.simulate(space(a.grid2op_dict()))[3]["is_illegal"]
+    }
+    assert {f"line-{line}-on", f"line-{line}-off", "origin-of-3-on-bus-1"} <= illegal
+    legal = {agent.action_names[i] for i in agent.legal_candidates(obs)}
+    assert legal == {a.name for a in agent.actions if a.grid2op} - illegal
+    record = _decide(agent, obs)
+    assert record["calls"] == len(legal) + 1  # the line out is in cooldown: no reconnection
+    assert set(agent.last_candidates) == legal
+
+
 # ------------------------------------------------------------------------------ features
 
 
@@ -490,3 +519,53 @@ def test_actions_in_every_form(env_case14, catalogue, tmp_path):
     assert agent.actions[0].grid2op == combined
     assert not isinstance(agent.actions[0], CatalogueAction)
     assert GridLayout.of(space).n_line == 20
+
+
+# ------------------------------------------------------------------------------ ties, default
+
+
+def _fixed_simulate(obs, values):
+    """``obs.simulate`` answering the max rho of ``values`` ((grid2op action, value) pairs)."""
+    from types import SimpleNamespace
+
+    def simulate(action, *args, **kwargs):
+        value = next(v for a, v in values if a == action)
+        info = {"exception": [], "is_illegal": False, "is_ambiguous": False}
+        if value is None:  # a game over
+            return SimpleNamespace(rho=np.array([np.nan])), 0.0, True, info
+        return SimpleNamespace(rho=np.array([value])), 0.0, False, info
+
+    obs.simulate = simulate
+    return obs
+
+
+@pytest.mark.parametrize(
+    ("donothing", "reconnect", "first", "second", "played"),
+    [
+        (0.9, None, 0.8, 0.8, "first"),  # a tie: catalogue order
+        (0.9, None, 0.95, 0.7, "second"),
+        (0.9, None, 0.9, 0.9, DONOTHING),  # not strictly better than do nothing
+        (None, None, 0.99, None, "first"),  # do nothing is a game over: anything that counts
+        (0.9, 0.9, 0.9, 0.95, "reconnect-line-3"),  # the reconnection is not worse: the default
+        (0.9, 0.91, 0.95, 0.95, DONOTHING),  # the reconnection is worse than do nothing
+        (0.9, 0.85, 0.85, 0.8, "second"),
+    ],
+)
+def test_the_rule_of_choice(env_case14, donothing, reconnect, first, second, played):
+    space = env_case14.action_space
+    obs = _line_out(env_case14, 3)
+    actions = [
+        ("first", {"set_line_status": [[5, -1]]}),
+        ("second", {"set_line_status": [[6, -1]]}),
+    ]
+    values = [
+        (space({}), donothing),
+        (space({"set_line_status": [(3, 1)]}), reconnect),
+        (space(actions[0][1]), first),
+        (space(actions[1][1]), second),
+    ]
+    agent = GreedyAgent(space, actions, threshold=0.0)
+    record = _decide(agent, _fixed_simulate(obs, values))
+    assert record["action"] == played
+    assert record["calls"] == 4
+    assert record["donothing_rho"] == (math.inf if donothing is None else donothing)

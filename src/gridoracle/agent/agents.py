@@ -66,7 +66,7 @@ DONOTHING = "donothing"
 RECONNECT = "reconnect-line-{}"
 """Name of the reconnection of line ``i`` in the records."""
 
-_IMPACT_CACHE = 64  # line-status vectors whose topological impacts are kept
+_IMPACT_CACHE = 16  # line-status vectors whose topological impacts are kept
 
 
 def _check_threshold(threshold: Any) -> float:
@@ -154,9 +154,12 @@ class SimulatingAgent(BaseAgent):
     # -- state -------------------------------------------------------------------------------
 
     def _fresh_caches(self) -> None:
-        self._g2op: list[Any] | None = None  # grid2op actions of self.actions, built lazily
+        # grid2op actions of self.actions, each built the first time it is needed
+        self._g2op: list[Any] = [None] * len(self.actions)
         self._reco: dict[int, Any] = {}
-        self._impact: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}
+        # per line-status vector: (candidate position, line) and (candidate position, substation)
+        # pairs of each candidate's topological impact, as flat arrays
+        self._impact: dict[bytes, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
 
     def _reset_counters(self) -> None:
         self.simulate_calls = 0
@@ -181,10 +184,12 @@ class SimulatingAgent(BaseAgent):
 
     # -- grid2op actions ---------------------------------------------------------------------
 
-    def _grid2op_actions(self) -> list[Any]:
-        if self._g2op is None:
-            self._g2op = [a.to_grid2op(self.action_space) for a in self.actions]
-        return self._g2op
+    def _grid2op_action(self, i: int) -> Any:
+        """The grid2op action of catalogue entry ``i`` (built once per process)."""
+        action = self._g2op[i]
+        if action is None:
+            action = self._g2op[i] = self.actions[i].to_grid2op(self.action_space)
+        return action
 
     def _reconnection(self, line: int) -> Any:
         if line not in self._reco:
@@ -205,28 +210,45 @@ class SimulatingAgent(BaseAgent):
     def legal_candidates(self, obs: Any) -> np.ndarray:
         """Catalogue indices of the candidates (not do nothing) whose substations and lines are
         out of cooldown in ``obs``, in catalogue order."""
-        if self._candidates.size == 0:
-            return self._candidates
+        busy_line = np.asarray(obs.time_before_cooldown_line) > 0
+        busy_sub = np.asarray(obs.time_before_cooldown_sub) > 0
+        if self._candidates.size == 0 or not (busy_line.any() or busy_sub.any()):
+            return self._candidates  # nothing in cooldown: every candidate is legal
         status = np.asarray(obs.line_status, dtype=bool)
         key = status.tobytes()
         impact = self._impact.get(key)
         if impact is None:
-            g2op = self._grid2op_actions()
-            lines, subs = [], []
-            for i in self._candidates:
-                # grid2op's own rule (PreventReconnection); its cache may hold another status
-                li, su = g2op[i].get_topological_impact(status, _read_from_cache=False)
-                lines.append(li)
-                subs.append(su)
-            impact = (np.array(lines, dtype=bool), np.array(subs, dtype=bool))
+            impact = self._topological_impact(status)
             if len(self._impact) >= _IMPACT_CACHE:
                 self._impact.clear()
             self._impact[key] = impact
-        lines_hit, subs_hit = impact
-        busy_line = np.asarray(obs.time_before_cooldown_line) > 0
-        busy_sub = np.asarray(obs.time_before_cooldown_sub) > 0
-        illegal = (lines_hit & busy_line).any(axis=1) | (subs_hit & busy_sub).any(axis=1)
+        line_owner, line_id, sub_owner, sub_id = impact
+        hit = np.concatenate([line_owner[busy_line[line_id]], sub_owner[busy_sub[sub_id]]])
+        illegal = np.bincount(hit, minlength=self._candidates.size) > 0
         return self._candidates[~illegal]
+
+    def _topological_impact(
+        self, status: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Lines and substations each candidate acts on when the line status is ``status``
+        (grid2op's own rule, as ``PreventReconnection`` applies it), as flat pair arrays."""
+        line_owner, line_id, sub_owner, sub_id = [], [], [], []
+        for pos, i in enumerate(self._candidates):
+            # _read_from_cache=False: the action's cache may hold another line status
+            lines, subs = self._grid2op_action(int(i)).get_topological_impact(
+                status, _read_from_cache=False
+            )
+            hit_lines, hit_subs = np.flatnonzero(lines), np.flatnonzero(subs)
+            line_owner.append(np.full(hit_lines.size, pos, dtype=np.intp))
+            line_id.append(hit_lines)
+            sub_owner.append(np.full(hit_subs.size, pos, dtype=np.intp))
+            sub_id.append(hit_subs)
+        return (
+            np.concatenate(line_owner).astype(np.intp),
+            np.concatenate(line_id).astype(np.intp),
+            np.concatenate(sub_owner).astype(np.intp),
+            np.concatenate(sub_id).astype(np.intp),
+        )
 
     # -- the policy --------------------------------------------------------------------------
 
@@ -274,12 +296,12 @@ class SimulatingAgent(BaseAgent):
             if math.isfinite(reco_rho) and reco_rho <= donothing_rho:
                 best_name, best_rho, best_action = RECONNECT.format(line), reco_rho, reco
                 best_predicted = math.nan
-        g2op = self._grid2op_actions() if chosen.size else []
         for i in chosen:
             calls += 1
-            value = self._simulate(obs, g2op[i])
+            action = self._grid2op_action(int(i))
+            value = self._simulate(obs, action)
             if value < best_rho:
-                best_name, best_rho, best_action = self.action_names[i], value, g2op[i]
+                best_name, best_rho, best_action = self.action_names[i], value, action
                 best_predicted = float(predicted[i]) if predicted is not None else math.nan
         self.simulate_calls += calls
         self.total_simulate_calls += calls
