@@ -13,7 +13,9 @@ Functions
 - :func:`plot_regret_cdf`: distribution of the regret of the chosen action, one curve per model;
 - :func:`plot_max_rho_distribution`: max rho after each action over all states, and how often the
   action diverges or is illegal;
-- :func:`plot_rho_heatmap`: max rho per action over the time steps of one chronic.
+- :func:`plot_rho_heatmap`: max rho per action over the time steps of one chronic;
+- :func:`plot_agent_survival`, :func:`plot_agent_max_rho`, :func:`plot_agent_calls_vs_survival`:
+  the agents of ``gridoracle agents evaluate``.
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ if TYPE_CHECKING:
 __all__ = [
     "OVERLOAD",
     "R2_DEFINITION",
+    "plot_agent_calls_vs_survival",
+    "plot_agent_max_rho",
+    "plot_agent_survival",
     "plot_error_boxplot",
     "plot_feature_importances",
     "plot_max_rho_distribution",
@@ -542,4 +547,116 @@ def plot_rho_heatmap(
         f"{n} actions x {mat.shape[1]} steps; black: diverged or illegal ({n_nan:,} cells)",
         fontsize=10,
     )
+    return save_figure(fig, path)
+
+
+# --------------------------------------------------------------------------------------------------
+# Agents (gridoracle agents evaluate)
+# --------------------------------------------------------------------------------------------------
+
+
+def _agent_colours(agents: list[str]) -> dict[str, Any]:
+    """One colour per agent, stable for a given list of agents."""
+    from matplotlib import colormaps
+
+    cmap = colormaps["tab20" if len(agents) > 10 else "tab10"]
+    return {name: cmap(i % cmap.N) for i, name in enumerate(agents)}
+
+
+def plot_agent_survival(rows: Any, agents: list[str], path: str | Path) -> Path:
+    """Steps survived per agent (a bar per chronic), the Oracle's replayed best path as a mark.
+
+    Parameters
+    ----------
+    rows : sequence of mapping
+        Rows of ``results.csv`` (``agent``, ``chronic``, ``steps``, ``max_steps``,
+        ``oracle_steps``).
+    agents : list of str
+        Agents in the order of the bars.
+    path : str or Path
+        PNG file to write.
+    """
+    frame = pd.DataFrame(list(rows))
+    chronics = list(dict.fromkeys(frame["chronic"].tolist()))
+    fig = _figure(max(6.0, 0.7 * len(agents) * max(1, len(chronics)) ** 0.5 + 3), 4.2)
+    ax = fig.add_subplot()
+    width = 0.8 / len(chronics)
+    x = np.arange(len(agents))
+    for j, chronic in enumerate(chronics):
+        part = frame[frame["chronic"] == chronic].set_index("agent").reindex(agents)
+        offset = (j - (len(chronics) - 1) / 2) * width
+        ax.bar(x + offset, part["steps"].to_numpy(dtype=float), width, label=f"chronic {chronic}")
+        limit = part["max_steps"].to_numpy(dtype=float)
+        ax.hlines(limit, x + offset - width / 2, x + offset + width / 2, colors="black", lw=0.8)
+        oracle = pd.to_numeric(part["oracle_steps"], errors="coerce").to_numpy(dtype=float)
+        if np.isfinite(oracle).any():
+            ax.plot(x + offset, oracle, "v", color="#8e44ad", ms=5)
+    ax.plot([], [], "v", color="#8e44ad", label="Oracle (best path, replayed)")
+    ax.plot([], [], "-", color="black", lw=0.8, label="episode length")
+    ax.set_xticks(x, agents, rotation=30, ha="right")
+    ax.set_ylabel("steps survived")
+    ax.set_title("Steps survived per agent")
+    ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=3)
+    return save_figure(fig, path)
+
+
+def plot_agent_max_rho(
+    traces: Mapping[str, Mapping[str, Any]], agents: list[str], path: str | Path
+) -> Path:
+    """Max rho over time, a line per agent, one panel per chronic.
+
+    Parameters
+    ----------
+    traces : mapping
+        ``{chronic label: {agent: [max rho per step (None where no observation)]}}``.
+    agents : list of str
+        Agents drawn, in the legend's order.
+    path : str or Path
+        PNG file to write.
+    """
+    colours = _agent_colours(agents)
+    labels = list(traces)
+    fig = _figure(9.0, 2.6 * max(1, len(labels)) + 0.6)
+    axes = fig.subplots(max(1, len(labels)), 1, squeeze=False)[:, 0]
+    for ax, label in zip(axes, labels, strict=False):
+        for name in agents:
+            values = np.array(
+                [np.nan if v is None else float(v) for v in traces[label].get(name, [])]
+            )
+            steps = np.arange(1, len(values) + 1)
+            ax.plot(steps, values, lw=0.9, color=colours[name], label=name)
+        ax.axhline(OVERLOAD, **_OVERLOAD_STYLE)
+        ax.set_title(f"chronic {label}", fontsize="medium")
+        ax.set_ylabel("max rho")
+    axes[-1].set_xlabel("step")
+    axes[0].legend(fontsize="x-small", ncol=min(4, len(agents)), loc="upper right")
+    fig.suptitle("Max rho over time per agent (after each step)")
+    return save_figure(fig, path)
+
+
+def plot_agent_calls_vs_survival(rows: Any, agents: list[str], path: str | Path) -> Path:
+    """Simulate calls (log scale) against steps survived, a point per agent and chronic.
+
+    Agents that never simulate (do nothing) sit at the left edge, marked at one call.
+    """
+    frame = pd.DataFrame(list(rows))
+    colours = _agent_colours(agents)
+    fig = _figure(7.0, 4.6)
+    ax = fig.add_subplot()
+    markers = "osD^vP*X"
+    chronics = list(dict.fromkeys(frame["chronic"].tolist()))
+    for name in agents:
+        part = frame[frame["agent"] == name]
+        for _, row in part.iterrows():
+            calls = max(float(row["simulate_calls"]), 1.0)
+            marker = markers[chronics.index(row["chronic"]) % len(markers)]
+            ax.plot(calls, float(row["steps"]), marker, color=colours[name], ms=7, alpha=0.85)
+        ax.plot([], [], "o", color=colours[name], label=name)
+    for j, chronic in enumerate(chronics):
+        ax.plot([], [], markers[j % len(markers)], color="grey", label=f"chronic {chronic}")
+    ax.set_xscale("log")
+    ax.set_xlabel("simulate calls in the episode (log; 0 drawn at 1)")
+    ax.set_ylabel("steps survived")
+    ax.set_title("Simulate calls vs steps survived")
+    ax.legend(fontsize="x-small", ncol=2, loc="best")
     return save_figure(fig, path)

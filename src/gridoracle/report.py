@@ -29,11 +29,13 @@ from gridoracle.errors import OutputError
 from gridoracle.io import atomic_write_bytes
 
 __all__ = [
+    "AgentsSection",
     "OracleResult",
     "ReportFigure",
     "dataset_summary",
     "find_oracle_results",
     "metrics_table",
+    "read_agents_section",
     "render_report",
     "table_html",
     "write_report",
@@ -64,6 +66,39 @@ class OracleResult:
         chronic = s.get("chronic", self.folder.parent.name)
         actions = Path(str(s.get("actions_file", self.folder.name))).name
         return f"{env}, chronic {chronic}, actions {actions}"
+
+
+@dataclass
+class AgentsSection:
+    """The results of ``gridoracle agents evaluate`` in one output folder."""
+
+    folder: Path
+    rows: list[dict[str, Any]]
+    summary: dict[str, Any]
+    figures: list[Path] = field(default_factory=list)
+
+
+#: the figures of an agents folder, with their captions
+AGENT_FIGURES: tuple[tuple[str, str], ...] = (
+    ("survival.png", "Steps survived per agent and chronic; the Oracle's best path replayed."),
+    ("max_rho.png", "Max rho after each step, per agent; one panel per chronic."),
+    ("calls_vs_survival.png", "Simulate calls in the episode against steps survived."),
+)
+
+
+def read_agents_section(folder: str | Path) -> AgentsSection | None:
+    """The agents' results in ``folder`` (``results.json``, ``summary.json``, the figures), or
+    None when it holds none (or they cannot be read)."""
+    folder = Path(folder)
+    try:
+        rows = json.loads((folder / "results.json").read_text(encoding="utf-8"))
+        summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(rows, list) or not isinstance(summary, dict):
+        return None
+    figures = [folder / name for name, _ in AGENT_FIGURES if (folder / name).is_file()]
+    return AgentsSection(folder, rows, summary, figures)
 
 
 _CSS = """
@@ -363,6 +398,67 @@ def _oracle_html(oracle: Sequence[OracleResult]) -> str:
     return "".join(parts)
 
 
+def _agents_html(section: AgentsSection) -> str:
+    """Per-agent totals, the per-chronic table, the figures and how it was measured."""
+    summary = section.summary
+    config = summary.get("config") or {}
+    totals = summary.get("totals") or {}
+    head = [
+        {
+            "agent": name,
+            "steps survived": t.get("steps"),
+            "of": t.get("max_steps"),
+            "reward (L2RPN)": t.get("reward"),
+            "acting steps": t.get("acting_steps"),
+            "simulate calls": t.get("simulate_calls"),
+            "calls / acting step": t.get("calls_per_acting_step"),
+            "decision ms / acting step": (
+                None
+                if t.get("decision_s_per_acting_step") is None
+                else 1000 * float(t["decision_s_per_acting_step"])
+            ),
+            "reward gap to Oracle": t.get("reward_gap"),
+            "steps gap to Oracle": t.get("steps_gap"),
+        }
+        for name, t in totals.items()
+    ]
+    columns = [
+        "agent",
+        "chronic",
+        "steps",
+        "max_steps",
+        "reward",
+        "acting_steps",
+        "simulate_calls",
+        "calls_per_acting_step",
+        "decision_s_per_acting_step",
+        "oracle_reward",
+        "oracle_steps",
+        "reward_gap",
+        "steps_gap",
+    ]
+    rows = pd.DataFrame([{c: r.get(c) for c in columns} for r in section.rows], columns=columns)
+    body = "<h3>Totals over the chronics</h3>" + table_html(pd.DataFrame(head))
+    body += "<h3>Per agent and chronic</h3>" + table_html(rows)
+    body += (
+        f'<p class="note">Environment {_esc(config.get("env"))}, chronic(s) '
+        f"{_esc(', '.join(map(str, config.get('chronic_names', []))))}, model "
+        f"{_esc(config.get('model'))} ({_esc(config.get('n_actions'))} actions), k "
+        f"{_esc(config.get('k'))}, threshold {_esc(config.get('threshold'))}, seed "
+        f"{_esc(config.get('seed'))}. Episodes played by grid2op's Runner, scored with "
+        "L2RPNReward; steps survived exclude a game over's step. Oracle: depth 1 over the "
+        "model's catalogue, its best path replayed under the real rules (same reward). "
+        "Decision times measured on this machine.</p>"
+    )
+    for warning in (summary.get("warnings") or [])[:5]:
+        body += f'<p class="warn">{_esc(warning)}</p>'
+    captions = dict(AGENT_FIGURES)
+    for path in section.figures:
+        body += _figure_html(ReportFigure(Path(path), captions.get(Path(path).name, ""), "Agents"))
+    body += f'<p class="note">outputs: {_esc(section.folder)}</p>'
+    return body
+
+
 # --------------------------------------------------------------------------------------------------
 # The page
 # --------------------------------------------------------------------------------------------------
@@ -380,6 +476,7 @@ def render_report(
     metrics: Mapping[str, Mapping[str, Any]] | None = None,
     figures: Sequence[ReportFigure] = (),
     oracle: Sequence[OracleResult] = (),
+    agents: AgentsSection | None = None,
     notes: Sequence[str] = (),
 ) -> str:
     """The HTML text of the report.
@@ -405,6 +502,8 @@ def render_report(
         Leaderboard, Metrics, ...), or in a new section after the tables.
     oracle : sequence of OracleResult
         Oracle KPIs to show.
+    agents : AgentsSection, optional
+        The results of ``gridoracle agents evaluate`` (section "Agents").
     notes : sequence of str
         Free sentences shown at the end.
 
@@ -431,6 +530,8 @@ def render_report(
     _add_figures(sections, figures)
     if oracle:
         sections.append(("Oracle", _oracle_html(oracle)))
+    if agents is not None:
+        sections.append(("Agents", _agents_html(agents)))
     if notes:
         sections.append(("Notes", "".join(f'<p class="note">{_esc(n)}</p>' for n in notes)))
 

@@ -18,7 +18,7 @@ import warnings
 import typer
 from rich.markup import escape
 
-from gridoracle.cli import actions, data, envs, models, oracle, reduce, run
+from gridoracle.cli import actions, agents, data, envs, models, oracle, reduce, run
 from gridoracle.cli.render import stderr
 from gridoracle.errors import GridOracleError
 
@@ -63,6 +63,9 @@ def build_app() -> typer.Typer:
     group.command("show")(actions.actions_show_cmd)
     group.command("reduce")(reduce.actions_reduce_cmd)
     root.add_typer(group, name="actions")
+    agents_group = _typer(help="Agents built on a model, measured against the Oracle.")
+    agents_group.command("evaluate")(agents.agents_evaluate_cmd)
+    root.add_typer(agents_group, name="agents")
     return root
 
 

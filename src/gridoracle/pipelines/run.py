@@ -43,7 +43,13 @@ from gridoracle.pipelines.generate import GenerateReport, GenerateRequest, gener
 from gridoracle.pipelines.models import CompareRequest, compare
 from gridoracle.pipelines.oracle import OracleReport, OracleRequest, read_config, run_oracle
 from gridoracle.progress import SILENT, Progress
-from gridoracle.report import ReportFigure, dataset_summary, find_oracle_results, write_report
+from gridoracle.report import (
+    ReportFigure,
+    dataset_summary,
+    find_oracle_results,
+    read_agents_section,
+    write_report,
+)
 
 __all__ = ["DEFAULT_ENV", "RUN_FILE", "RunReport", "RunRequest", "run", "run_pipeline"]
 
@@ -466,6 +472,8 @@ def _write_report(
     out = Path(request.out)
     names = list(metrics)
     env_label = str((ds.manifest.get("config") or {}).get("env") or request.env)
+    # `gridoracle agents evaluate --out <out>/agents` (a separate command): shown when present
+    agents = read_agents_section(out / "agents")
     write_report(
         path,
         title=f"gridoracle: {env_label}",
@@ -484,6 +492,7 @@ def _write_report(
         metrics=metrics,
         figures=figures,
         oracle=[] if oracle is None else find_oracle_results(oracle.folder, env=env_label),
+        agents=agents,
         notes=[
             f"Models: {', '.join(names)}, seed {request.seed}; folders under {out / 'models'}.",
             (
@@ -493,5 +502,13 @@ def _write_report(
                 else "Models trained in this run."
             ),
             *([] if oracle is not None else ["No Oracle in this run (no Oracle actions given)."]),
+            *(
+                []
+                if agents is None
+                else [
+                    f"Agents: the results found in {out / 'agents'}, written by gridoracle "
+                    "agents evaluate (not by this run)."
+                ]
+            ),
         ],
     )

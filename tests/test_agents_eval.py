@@ -1,0 +1,329 @@
+"""``gridoracle agents evaluate`` (issue 14): the Runner's episodes against hand-run ones, the CLI
+end to end (files, figures, report, workers 1 vs 2), resume and --force, bad inputs."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from gridoracle.cli import main
+from gridoracle.pipelines.agents import (
+    RESULT_COLUMNS,
+    RESULT_FILE,
+    TIMING_COLUMNS,
+    AgentSpec,
+    _run_episode_unit,
+    _Task,
+    build_agent,
+    episode_seeds,
+)
+from gridoracle.pipelines.generate import GenerateRequest, generate
+from gridoracle.pipelines.models import TrainRequest, train
+
+CASE14 = "l2rpn_case14_sandbox"
+CHRONIC = 1
+STEPS = 30
+#: low enough for the agents to act on most steps of chronic 1 (max rho about 0.8-0.9)
+THRESHOLD = 0.5
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory) -> Path:
+    """ridge on case14 chronic 0 (25 states, 12 actions), its catalogue stored by train."""
+    root = tmp_path_factory.mktemp("agents_model")
+    report = generate(
+        GenerateRequest(CASE14, chronics="0,2", max_steps=25, n_actions=12, out=root / "data")
+    )
+    folder = root / "ridge"
+    train(TrainRequest(report.path, model="ridge", out=folder, test_chronics=[2]))
+    return folder
+
+
+def _cli(args: list[str], capsys) -> tuple[int, str, str]:
+    try:
+        main(args)
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def _evaluate(model: Path, out: Path, *extra: str) -> list[str]:
+    return [
+        *["agents", "evaluate", "--env", CASE14, "--chronics", str(CHRONIC)],
+        *["--model", str(model), "--k", "2", "--threshold", str(THRESHOLD)],
+        *["--max-steps", str(STEPS), "--out", str(out), "--quiet", *extra],
+    ]
+
+
+# ------------------------------------------------------------------------ Runner vs hand-run
+
+
+def _hand_run(spec: AgentSpec, model: Path) -> dict:
+    """The episode played by hand: env.reset with the task's seed, env.step(agent.act(...))."""
+    from grid2op.Reward import L2RPNReward
+
+    from gridoracle.grid import make_env
+
+    env_seed, agent_seed = episode_seeds(0, CHRONIC)
+    env = make_env(CASE14, reward_class=L2RPNReward)
+    try:
+        agent = build_agent(spec, env.action_space, str(model), THRESHOLD)
+        obs = env.reset(seed=env_seed, options={"time serie id": CHRONIC, "max step": STEPS})
+        agent.seed(agent_seed)
+        agent.reset(obs)
+        reward, done, steps = 0.0, False, 0
+        rewards, actions, max_rho = [], [], []
+        while not done:
+            act = agent.act(obs, reward, done)
+            actions.append(act.to_vect())
+            obs, reward, done, info = env.step(act)
+            steps += 1
+            rewards.append(float(reward))
+            failed = done and bool(info.get("exception"))
+            max_rho.append(None if failed else float(np.max(obs.rho)))
+        counters = (
+            (agent.simulate_calls, agent.acting_steps) if hasattr(agent, "summary") else (0, 0)
+        )
+        return {
+            "steps": steps - int(max_rho[-1] is None),
+            "runner_steps": steps,
+            "reward": float(np.sum(rewards)),
+            "actions": np.array(actions),
+            "max_rho": max_rho,
+            "counters": counters,
+        }
+    finally:
+        env.close()
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [AgentSpec("greedy", "greedy"), AgentSpec("random_2", "random", 2)],
+    ids=["greedy", "random_2"],
+)
+def test_the_runner_plays_the_episode_a_hand_run_plays(spec, model, tmp_path):
+    from grid2op.Episode import EpisodeData
+
+    env_seed, agent_seed = episode_seeds(0, CHRONIC)
+    folder = tmp_path / "episodes" / spec.name
+    task = _Task(
+        CASE14, CHRONIC, "0001", spec, str(model), THRESHOLD, STEPS, env_seed, agent_seed,
+        str(folder), "key",
+    )  # fmt: skip
+    record = _run_episode_unit(task)
+    hand = _hand_run(spec, model)
+    assert record["steps"] == hand["steps"] and record["runner_steps"] == hand["runner_steps"]
+    assert record["reward"] == pytest.approx(hand["reward"], abs=1e-6)
+    # the Runner's own cumulated reward (summed in float32) says the same, to float32 precision
+    assert record["runner_cum_reward"] == pytest.approx(hand["reward"], rel=1e-6)
+    assert record["max_rho"] == pytest.approx(hand["max_rho"], abs=1e-9)
+    assert (record["simulate_calls"], record["acting_steps"]) == hand["counters"]
+    assert record["acting_steps"] > 0  # the threshold makes it act: the test compares decisions
+    # the episode folder is grid2op's format: EpisodeData reads it back, with the same actions
+    assert not [p for p in folder.iterdir() if p.name.startswith(".")]  # no temporary left
+    episode = EpisodeData.from_disk(str(folder), "0001")
+    played = np.array([a.to_vect() for a in episode.actions])[: hand["runner_steps"]]
+    np.testing.assert_array_equal(played, hand["actions"])
+    assert json.loads((folder / "0001" / RESULT_FILE).read_text())["reward"] == record["reward"]
+
+
+def test_the_oracle_replay_scores_the_runner_s_reward(model, tmp_path):
+    # the Oracle's replayed reward is the same quantity as the Runner's: L2RPNReward summed over
+    # the steps of an episode reset the same way; a do-nothing path replayed gives do nothing's
+    from gridoracle.oracle.sim.env import make_oracle_env, use_replay_parameters
+    from gridoracle.oracle.sim.replay import replay
+
+    env_seed, agent_seed = episode_seeds(0, CHRONIC)
+    spec = AgentSpec("do_nothing", "do_nothing")
+    task = _Task(
+        CASE14, CHRONIC, "0001", spec, str(model), THRESHOLD, STEPS, env_seed, agent_seed,
+        str(tmp_path / "dn"), "key",
+    )  # fmt: skip
+    record = _run_episode_unit(task)
+    env = use_replay_parameters(make_oracle_env(CASE14, "l2rpn"))
+    try:
+        result = replay(env, [{}] * STEPS, record["reward"], CHRONIC, seed=env_seed)
+    finally:
+        env.close()
+    assert result.steps_survived == record["steps"] == STEPS
+    assert result.reward == pytest.approx(record["reward"], abs=1e-6)
+
+
+# ------------------------------------------------------------------------------ CLI end to end
+
+
+@pytest.fixture(scope="module")
+def evaluated(model, tmp_path_factory):
+    """The CLI run once with one worker (the Oracle included)."""
+    out = tmp_path_factory.mktemp("agents_eval") / "w1"
+    code = main_code(_evaluate(model, out, "--workers", "1"))
+    assert code == 0
+    return out
+
+
+def main_code(args: list[str]) -> int:
+    try:
+        main(args)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+def test_the_cli_writes_every_file_and_row(evaluated):
+    out = evaluated
+    for name in ("results.csv", "results.json", "summary.json", "report.html"):
+        assert (out / name).is_file(), name
+    for name in ("survival.png", "max_rho.png", "calls_vs_survival.png"):
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+    frame = pd.read_csv(out / "results.csv")
+    assert list(frame.columns) == list(RESULT_COLUMNS)
+    assert frame["agent"].tolist() == ["do_nothing", "greedy", "random_2", "screening_2"]
+    required = [c for c in RESULT_COLUMNS if c not in TIMING_COLUMNS and c != "k"]
+    required.remove("calls_per_acting_step")  # do nothing never acts
+    assert not frame[required].isna().any().any(), frame[required]
+    assert (frame["max_steps"] == STEPS).all() and (frame["steps"] <= STEPS).all()
+    acting = frame[frame["agent"] != "do_nothing"]
+    assert (acting["acting_steps"] > 0).all() and acting["decision_s_per_acting_step"].notna().all()
+    # exact call counts: screening-2 and random-2 simulate do nothing and 2 candidates (3 calls)
+    # at each acting step here (no reconnection on this chronic), greedy the legal catalogue + 1
+    for agent in ("random_2", "screening_2"):
+        row = frame[frame["agent"] == agent].iloc[0]
+        assert row["simulate_calls"] == 3 * row["acting_steps"]
+    greedy = frame[frame["agent"] == "greedy"].iloc[0]
+    assert greedy["calls_per_acting_step"] > 3
+    # gaps are the Oracle's minus the agent's
+    assert np.allclose(frame["reward_gap"], frame["oracle_reward"] - frame["reward"])
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary["totals"]) == set(frame["agent"])
+    assert summary["config"]["reward"] == "L2RPNReward" and "grid2op" in summary["versions"]
+    assert summary["seeds"]["0001"]["env_seed"] == episode_seeds(0, CHRONIC)[0]
+    rows = json.loads((out / "results.json").read_text())
+    assert [r["agent"] for r in rows] == frame["agent"].tolist()
+    html = (out / "report.html").read_text()
+    assert '<section id="agents"><h2>Agents</h2>' in html and html.count("<img") == 3
+    for agent in frame["agent"]:
+        assert (out / "episodes" / agent / "0001" / RESULT_FILE).is_file()
+        assert (out / "episodes" / agent / "dict_action_space.json").is_file()
+
+
+#: the columns of the Oracle's results (the two-worker run leaves the Oracle out)
+ORACLE_COLUMNS = ["oracle_reward", "oracle_steps", "reward_gap", "steps_gap"]
+
+
+def test_two_workers_give_the_same_results(evaluated, model, tmp_path):
+    out = tmp_path / "w2"
+    assert main_code(_evaluate(model, out, "--workers", "2", "--no-oracle")) == 0
+    drop = [*TIMING_COLUMNS, *ORACLE_COLUMNS]
+    one = pd.read_csv(evaluated / "results.csv").drop(columns=drop)
+    two = pd.read_csv(out / "results.csv")
+    assert two[ORACLE_COLUMNS].isna().all().all()
+    pd.testing.assert_frame_equal(one, two.drop(columns=drop))
+    for agent in one["agent"]:  # the episodes too (the agents' actions and observations)
+        for name in ("actions.npz", "observations.npz", "rewards.npz"):
+            a = np.load(evaluated / "episodes" / agent / "0001" / name)
+            b = np.load(out / "episodes" / agent / "0001" / name)
+            np.testing.assert_array_equal(a["data"], b["data"])
+
+
+def test_a_rerun_skips_finished_episodes_and_force_plays_them_again(
+    evaluated, model, tmp_path, capsys
+):
+    import shutil
+
+    out = tmp_path / "copy"
+    shutil.copytree(evaluated, out)
+    result = out / "episodes" / "greedy" / "0001" / RESULT_FILE
+    before = result.stat().st_mtime_ns
+    code, stdout, _ = _cli(_evaluate(model, out), capsys)
+    assert code == 0
+    assert "0 episode(s) played, 4 reused; 0 Oracle run(s), 1 reused" in stdout
+    assert result.stat().st_mtime_ns == before
+    # another configuration (threshold) is not the finished one: played again
+    args = _evaluate(model, out, "--no-oracle")
+    args[args.index("--threshold") + 1] = "0.6"
+    code, stdout, _ = _cli(args, capsys)
+    assert code == 0 and "3 episode(s) played, 1 reused" in stdout  # do nothing has no threshold
+    code, stdout, _ = _cli([*args, "--force"], capsys)
+    assert code == 0 and "4 episode(s) played, 0 reused" in stdout
+    assert result.stat().st_mtime_ns != before
+
+
+def test_an_interrupted_episode_leaves_nothing_half_written(model, tmp_path, monkeypatch):
+    from gridoracle.pipelines import agents as pipeline
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "_publish_episode", interrupted)
+    env_seed, agent_seed = episode_seeds(0, CHRONIC)
+    folder = tmp_path / "episodes" / "do_nothing"
+    spec = AgentSpec("do_nothing", "do_nothing")
+    task = _Task(
+        CASE14, CHRONIC, "0001", spec, str(model), THRESHOLD, 3, env_seed, agent_seed,
+        str(folder), "key",
+    )  # fmt: skip
+    with pytest.raises(KeyboardInterrupt):
+        _run_episode_unit(task)
+    assert list(folder.iterdir()) == []
+
+
+# ---------------------------------------------------------------------------------- bad inputs
+
+
+def _one_line_error(code: int, err: str, *words: str) -> None:
+    assert code == 2, err
+    assert err.startswith("error:") and err.strip().count("\n") == 0, err
+    for word in words:
+        assert word in err, (word, err)
+
+
+def test_bad_inputs_are_one_line_and_write_nothing(model, tmp_path, capsys):
+    corrupt = tmp_path / "corrupt"
+    corrupt.mkdir()
+    (corrupt / "metadata.json").write_text("{not json")
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    out = tmp_path / "out"
+    cases = [
+        (["--env", "no_such_env"], "no_such_env"),
+        (["--chronics", "7"], "out of range"),
+        (["--model", str(tmp_path / "missing")], "does not exist"),
+        (["--model", str(corrupt)], str(corrupt)),
+        (["--k", "0"], "--k 0: must be at least 1"),
+        (["--k", "1,x"], "--k"),
+        (["--max-steps", "0"], "--max-steps 0"),
+        (["--out", str(afile / "out")], "--out"),
+        # the case14 model on a 5-bus grid
+        (["--env", "rte_case5_example", "--chronics", "0"], str(model)),
+    ]
+    for extra, words in cases:
+        args = _evaluate(model, out)
+        for flag, value in zip(extra[::2], extra[1::2], strict=True):
+            args[args.index(flag) + 1] = value
+        code, _, err = _cli(args, capsys)
+        _one_line_error(code, err, words)
+        assert not out.exists(), extra
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "corrupt"]
+
+
+def test_a_read_only_output_folder_is_one_line(model, tmp_path, capsys, monkeypatch):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o500)
+    if os.geteuid() == 0:  # root may write anyway: the code asks os.access, so answer as a user
+        real_access = os.access
+        monkeypatch.setattr(
+            os, "access", lambda p, mode, **kw: Path(p) != folder and real_access(p, mode, **kw)
+        )
+    try:
+        code, _, err = _cli(_evaluate(model, folder / "out"), capsys)
+        _one_line_error(code, err, "--out", "not writable")
+    finally:
+        folder.chmod(0o700)
