@@ -167,8 +167,7 @@ def test_screening_plays_the_best_of_its_top_k_predicted(
         best, best_value = _best(donothing, values, top)
         assert record["action"] == best
         assert record["simulated_rho"] == pytest.approx(best_value, abs=1e-9)
-        if best != DONOTHING:
-            assert record["predicted"] == pytest.approx(predicted[best], rel=1e-9)
+        assert record["predicted"] == pytest.approx(predicted[best], rel=1e-9)  # donothing too
 
 
 def test_screening_with_every_action_chooses_what_greedy_chooses(
@@ -568,4 +567,5 @@ def test_the_rule_of_choice(env_case14, donothing, reconnect, first, second, pla
     record = _decide(agent, _fixed_simulate(obs, values))
     assert record["action"] == played
     assert record["calls"] == 4
-    assert record["donothing_rho"] == (math.inf if donothing is None else donothing)
+    assert record["donothing_rho"] == donothing
+    json.dumps(agent.records, allow_nan=False)

@@ -69,6 +69,11 @@ RECONNECT = "reconnect-line-{}"
 _IMPACT_CACHE = 16  # line-status vectors whose topological impacts are kept
 
 
+def _finite_or_none(value: float) -> float | None:
+    """``value``, or None where it is not a finite number (records stay JSON-ready)."""
+    return value if math.isfinite(value) else None
+
+
 def _check_threshold(threshold: Any) -> float:
     if isinstance(threshold, bool) or not isinstance(threshold, int | float | np.number):
         raise InvalidOption(
@@ -117,9 +122,10 @@ class SimulatingAgent(BaseAgent):
     records : list of dict
         One per acting step: ``step``, ``rho`` (observed max rho), ``legal`` (legal candidates),
         ``calls``, ``seconds`` (time in :meth:`act`, ``perf_counter``), ``action`` (name played),
-        ``simulated_rho`` (its simulated max rho), ``donothing_rho`` (do nothing's; inf when
-        its simulation does not count) and ``predicted`` (the model's value of the action played;
-        NaN when there is no model or no prediction for it).
+        ``simulated_rho`` (its simulated max rho), ``donothing_rho`` (do nothing's) and
+        ``predicted`` (the model's value of the action played). A value is None where there is
+        none: a simulation that does not count (do nothing's may not), no model, no prediction
+        (the reconnection). JSON-ready.
     total_simulate_calls, total_acting_steps, total_steps : int
         Over every episode.
     last_candidates : list of str
@@ -145,6 +151,8 @@ class SimulatingAgent(BaseAgent):
         self._candidates = np.array(
             [i for i, a in enumerate(self.actions) if a.grid2op], dtype=np.intp
         )
+        # the catalogue's do nothing (its prediction is recorded when do nothing is played)
+        self._donothing = next((i for i, a in enumerate(self.actions) if not a.grid2op), None)
         self._fresh_caches()
         self.total_simulate_calls = 0
         self.total_acting_steps = 0
@@ -286,9 +294,8 @@ class SimulatingAgent(BaseAgent):
         donothing_rho = self._simulate(obs, self.action_space({}))
         best_name, best_rho, best_action = DONOTHING, donothing_rho, None
         best_predicted = math.nan
-        if predicted is not None:
-            dn = [i for i, a in enumerate(self.actions) if not a.grid2op]
-            best_predicted = float(predicted[dn[0]]) if dn else math.nan
+        if predicted is not None and self._donothing is not None:
+            best_predicted = float(predicted[self._donothing])
         if line is not None:
             calls += 1
             reco = self._reconnection(line)
@@ -316,9 +323,9 @@ class SimulatingAgent(BaseAgent):
                 "calls": calls,
                 "seconds": time.perf_counter() - start,
                 "action": best_name,
-                "simulated_rho": best_rho,
-                "donothing_rho": donothing_rho,
-                "predicted": best_predicted,
+                "simulated_rho": _finite_or_none(best_rho),
+                "donothing_rho": _finite_or_none(donothing_rho),
+                "predicted": _finite_or_none(best_predicted),
             }
         )
         return played
