@@ -569,3 +569,25 @@ def test_the_rule_of_choice(env_case14, donothing, reconnect, first, second, pla
     assert record["calls"] == 4
     assert record["donothing_rho"] == donothing
     json.dumps(agent.records, allow_nan=False)
+
+
+def test_a_model_of_another_environment_name_is_played_with_a_warning(
+    env_case14, predictor, caplog
+):
+    from gridoracle.agent.agents import _same_environment
+    from gridoracle.models import Predictor
+
+    space = env_case14.action_space
+    assert _same_environment(CASE14, space)
+    assert _same_environment(f"/some/folder/{CASE14}", space)
+    assert not _same_environment("l2rpn_case14", space)
+    assert not _same_environment(f"{CASE14}_diff_grid", space)
+    metadata = json.loads(json.dumps(predictor.metadata))
+    with caplog.at_level("WARNING", logger="gridoracle.agent.agents"):
+        ScreeningAgent(space, predictor, k=2)
+    assert not caplog.records
+    metadata["dataset"]["env"] = f"{CASE14}_diff_grid"
+    other = Predictor(predictor.estimator, metadata, path=predictor.path)
+    with caplog.at_level("WARNING", logger="gridoracle.agent.agents"):
+        ScreeningAgent(space, other, k=2)
+    assert f"trained on {CASE14}_diff_grid" in caplog.text

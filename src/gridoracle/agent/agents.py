@@ -32,9 +32,12 @@ them into its processes): they hold action dicts, and build grid2op actions lazi
 from __future__ import annotations
 
 import copy
+import logging
 import math
+import re
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -66,7 +69,19 @@ DONOTHING = "donothing"
 RECONNECT = "reconnect-line-{}"
 """Name of the reconnection of line ``i`` in the records."""
 
+log = logging.getLogger(__name__)
+
 _IMPACT_CACHE = 16  # line-status vectors whose topological impacts are kept
+
+
+def _same_environment(model_env: str, space: Any) -> bool:
+    """Whether a model's ``dataset.env`` (a name or a folder) names the environment of ``space``
+    (grid2op appends its backend's class name to the name)."""
+    name, base = str(getattr(space, "env_name", "")), Path(str(model_env)).name
+    return name == base or (
+        name.startswith(base)
+        and re.fullmatch(r"[A-Za-z0-9]*Backend", name[len(base) :]) is not None
+    )
 
 
 def _finite_or_none(value: float) -> float | None:
@@ -504,6 +519,12 @@ class ScreeningAgent(SimulatingAgent):
         dataset = predictor.metadata.get("dataset")
         horizon = dataset.get("horizon") if isinstance(dataset, dict) else None
         horizon = 1 if horizon == 1 else 0
+        env = dataset.get("env") if isinstance(dataset, dict) else None
+        if env and not _same_environment(env, action_space):
+            # same element counts (checked below) but another name: the user may know better
+            log.warning(
+                "%s was trained on %s; the agent plays on %s", label, env, action_space.env_name
+            )
         try:
             row = FeatureRow(predictor.feature_names, action_space, horizon, label=label)
         except ModelMismatch as exc:
