@@ -68,6 +68,7 @@ def test_zoo_names():
         "mlp",
         "line_flows",
         "line_flows_trees",
+        "topology_flows",
     )
     assert "action_conditioned" in ALL_MODEL_NAMES
     assert "action_conditioned" not in MODEL_NAMES

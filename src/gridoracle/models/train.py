@@ -236,6 +236,16 @@ def train(
     )
 
 
+def _topology_context(ds: Dataset) -> Any:
+    """The grid and catalogue a topology model takes, from the dataset's environment."""
+    from gridoracle.models.topology import context_for_dataset
+
+    try:
+        return context_for_dataset(ds)
+    except ValueError as exc:
+        raise InvalidOption(f"dataset {ds.path}: {exc}", param="model") from exc
+
+
 def _fit(
     estimator: Any, train_ds: Dataset, line_rho: list[np.ndarray] | None = None
 ) -> tuple[float, Any]:
@@ -250,6 +260,8 @@ def _fit(
     with threadpool_limits(limits=1, user_api="blas"):
         if line_rho is None:
             estimator.fit(X, Y)
+        elif getattr(estimator, "requires_topology", False):
+            estimator.fit(X, Y, line_rho=line_rho, context=_topology_context(train_ds))
         else:
             estimator.fit(X, Y, line_rho=line_rho)
     seconds = time.perf_counter() - start

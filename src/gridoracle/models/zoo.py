@@ -22,6 +22,11 @@ name                      estimator (defaults chosen so that the demo dataset tr
                           components, for the lines that reached half the action's max rho
                           in training; max rho = the max over lines (needs ``--targets full``)
 ``line_flows_trees``      the same, plus extra trees (100, depth ≤ 12) on its residual
+``topology_flows``        :class:`~gridoracle.models.topology.TopologyFlowRegressor`: the same
+                          per-(action, line) ridge, without the topology and line-status
+                          features, plus the DC flows of the topology the state is in after
+                          the action (exact PTDF of that topology, from the row's injections):
+                          states in topologies never seen in training (needs ``--targets full``)
 ========================  ========================================================================
 
 The ``line_flows`` models learn every line's rho (:data:`LINE_MODEL_NAMES`): they need a dataset
@@ -65,20 +70,24 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from gridoracle.errors import InvalidOption
 from gridoracle.models.lineflows import LineFlowRegressor
 from gridoracle.models.peraction import PerActionRegressor
+from gridoracle.models.topology import TopologyFlowRegressor
 
 __all__ = [
     "ALL_MODEL_NAMES",
     "EXTRA_MODEL_NAMES",
     "LINE_MODEL_NAMES",
     "MODEL_NAMES",
+    "TOPOLOGY_MODEL_NAMES",
     "UNSAFE_RHO",
     "ActionConditionedRegressor",
     "LineFlowRegressor",
     "PerActionRegressor",
+    "TopologyFlowRegressor",
     "default_params",
     "fill_targets",
     "make_model",
     "needs_line_targets",
+    "needs_topology",
     "parse_model_list",
     "serial_predictions",
 ]
@@ -92,11 +101,16 @@ MODEL_NAMES: tuple[str, ...] = (
     "mlp",
     "line_flows",
     "line_flows_trees",
+    "topology_flows",
 )
 """The zoo: every name :func:`make_model` builds and ``--models all`` trains."""
 
-LINE_MODEL_NAMES: tuple[str, ...] = ("line_flows", "line_flows_trees")
+LINE_MODEL_NAMES: tuple[str, ...] = ("line_flows", "line_flows_trees", "topology_flows")
 """Models that learn every line's rho: they need a dataset generated with ``--targets full``."""
+
+TOPOLOGY_MODEL_NAMES: tuple[str, ...] = ("topology_flows",)
+"""Models that also take the grid (:func:`gridoracle.models.topology.context_for_dataset`):
+:func:`gridoracle.models.train.train` builds it from the dataset's environment and catalogue."""
 
 EXTRA_MODEL_NAMES: tuple[str, ...] = ("action_conditioned",)
 """Models :func:`make_model` builds by name but the zoo leaves out (they did not win)."""
@@ -145,6 +159,9 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
         "line_margin": 0.5,
         "residual": "extra_trees",
     },
+    # chosen by cross-validation on rte_case14_realistic chronic 0 with --topologies 2
+    # --outages 1 (README, "Models")
+    "topology_flows": {"alpha": 1.0, "quadratic": 12, "line_margin": 0.5, "cascade": False},
 }
 
 # The class whose constructor takes the parameters of each model (for checking their names);
@@ -182,6 +199,11 @@ def fill_targets(Y: pd.DataFrame | np.ndarray, fill_value: float = UNSAFE_RHO) -
     arr = np.array(Y, dtype=np.float64, copy=True)
     arr[~np.isfinite(arr)] = fill_value
     return arr
+
+
+def needs_topology(name: str) -> bool:
+    """Whether model ``name`` takes the grid and catalogue (``fit(..., context=...)``)."""
+    return name in TOPOLOGY_MODEL_NAMES
 
 
 def needs_line_targets(name: str) -> bool:
@@ -231,8 +253,10 @@ def parse_model_list(models: str | Sequence[str]) -> list[str]:
 
 
 def _check_params(name: str, params: dict[str, Any]) -> None:
-    if name in LINE_MODEL_NAMES:
-        owner: type = LineFlowRegressor
+    if name in TOPOLOGY_MODEL_NAMES:
+        owner: type = TopologyFlowRegressor
+    elif name in LINE_MODEL_NAMES:
+        owner = LineFlowRegressor
     elif name == "action_conditioned":
         owner = ActionConditionedRegressor
     else:
@@ -302,6 +326,8 @@ def make_model(name: str, seed: int = 0, **params: Any) -> BaseEstimator:
             regressor=Pipeline([("scale", StandardScaler()), ("mlp", network)]),
             transformer=StandardScaler(),
         )
+    if name in TOPOLOGY_MODEL_NAMES:
+        return TopologyFlowRegressor(**p)  # deterministic: no seed
     if name in LINE_MODEL_NAMES:
         return LineFlowRegressor(random_state=seed, **p)
     return ActionConditionedRegressor(random_state=seed, **p)
