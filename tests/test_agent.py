@@ -591,3 +591,25 @@ def test_a_model_of_another_environment_name_is_played_with_a_warning(
     with caplog.at_level("WARNING", logger="gridoracle.agent.agents"):
         ScreeningAgent(space, other, k=2)
     assert f"trained on {CASE14}_diff_grid" in caplog.text
+
+
+@pytest.mark.slow  # three Runner episodes: about 3 s of CPU, 10 s on a busy machine
+def test_the_runner_seeds_random_k_through_agent_seeds(env_case14, catalogue):
+    from grid2op.Runner import Runner
+
+    runner = None
+
+    def play(seed):
+        nonlocal runner
+        agent = RandomKAgent(env_case14.action_space, catalogue, k=3, threshold=0.0, seed=99)
+        if runner is None:  # made once (about a second)
+            params = env_case14.get_params_for_runner()
+            runner = Runner(**params, agentClass=None, agentInstance=agent)
+        runner.agent = runner.agentInstance = agent
+        runner.run(nb_episode=1, nb_process=1, max_iter=8, env_seeds=[0], agent_seeds=[seed])
+        return [(r["step"], r["action"]) for r in runner.agent.records]  # the copy it played
+
+    first = play(1)
+    assert len(first) == 8
+    assert play(1) == first
+    assert play(2) != first
