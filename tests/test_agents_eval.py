@@ -208,6 +208,13 @@ def test_the_cli_writes_every_file_and_row(evaluated):
     assert [r["agent"] for r in rows] == frame["agent"].tolist()
     html = (out / "report.html").read_text()
     assert '<section id="agents"><h2>Agents</h2>' in html and html.count("<img") == 3
+    # gridoracle run's report reads the same section from <out>/agents
+    from gridoracle.report import read_agents_section, render_report
+
+    section = read_agents_section(out)
+    assert section is not None and len(section.figures) == 3
+    assert '<section id="agents">' in render_report(agents=section)
+    assert read_agents_section(out / "episodes") is None
     for agent in frame["agent"]:
         assert (out / "episodes" / agent / "0001" / RESULT_FILE).is_file()
         assert (out / "episodes" / agent / "dict_action_space.json").is_file()
@@ -245,14 +252,18 @@ def test_a_rerun_skips_finished_episodes_and_force_plays_them_again(
     assert code == 0
     assert "0 episode(s) played, 4 reused; 0 Oracle run(s), 1 reused" in stdout
     assert result.stat().st_mtime_ns == before
-    # another configuration (threshold) is not the finished one: played again
-    args = _evaluate(model, out, "--no-oracle")
-    args[args.index("--threshold") + 1] = "0.6"
-    code, stdout, _ = _cli(args, capsys)
-    assert code == 0 and "3 episode(s) played, 1 reused" in stdout  # do nothing has no threshold
-    code, stdout, _ = _cli([*args, "--force"], capsys)
+    assert pd.read_csv(out / "results.csv").equals(pd.read_csv(evaluated / "results.csv"))
+    # a finished episode of another configuration (its hash differs) is played again, alone
+    other = out / "episodes" / "random_2" / "0001" / RESULT_FILE
+    record = json.loads(other.read_text())
+    other.write_text(json.dumps({**record, "key": "another configuration"}))
+    code, stdout, _ = _cli(_evaluate(model, out, "--no-oracle"), capsys)
+    assert code == 0 and "1 episode(s) played, 3 reused" in stdout
+    assert json.loads(other.read_text())["key"] == record["key"]
+    code, stdout, _ = _cli(_evaluate(model, out, "--no-oracle", "--force"), capsys)
     assert code == 0 and "4 episode(s) played, 0 reused" in stdout
     assert result.stat().st_mtime_ns != before
+    assert not [p for p in (out / "episodes" / "greedy").iterdir() if p.name.startswith(".")]
 
 
 def test_an_interrupted_episode_leaves_nothing_half_written(model, tmp_path, monkeypatch):

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich import box
 from rich.table import Table
 
 from gridoracle.cli import render
@@ -98,21 +99,30 @@ def _number(value: Any, digits: int = 1) -> str:
     return f"{float(value):,.{digits}f}"
 
 
+#: the table's columns: header and justification
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("agent", "left"),
+    ("chronic", "right"),
+    ("steps", "right"),
+    ("reward", "right"),
+    ("acting", "right"),
+    ("calls/acting", "right"),
+    ("ms/acting", "right"),
+    ("reward gap", "right"),
+    ("steps gap", "right"),
+)
+
+
 def _print_report(report: Any) -> None:
-    """The results table (one row per agent and chronic), then where the files are."""
-    table = Table(title="Agents (steps survived, L2RPN reward, gap to the Oracle)")
-    for name, justify in (
-        ("agent", "left"),
-        ("chronic", "right"),
-        ("steps", "right"),
-        ("reward", "right"),
-        ("acting", "right"),
-        ("calls/acting", "right"),
-        ("ms/acting", "right"),
-        ("reward gap", "right"),
-        ("steps gap", "right"),
-    ):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    """The results table (one row per agent and chronic), then where the files are.
+
+    Steps are survived of the episode's length; gaps are the Oracle's minus the agent's; calls
+    and milliseconds are per acting step. Not on a terminal (a log), the table is 120 columns wide
+    rather than cut to 80.
+    """
+    table = Table(title="Agents: steps survived, L2RPN reward, gap to the Oracle", box=box.SIMPLE)
+    for name, justify in COLUMNS:
+        table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     for r in report.rows:
         decision = r["decision_s_per_acting_step"]
         table.add_row(
@@ -127,6 +137,8 @@ def _print_report(report: Any) -> None:
             _number(r["steps_gap"]),
         )
     console = render.stdout()
+    if not console.is_terminal:
+        console.width = max(console.width, 120)
     console.print(table)
     render.warnings(report.warnings)
     console.print(
