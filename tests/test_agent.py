@@ -352,6 +352,45 @@ def test_legal_candidates_with_a_line_in_cooldown_are_grid2ops(env_cooldown, cat
     assert set(agent.last_candidates) == legal
 
 
+def test_impacts_updated_for_lines_out_equal_grid2ops_from_scratch(env_case14, catalogue):
+    # the impacts are computed once with every line in, then again only for the actions that
+    # touch a line that is out: the same pairs as grid2op's get_topological_impact on all of them
+    space = env_case14.action_space
+    extra = [line_action(i, on) for i in (0, 3, 7) for on in (True, False)]
+    extra.append(
+        CatalogueAction(
+            name="origin-of-3-on-bus-2",
+            kind="topology",
+            grid2op={"set_bus": {"lines_or_id": [[3, 2]]}},
+        )
+    )
+    agent = GreedyAgent(space, [*catalogue, *extra], threshold=0.0)
+    rng = np.random.default_rng(0)
+    for out in ([], [3], [0, 7], list(rng.choice(20, size=4, replace=False))):
+        status = np.ones(20, dtype=bool)
+        status[out] = False
+        fast = agent._impact_for(status)
+        full = agent._impact_pairs(agent._candidates, status)
+        for a, b in ((0, 1), (2, 3)):
+            assert set(zip(fast[a], fast[b], strict=True)) == set(
+                zip(full[a], full[b], strict=True)
+            )
+    # the bus set on line 3's origin moves an element while the line is in, and reconnects the
+    # line (a status change, no substation) while it is out
+    index = agent.action_names.index("origin-of-3-on-bus-2")
+    pos = int(np.flatnonzero(agent._candidates == index)[0])
+    sub = int(space.line_or_to_subid[3])
+
+    def pairs(status):
+        owner, line, sub_owner, sub_id = agent._impact_for(status)
+        return set(line[owner == pos].tolist()), set(sub_id[sub_owner == pos].tolist())
+
+    status = np.ones(20, dtype=bool)
+    assert pairs(status) == (set(), {sub})
+    status[3] = False
+    assert pairs(status) == ({3}, set())
+
+
 # ------------------------------------------------------------------------------ features
 
 

@@ -84,6 +84,23 @@ def _same_environment(model_env: str, space: Any) -> bool:
     )
 
 
+_Pairs = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def _lines_touched(action: Any) -> np.ndarray:
+    """Lines whose status or end bus ``action`` sets or changes (the lines whose status its
+    topological impact depends on)."""
+    touched = (
+        (np.asarray(action.line_set_status) != 0)
+        | np.asarray(action.line_change_status, dtype=bool)
+        | (np.asarray(action.line_or_set_bus) != 0)
+        | (np.asarray(action.line_ex_set_bus) != 0)
+        | np.asarray(action.line_or_change_bus, dtype=bool)
+        | np.asarray(action.line_ex_change_bus, dtype=bool)
+    )
+    return np.flatnonzero(touched)
+
+
 def _finite_or_none(value: float) -> float | None:
     """``value``, or None where it is not a finite number (records stay JSON-ready)."""
     return value if math.isfinite(value) else None
@@ -181,8 +198,11 @@ class SimulatingAgent(BaseAgent):
         self._g2op: list[Any] = [None] * len(self.actions)
         self._reco: dict[int, Any] = {}
         # per line-status vector: (candidate position, line) and (candidate position, substation)
-        # pairs of each candidate's topological impact, as flat arrays
-        self._impact: dict[bytes, tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = {}
+        # pairs of each candidate's topological impact, as flat arrays; with every line
+        # connected; and (candidate position, line) pairs of the lines each candidate touches
+        self._impact: dict[bytes, _Pairs] = {}
+        self._base: _Pairs | None = None
+        self._touch: tuple[np.ndarray, np.ndarray] = (np.empty(0, np.intp), np.empty(0, np.intp))
 
     def _reset_counters(self) -> None:
         self.simulate_calls = 0
@@ -193,7 +213,7 @@ class SimulatingAgent(BaseAgent):
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        for key in ("_g2op", "_reco", "_impact"):
+        for key in ("_g2op", "_reco", "_impact", "_base", "_touch"):
             state.pop(key, None)
         return state
 
@@ -237,26 +257,61 @@ class SimulatingAgent(BaseAgent):
         busy_sub = np.asarray(obs.time_before_cooldown_sub) > 0
         if self._candidates.size == 0 or not (busy_line.any() or busy_sub.any()):
             return self._candidates  # nothing in cooldown: every candidate is legal
-        status = np.asarray(obs.line_status, dtype=bool)
-        key = status.tobytes()
-        impact = self._impact.get(key)
-        if impact is None:
-            impact = self._topological_impact(status)
-            if len(self._impact) >= _IMPACT_CACHE:
-                self._impact.clear()
-            self._impact[key] = impact
-        line_owner, line_id, sub_owner, sub_id = impact
+        line_owner, line_id, sub_owner, sub_id = self._impact_for(
+            np.asarray(obs.line_status, dtype=bool)
+        )
         hit = np.concatenate([line_owner[busy_line[line_id]], sub_owner[busy_sub[sub_id]]])
         illegal = np.bincount(hit, minlength=self._candidates.size) > 0
         return self._candidates[~illegal]
 
-    def _topological_impact(
-        self, status: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Lines and substations each candidate acts on when the line status is ``status``
-        (grid2op's own rule, as ``PreventReconnection`` applies it), as flat pair arrays."""
+    def _impact_for(self, status: np.ndarray) -> _Pairs:
+        """The candidates' topological impact when the line status is ``status`` (cached).
+
+        An action's impact (grid2op's ``get_topological_impact``) depends on the status of the
+        lines it touches only (their status or the bus of one of their ends): it is computed
+        once with every line connected, and again for the actions touching a line that is out.
+        """
+        key = status.tobytes()
+        impact = self._impact.get(key)
+        if impact is not None:
+            return impact
+        if self._base is None:
+            n_line = int(self.action_space.n_line)
+            self._base = self._impact_pairs(self._candidates, np.ones(n_line, dtype=bool))
+            owners, lines = [], []
+            for pos, i in enumerate(self._candidates):
+                hit = _lines_touched(self._grid2op_action(int(i)))
+                owners.append(np.full(hit.size, pos, dtype=np.intp))
+                lines.append(hit)
+            self._touch = (np.concatenate(owners), np.concatenate(lines).astype(np.intp))
+        owner, touched = self._touch
+        again = np.unique(owner[~status[touched]])
+        if again.size == 0:
+            impact = self._base
+        else:
+            base = self._base
+            new = self._impact_pairs(self._candidates[again], status, positions=again)
+            keep_line = ~np.isin(base[0], again)
+            keep_sub = ~np.isin(base[2], again)
+            impact = (
+                np.concatenate([base[0][keep_line], new[0]]),
+                np.concatenate([base[1][keep_line], new[1]]),
+                np.concatenate([base[2][keep_sub], new[2]]),
+                np.concatenate([base[3][keep_sub], new[3]]),
+            )
+        if len(self._impact) >= _IMPACT_CACHE:
+            self._impact.clear()
+        self._impact[key] = impact
+        return impact
+
+    def _impact_pairs(
+        self, indices: np.ndarray, status: np.ndarray, positions: np.ndarray | None = None
+    ) -> _Pairs:
+        """(position, line) and (position, substation) pairs of the impact of the catalogue
+        entries ``indices`` (at candidate ``positions``, default 0, 1, ...) for ``status``."""
         line_owner, line_id, sub_owner, sub_id = [], [], [], []
-        for pos, i in enumerate(self._candidates):
+        where = range(len(indices)) if positions is None else positions
+        for pos, i in zip(where, indices, strict=True):
             # _read_from_cache=False: the action's cache may hold another line status
             lines, subs = self._grid2op_action(int(i)).get_topological_impact(
                 status, _read_from_cache=False
