@@ -652,3 +652,16 @@ def test_the_runner_seeds_random_k_through_agent_seeds(env_case14, catalogue):
     assert len(first) == 8
     assert play(1) == first
     assert play(2) != first
+
+
+def test_k_smallest_is_a_stable_argsorts_first_k():
+    from gridoracle.agent.agents import _k_smallest
+
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        n = int(rng.integers(1, 30))
+        values = rng.integers(0, 5, size=n).astype(float)  # many ties
+        values[rng.random(n) < 0.2] = np.nan
+        k = int(rng.integers(1, n + 3))
+        expected = np.argsort(np.nan_to_num(values, nan=np.inf), kind="stable")[:k]
+        np.testing.assert_array_equal(_k_smallest(values, k), np.sort(expected))
