@@ -16,11 +16,15 @@ are a parameter of :func:`make_oracle_env` (:data:`RULES`):
 - ``"replay"``: :func:`replay_parameters` with the environment's own legality rules.
 
 Every environment gets Oracle4Grid's reward (or grid2op's L2RPNReward) and its overload flag as
-the other reward ``overload_reward``.
+the other reward ``overload_reward``, and reads each chronic's files once for all its resets of
+the same length (:func:`reuse_chronic_reads`).
 """
 
 from __future__ import annotations
 
+import copy
+import os
+import types
 from typing import Any
 
 from gridoracle.errors import InvalidOption
@@ -86,7 +90,86 @@ def make_oracle_env(env: str, reward: str = "oracle", *, rules: str = "oracle") 
     }
     if rules == "simulation":
         kwargs["gamerules_class"] = AlwaysLegal
-    return make_env(env, **kwargs)
+    return reuse_chronic_reads(make_env(env, **kwargs))
+
+
+#: the attributes of a chronic's reader that its seed sets, and those added here
+_NOT_REUSED = ("space_prng", "seed_used", "initialize", "_gridoracle_reads")
+
+
+def reuse_chronic_reads(env: Any) -> Any:
+    """Let ``env`` read a chronic's files once for all its resets on it; returns ``env``.
+
+    Each ``env.reset`` makes a new reader of the chronic (grid2op's ``GridStateFromFile``), which
+    reads its CSV files again: 85 ms on rte_case14_realistic at 400 steps, and the Oracle resets
+    the same chronic for the same steps four times (filter at t0, reward table, two replays).
+    Here a reader of grid2op's two plain classes (``GridStateFromFile``,
+    ``GridStateFromFileWithForecasts``: they read files and draw nothing) that is set up exactly
+    as an earlier one (same class, folder, files' sizes and times, steps, settings and backend
+    orders) takes a copy of what that one read instead of reading. Every other reader, one read
+    by chunks, and the random state each reader gets at its seeding are left as grid2op makes
+    them. Environments whose chronics are not grid2op's ``Multifolder`` are left as they are.
+    """
+    from grid2op.Chronics import Multifolder
+
+    real: Any = getattr(env.chronics_handler, "real_data", None)
+    if type(real) is Multifolder:
+        real._gridoracle_reads = {}
+        # bound to the instance: a copy of the environment rebinds it to its own copy
+        real._get_nex_data = types.MethodType(_get_nex_data, real)
+    return env
+
+
+def _get_nex_data(self: Any, this_path: Any) -> Any:
+    """Multifolder's reader of ``this_path``, reading through the reads of ``self``."""
+    from grid2op.Chronics import GridStateFromFile, GridStateFromFileWithForecasts
+
+    data = type(self)._get_nex_data(self, this_path)
+    plain = (GridStateFromFile, GridStateFromFileWithForecasts)
+    if type(data) in plain and getattr(data, "chunk_size", None) is None:
+        data._gridoracle_reads = self._gridoracle_reads
+        data.initialize = types.MethodType(_initialize, data)
+    return data
+
+
+def _initialize(self: Any, *args: Any, **kwargs: Any) -> None:
+    """The reader's ``initialize``, or a copy of what the same initialize read before."""
+    reads = self._gridoracle_reads
+    setup = {k: v for k, v in self.__dict__.items() if k not in _NOT_REUSED}
+    key = _fingerprint((type(self).__qualname__, setup, args, kwargs, _files(self.path)))
+    if key in reads:
+        self.__dict__.update(copy.deepcopy(reads[key]))
+        return
+    type(self).initialize(self, *args, **kwargs)
+    reads[key] = copy.deepcopy({k: v for k, v in self.__dict__.items() if k not in _NOT_REUSED})
+
+
+def _files(folder: Any) -> list[tuple[str, int, int]]:
+    """Name, size and modification time of each file of ``folder``."""
+    out = []
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.is_file():
+                info = entry.stat()
+                out.append((entry.name, info.st_size, info.st_mtime_ns))
+    return sorted(out)
+
+
+def _fingerprint(value: Any) -> str:
+    """A text that differs when ``value`` does (arrays by dtype, shape and bytes)."""
+    import hashlib
+
+    import numpy as np
+
+    if isinstance(value, np.ndarray):
+        digest = hashlib.sha256(np.ascontiguousarray(value).tobytes()).hexdigest()
+        return f"array({value.dtype.str},{value.shape},{digest})"
+    if isinstance(value, dict):
+        items = sorted((repr(k), _fingerprint(v)) for k, v in value.items())
+        return "{" + ",".join(f"{k}:{v}" for k, v in items) + "}"
+    if isinstance(value, list | tuple):
+        return type(value).__name__ + "[" + ",".join(_fingerprint(v) for v in value) + "]"
+    return repr(value)
 
 
 def use_replay_parameters(env: Any) -> Any:
