@@ -18,6 +18,7 @@ import pytest
 
 from gridoracle import grid as grid_module
 from gridoracle.grid import GRID_CACHE_ENV, grid_cache_folder, make_env
+from gridoracle.io import versions
 from gridoracle.oracle.config import read_config
 from gridoracle.pipelines.oracle import OracleRequest, run_oracle
 
@@ -190,6 +191,8 @@ def test_the_cache_is_content_addressed_and_follows_the_settings(cached, tmp_pat
         grid_module.file_sha256(grid_module._grid2op_data_dir() / ENV / "grid.json")
     }
     assert {h["key"] for h in heads} == {f.stem for f in files}
+    # the versions read from the modules are those of the packages' metadata
+    assert heads[0]["key_parts"]["versions"] == versions(*grid_module._CACHE_PACKAGES)
 
 
 def test_the_folder_comes_from_the_environment_variable(tmp_path, monkeypatch):

@@ -321,9 +321,23 @@ def _grid_cache_key(backend: Any, grid_file: Path) -> tuple[str, dict[str, Any]]
         "backend": f"{cls.__module__}.{cls.__qualname__}",
         "backend_kwargs": repr(sorted(backend._my_kwargs.items())),
         "class": {name: repr(getattr(cls, name, None)) for name in _CLASS_KEYS},
-        "versions": versions(*_CACHE_PACKAGES),
+        "versions": _versions(),
     }
     return config_hash(parts), parts
+
+
+def _versions() -> dict[str, str]:
+    """:func:`gridoracle.io.versions` of the packages that load a grid, read from the modules
+    when they are imported (as they are here: grid2op imports them) rather than from their
+    metadata (10 ms)."""
+    import sys
+
+    from gridoracle import __version__
+
+    found = {name: getattr(sys.modules.get(name), "__version__", None) for name in _CACHE_PACKAGES}
+    if not all(isinstance(v, str) for v in found.values()):
+        return versions(*_CACHE_PACKAGES)
+    return {"gridoracle": __version__, "python": sys.version.split()[0], **found}
 
 
 def _read_grid_state(file: Path, key: str, fresh: set[str]) -> dict[str, Any] | None:
