@@ -337,7 +337,9 @@ def _versions() -> dict[str, str]:
     found = {name: getattr(sys.modules.get(name), "__version__", None) for name in _CACHE_PACKAGES}
     if not all(isinstance(v, str) for v in found.values()):
         return versions(*_CACHE_PACKAGES)
-    return {"gridoracle": __version__, "python": sys.version.split()[0], **found}
+    return {"gridoracle": __version__, "python": sys.version.split()[0]} | {
+        k: str(v) for k, v in found.items()
+    }
 
 
 def _read_grid_state(file: Path, key: str, fresh: set[str]) -> dict[str, Any] | None:
