@@ -665,3 +665,16 @@ def test_k_smallest_is_a_stable_argsorts_first_k():
         k = int(rng.integers(1, n + 3))
         expected = np.argsort(np.nan_to_num(values, nan=np.inf), kind="stable")[:k]
         np.testing.assert_array_equal(_k_smallest(values, k), np.sort(expected))
+
+
+def test_a_model_saved_again_without_its_catalogue_drops_the_old_one(model_dir, tmp_path):
+    from gridoracle.models import save
+
+    folder = _copy_model(model_dir, tmp_path)
+    model = load_model(folder)
+    assert read_actions(folder) is not None
+    save(model, folder)
+    assert not (folder / ACTIONS_FILE).exists() and read_actions(folder) is None
+    entries = read_actions(model_dir)
+    save(model, folder, actions=list(reversed(entries)))  # written in the model's order
+    assert read_actions(folder) == entries
