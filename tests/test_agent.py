@@ -535,12 +535,16 @@ def test_bad_input_is_one_line(env_case14, model_dir, make, param):
     assert isinstance(err.value, InvalidOption | ActionFileError | ModelError)
 
 
-def test_actions_in_every_form(env_case14, catalogue, tmp_path):
+def test_actions_in_every_form(env_case14, catalogue, model_dir, tmp_path):
     space = env_case14.action_space
     path = save_catalogue(tmp_path / "a.json", list(catalogue), env_name=CASE14, grid=space)
     forms = [
         path,
         str(path),
+        model_dir,
+        model_dir / ACTIONS_FILE,
+        model_dir / METADATA_FILE,
+        load_model(model_dir),
         [(a.name, a.grid2op) for a in catalogue],
         [{"name": a.name, "grid2op": a.grid2op} for a in catalogue],
         list(catalogue),

@@ -39,7 +39,14 @@ from gridoracle.dataset.manifest import MANIFEST_NAME, checksum_problem
 from gridoracle.dataset.reader import read_json_document
 from gridoracle.dataset.store import FORMAT as DATASET_FORMAT
 from gridoracle.errors import ActionFileError, ModelError, ModelMismatch
-from gridoracle.models.persist import Predictor, read_actions, read_metadata
+from gridoracle.models.persist import (
+    ACTIONS_FILE,
+    METADATA_FILE,
+    MODEL_FILE,
+    Predictor,
+    read_actions,
+    read_metadata,
+)
 from gridoracle.models.persist import load as load_model
 
 __all__ = [
@@ -195,10 +202,10 @@ def _model_label(predictor: Predictor) -> str:
 
 def _catalogue_entries(predictor: Predictor) -> tuple[list[dict[str, Any]], str]:
     """The raw catalogue entries of ``predictor`` (in its action order) and where they come from."""
-    if predictor.path is not None and (Path(predictor.path) / "metadata.json").is_file():
+    if predictor.path is not None and (Path(predictor.path) / METADATA_FILE).is_file():
         stored = read_actions(predictor.path)
         if stored is not None:
-            return stored, f"model catalogue {Path(predictor.path) / 'actions.json'}"
+            return stored, f"model catalogue {Path(predictor.path) / ACTIONS_FILE}"
     label = _model_label(predictor)
     dataset = predictor.metadata.get("dataset")
     dpath = dataset.get("path") if isinstance(dataset, Mapping) else None
@@ -277,9 +284,9 @@ def load_catalogue(model_or_path: ModelLike, action_space: Any = None) -> list[A
         predictor = model_or_path
     else:
         folder = Path(model_or_path).expanduser()
-        metadata = read_metadata(folder)  # one-line ModelError naming the folder
-        if folder.is_file():
+        if folder.is_file() and folder.name in (ACTIONS_FILE, METADATA_FILE, MODEL_FILE):
             folder = folder.parent
+        metadata = read_metadata(folder)  # one-line ModelError naming the folder
         predictor = Predictor(None, metadata, path=folder)
     entries, source = _catalogue_entries(predictor)
     if action_space is None:
@@ -296,8 +303,9 @@ def load_catalogue(model_or_path: ModelLike, action_space: Any = None) -> list[A
 def resolve_actions(actions: ActionsLike, action_space: Any) -> list[Action]:
     """The actions of a Greedy or RandomK agent, from any of :data:`ActionsLike`'s forms.
 
-    A path is a catalogue file (``gridoracle actions`` output) when it is a file other than a
-    model's ``metadata.json`` / ``model.joblib``, and a model folder (its catalogue) otherwise.
+    A path is a model folder (its catalogue) when it is a folder or one of a model folder's files
+    (``metadata.json``, ``model.joblib``, ``actions.json``), else a catalogue file
+    (``gridoracle actions`` output).
 
     Raises
     ------
@@ -311,7 +319,8 @@ def resolve_actions(actions: ActionsLike, action_space: Any) -> list[Action]:
         return load_catalogue(actions, space)
     if isinstance(actions, str | os.PathLike):
         path = Path(actions).expanduser()
-        if path.is_dir() or path.name in ("metadata.json", "model.joblib"):
+        in_model = path.name == ACTIONS_FILE and (path.parent / METADATA_FILE).is_file()
+        if path.is_dir() or in_model or path.name in (METADATA_FILE, MODEL_FILE):
             return load_catalogue(path, space)
         if not path.exists():
             raise ActionFileError(
