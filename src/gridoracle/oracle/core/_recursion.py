@@ -8,6 +8,7 @@ or :class:`~gridoracle.oracle.core._sparse.SparseStep`), two for Bellman-Ford's 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -16,6 +17,15 @@ from gridoracle.oracle.core._dense import DenseStep
 from gridoracle.oracle.core._sparse import SparseStep
 from gridoracle.oracle.core._ties import TIE_QUEUE, TIE_STATIC, rank_of
 from gridoracle.oracle.core.transitions import TransitionRules
+
+
+class Rows(Protocol):
+    """The signed weights of a search: a (T, N) array, or rows computed when asked for."""
+
+    @property
+    def shape(self) -> tuple[int, ...]: ...
+
+    def __getitem__(self, t: int) -> NDArray[np.float64]: ...
 
 
 @dataclass(frozen=True)
@@ -28,7 +38,7 @@ class Solved:
 
 
 def solve_loop(
-    signed: NDArray[np.float64],
+    signed: Rows,
     rules: TransitionRules,
     step: DenseStep | SparseStep,
     tie: str,

@@ -419,7 +419,6 @@ class _Setup:
     """The checked arguments shared by the searches of one call."""
 
     table: NDArray[np.float64]
-    weights: NDArray[np.float64]
     end: float
     kind: str
     sign: float
@@ -459,7 +458,6 @@ def _setup(rewards: ArrayLike, rules: TransitionRules, options: SearchOptions) -
         raise ValueError(f"ties {ties!r}: expected one of {TIES}")
     return _Setup(
         table=table,
-        weights=truncate_weights(table, digits),
         end=float(truncate_weights(options.get("end_weight", END_NODE_REWARD), digits)),
         kind=kind,
         sign=1.0 if longest else -1.0,
@@ -469,28 +467,65 @@ def _setup(rewards: ArrayLike, rules: TransitionRules, options: SearchOptions) -
     )
 
 
-def _signed_weights(setup: _Setup, overload: ArrayLike | None) -> NDArray[np.float64]:
-    """Weights of the search (negated for the shortest path), -inf at the nodes it lacks."""
-    weights = setup.weights
-    alive = ~np.isnan(weights)
-    if overload is not None:
-        flags = np.asarray(overload)
-        if flags.shape != setup.table.shape:
-            raise ValueError(f"overload has shape {flags.shape}, rewards {setup.table.shape}")
-        alive &= flags != 0
-    if setup.digits is not None:
-        n_steps = weights.shape[0]
-        bound = float(np.max(np.abs(weights), where=alive, initial=0.0)) * n_steps + abs(setup.end)
+class _SignedRows:
+    """The weights of one search (negated for the shortest path, -inf at the nodes it lacks),
+    one timestep at a time: ``rows[t]`` is computed when the recursion reaches t, so that no
+    (T, N) copy of the table is held (three of them, 3 GB, at 155,686 actions and 864 steps).
+    ``shape`` is the table's; :meth:`full` stacks every row (the small kernel's input)."""
+
+    def __init__(self, setup: _Setup, overload: ArrayLike | None) -> None:
+        self.setup = setup
+        self.shape = setup.table.shape
+        self.flags: NDArray[np.generic] | None = None
+        if overload is not None:
+            flags = np.asarray(overload)
+            if flags.shape != setup.table.shape:
+                raise ValueError(f"overload has shape {flags.shape}, rewards {setup.table.shape}")
+            self.flags = flags
+        if setup.digits is not None:
+            self._check_exact()
+
+    def _alive_weights(self, t: int) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+        weights = truncate_weights(self.setup.table[t], self.setup.digits)
+        alive = ~np.isnan(weights)
+        if self.flags is not None:
+            alive &= self.flags[t] != 0
+        return weights, alive
+
+    def __getitem__(self, t: int) -> NDArray[np.float64]:
+        weights, alive = self._alive_weights(t)
+        return np.where(alive, self.setup.sign * weights, -np.inf)
+
+    def full(self) -> NDArray[np.float64]:
+        """Every row, shape (T, N)."""
+        return (
+            np.stack([self[t] for t in range(self.shape[0])])
+            if self.shape[0]
+            else np.zeros(self.shape)
+        )
+
+    def _check_exact(self) -> None:
+        setup = self.setup
+        n_steps = self.shape[0]
+        top = 0.0
+        for t in range(n_steps):
+            weights, alive = self._alive_weights(t)
+            top = max(top, float(np.max(np.abs(weights), where=alive, initial=0.0)))
+        bound = top * n_steps + abs(setup.end)
         if bound >= _EXACT_FLOAT:
             raise InvalidOption(
                 f"reward_significant_digit {setup.digits}: path weights up to {bound:.3g} pass"
                 " 2**53 and cannot be summed exactly; use fewer digits"
             )
-    return np.where(alive, setup.sign * weights, -np.inf)
+
+
+def _signed_weights(setup: _Setup, overload: ArrayLike | None) -> _SignedRows:
+    """Weights of the search (negated for the shortest path), -inf at the nodes it lacks."""
+    return _SignedRows(setup, overload)
 
 
 def _search(
-    setup: _Setup, rules: TransitionRules, problems: Sequence[tuple[NDArray[np.float64], str]]
+    setup: _Setup, rules: TransitionRules, problems: Sequence[tuple[_SignedRows, str]]
 ) -> list[BestPath]:
     """Best paths of searches on one table (signed weights and tie rule each)."""
     n_actions = setup.table.shape[1]
@@ -501,12 +536,9 @@ def _search(
         signed = [weights for weights, _ in problems]
         tie_rules = [tie for _, tie in problems]
         small = _SMALL_MAX_ACTIONS_QUEUE if TIE_QUEUE in tie_rules else _SMALL_MAX_ACTIONS
-        if (
-            method == "dense"
-            and n_actions <= small
-            and all(weights.max() < np.inf for weights in signed)
-        ):
-            solved = solve_small(signed, rules, tie_rules)
+        full = [rows.full() for rows in signed] if n_actions <= small else []
+        if method == "dense" and full and all(weights.max() < np.inf for weights in full):
+            solved = solve_small(full, rules, tie_rules)
         else:
             step = DenseStep(rules) if method == "dense" else SparseStep(rules)
             static_rank = insertion_rank(rules) if TIE_STATIC in tie_rules else None
@@ -534,7 +566,7 @@ def _best_path_of(setup: _Setup, solved: Solved) -> BestPath:
         path=path.tolist(),
         value=float(setup.sign * solved.last_value + setup.end),
         reward=float(np.sum(setup.table[steps, path])),
-        edge_weights=np.append(setup.weights[steps, path], setup.end),
+        edge_weights=np.append(truncate_weights(setup.table[steps, path], setup.digits), setup.end),
         kind=setup.kind,
         significant_digits=setup.digits,
     )
