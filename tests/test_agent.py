@@ -523,6 +523,16 @@ def test_a_model_of_another_grid_is_refused(model_dir, env_rte14):
         (lambda s, m: GreedyAgent(s, m.parent / "missing.json"), "actions"),
         (lambda s, m: GreedyAgent(s, [("a", {"set_line_status": [(99, -1)]})]), "actions"),
         (lambda s, m: GreedyAgent(s, [42]), "actions"),
+        (lambda s, m: GreedyAgent(s, []), "actions"),
+        (
+            lambda s, m: GreedyAgent(s, [("a", {}), ("a", {"set_line_status": [[1, -1]]})]),
+            "actions",
+        ),
+        (
+            lambda s, m: GreedyAgent(s, [("c", {"set_line_status": [[1, -1]], "redispatch": 3})]),
+            "actions",
+        ),
+        (lambda s, m: GreedyAgent(s, {"a": {}}), "actions"),
         (lambda s, m: ScreeningAgent(s, m.parent / "no-model"), None),
     ],
 )

@@ -164,7 +164,7 @@ def _check_entries(
 
 def _checked(entries: list[dict[str, Any]], space: Any, source: str) -> list[Action]:
     if not entries:
-        raise ActionFileError(f"{source}: no action", param="actions")
+        raise ActionFileError(f"{source}: no action")
     known = [e for e in entries if e["kind"] is not None]
     document = {
         "format": FORMAT,
@@ -178,7 +178,7 @@ def _checked(entries: list[dict[str, Any]], space: Any, source: str) -> list[Act
     for entry in entries:
         name = str(entry["name"])
         if name in seen:
-            raise ActionFileError(f"{source}: duplicate action name {name!r}", param="actions")
+            raise ActionFileError(f"{source}: duplicate action name {name!r}")
         seen.add(name)
         if entry["kind"] is not None:
             out.append(next(checked))
@@ -187,9 +187,7 @@ def _checked(entries: list[dict[str, Any]], space: Any, source: str) -> list[Act
             space(json.loads(json.dumps(entry["grid2op"])))
         except Exception as exc:  # grid2op raises many types; any refusal is the input's problem
             detail = " ".join(str(exc).split())[:240]
-            raise ActionFileError(
-                f"{source}: grid2op refuses action {name!r}: {detail}", param="actions"
-            ) from None
+            raise ActionFileError(f"{source}: grid2op refuses action {name!r}: {detail}") from None
         out.append(Action(name=name, grid2op=json.loads(json.dumps(entry["grid2op"]))))
     return out
 
