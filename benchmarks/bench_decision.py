@@ -196,27 +196,35 @@ def topo(root: Path, workers: int, checks: Checks, pf_us: float, cv: bool = True
     print("\n== rte_case14_realistic, --topologies 2 --outages 1, train 0 / test 1 and reverse")
     ds = _gen(root, workers, env="rte_case14_realistic", chronics="0,1", max_steps=8064,
               n_actions=100, topologies=2, outages=1)  # fmt: skip
+    base = default_params(TOPOLOGY_MODEL)
+    candidates = {
+        f"{DEFAULT_MODEL} (default)": (DEFAULT_MODEL, default_params(DEFAULT_MODEL)),
+        f"{TOPOLOGY_MODEL} (its defaults)": (TOPOLOGY_MODEL, base),
+        f"{TOPOLOGY_MODEL} interactions={not base['interactions']}": (
+            TOPOLOGY_MODEL,
+            {**base, "interactions": not base["interactions"]},
+        ),
+    }
     for train_c, test_c in ((0, 1), (1, 0)):
+        params = base
         if cv:
-            # the choice between the two formulations (and the cascade option), by
-            # cross-validation on the training chronic only (2 blocks of steps)
-            base = default_params(TOPOLOGY_MODEL)
-            candidates = {
-                f"{DEFAULT_MODEL} (default)": (DEFAULT_MODEL, default_params(DEFAULT_MODEL)),
-                TOPOLOGY_MODEL: (TOPOLOGY_MODEL, base),
-                f"{TOPOLOGY_MODEL} cascade": (TOPOLOGY_MODEL, {**base, "cascade": True}),
-            }
+            # the formulation and the topology model's interactions, chosen by cross-validation
+            # on the training chronic only (2 blocks of steps, 12 steps left out around each)
             best, table = select_model(ds, candidates, test_chronics=[test_c], n_folds=2)
             print(f"  cross-validation on chronic {train_c} only:")
             print(table.round(5).to_string())
             print(f"  chosen by CV: {best}")
+            if candidates[best][0] == TOPOLOGY_MODEL:
+                params = dict(candidates[best][1])
         for name in (DEFAULT_MODEL, TOPOLOGY_MODEL):
             t = time.perf_counter()
-            result = train(ds, name, test_chronics=[test_c])
+            chosen = params if name == TOPOLOGY_MODEL else None
+            result = train(ds, name, test_chronics=[test_c], params=chosen)
             fit = time.perf_counter() - t
             record = evaluate(result.model, ds, test_chronics=[test_c])
             print(f"  trained {name} on {result.train_rows:,} states in {fit:.1f} s")
-            print_table(f"{name}: train chronic {train_c}, test chronic {test_c}", record)
+            label = f"{name} {chosen}" if chosen else name
+            print_table(f"{label}: train chronic {train_c}, test chronic {test_c}", record)
             X = result.test.X[result.model.feature_names].to_numpy(dtype=np.float64)
             us = latency_us(result.model, X)
             print(f"  {name} predict one state: {us:.1f} µs = {us / pf_us:.2f} x one AC power "

@@ -209,7 +209,7 @@ def test_max_only_dataset_is_refused(tmp_path):
 def test_zoo_builds_it_with_its_defaults():
     model = make_model("topology_flows", alpha=3.0)
     assert isinstance(model, TopologyFlowRegressor)
-    assert (model.alpha, model.cascade) == (3.0, False)
+    assert (model.alpha, model.cascade, model.interactions) == (3.0, False, False)
     with pytest.raises(InvalidOption, match="n_estimators"):
         make_model("topology_flows", n_estimators=3)
     with pytest.raises(ValueError, match="context"):
@@ -247,8 +247,10 @@ def test_cascade_trips_lines_above_the_hard_threshold(variants, context):
     assert expected == pytest.approx(float(rho.max()))
 
 
-def test_predictions_do_not_depend_on_the_batch(variants, context):
-    model = _fit(variants, context)
+@pytest.mark.parametrize("interactions", [False, True])
+def test_predictions_do_not_depend_on_the_batch(variants, context, interactions):
+    model = _fit(variants, context, interactions=interactions)
+    assert model.dc_coef_.shape[0] == (4 if interactions else 2)
     X = variants.X.to_numpy(np.float64)[-30:]
     whole = model.predict(X)
     rows = np.vstack([model.predict(X[i : i + 1]) for i in range(len(X))])

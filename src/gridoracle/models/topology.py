@@ -71,6 +71,9 @@ class TopologyFlowRegressor(RegressorMixin, BaseEstimator):
         its max rho in some training state (None: every line).
     dc_square : bool, default True
         Also regress on the square of the line's DC loading after the action.
+    interactions : bool, default False
+        Also on its products with the line's rho in the state and with its DC loading in the
+        state's own topology (how far the AC flow is from the DC one, before the action).
     cascade : bool, default False
         Play grid2op's hard-overflow protection on the predicted rho (see the module docstring).
         Off by default: it raised the cross-validated regret on rte_case14_realistic (the DC
@@ -88,8 +91,8 @@ class TopologyFlowRegressor(RegressorMixin, BaseEstimator):
         Columns of ``X`` in the shared inputs (varying, neither topology nor line status).
     coef_ : ndarray of shape (n_shared_inputs, n_columns)
         Weights of the shared inputs (raw scale) of every modelled (action, line).
-    dc_coef_ : ndarray of shape (1 or 2, n_columns)
-        Weights of the column's DC loading (and its square).
+    dc_coef_ : ndarray of shape (n_terms, n_columns)
+        Weights of the column's DC loading (its square, its interactions).
     intercept_ : ndarray of shape (n_columns,)
     col_action_, col_line_ : ndarray of int
         The action and line of each column; ``starts_`` the first column of each action.
@@ -106,6 +109,7 @@ class TopologyFlowRegressor(RegressorMixin, BaseEstimator):
         quadratic: int = 12,
         line_margin: float | None = 0.5,
         dc_square: bool = True,
+        interactions: bool = False,
         cascade: bool = False,
         hard_threshold: float = 2.0,
         unsafe_value: float = 2.0,
@@ -114,6 +118,7 @@ class TopologyFlowRegressor(RegressorMixin, BaseEstimator):
         self.quadratic = quadratic
         self.line_margin = line_margin
         self.dc_square = dc_square
+        self.interactions = interactions
         self.cascade = cascade
         self.hard_threshold = hard_threshold
         self.unsafe_value = unsafe_value
@@ -142,8 +147,14 @@ class TopologyFlowRegressor(RegressorMixin, BaseEstimator):
         flows, islanded = ctx.flows(X)
         return np.abs(flows) * ctx.grid.mw_to_rho, islanded
 
-    def _dc_terms(self, load: np.ndarray) -> list[np.ndarray]:
-        return [load, load * load] if self.dc_square else [load]
+    def _dc_terms(self, load: np.ndarray, obs: np.ndarray, own: np.ndarray) -> list[np.ndarray]:
+        """The per-column inputs: the line's DC loading after the action (``load``), its
+        square, and with ``interactions`` its products with the line's rho in the state
+        (``obs``) and its DC loading in the state's own topology (``own``)."""
+        terms = [load, load * load] if self.dc_square else [load]
+        if self.interactions:
+            terms += [load * obs, load * own]
+        return terms
 
     # -- fit --------------------------------------------------------------------------------------
 
@@ -199,9 +210,10 @@ class TopologyFlowRegressor(RegressorMixin, BaseEstimator):
             Z = np.column_stack([Z, (Q - q_mu) / q_sd])
             mu, sd = np.concatenate([mu, q_mu]), np.concatenate([sd, q_sd])
         load, islanded = self._dc_loading(X)
+        obs, own = X[:, context.rho_cols], self._own_loading(X)
         d = Z.shape[1]
         Z1 = np.column_stack([Z, np.ones(n)])
-        n_dc = 2 if self.dc_square else 1
+        n_dc = len(self._dc_terms(load[:1, 0, 0], obs[:1, 0], own[:1, 0]))
         pen_z = float(self.alpha) * np.eye(d + 1)
         pen_z[-1, -1] = 0.0
         coefs, dcs, intercepts, actions, lines_, starts = [], [], [], [], [], []
@@ -225,7 +237,8 @@ class TopologyFlowRegressor(RegressorMixin, BaseEstimator):
                 g = gram if ok.all() else gram - Z1[~ok].T @ Z1[~ok]
                 rhs_z = Zo.T @ r[ok][:, kept]
                 for c, line in enumerate(kept):
-                    f = np.column_stack(self._dc_terms(load[ok, a, line]))
+                    terms = self._dc_terms(load[ok, a, line], obs[ok, line], own[ok, line])
+                    f = np.column_stack(terms)
                     cz = Zo.T @ f
                     full = np.block([[g + pen_z, cz], [cz.T, f.T @ f + 1e-6 * np.eye(n_dc)]])
                     rhs = np.concatenate([rhs_z[:, c], f.T @ r[ok][:, line]])
@@ -261,7 +274,10 @@ class TopologyFlowRegressor(RegressorMixin, BaseEstimator):
         load, islanded = self._dc_loading(X)
         line = np.maximum(self.col_line_, 0)
         col_load = load[:, self.col_action_, line]
-        for w, term in zip(self.dc_coef_, self._dc_terms(col_load), strict=True):
+        terms = self._dc_terms(
+            col_load, X[:, self.context_.rho_cols][:, line], self._own_loading(X)[:, line]
+        )
+        for w, term in zip(self.dc_coef_, terms, strict=True):
             cols += w * term
         return cols, islanded
 

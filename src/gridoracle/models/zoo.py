@@ -161,7 +161,13 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
     },
     # chosen by cross-validation on rte_case14_realistic chronic 0 with --topologies 2
     # --outages 1 (README, "Models")
-    "topology_flows": {"alpha": 1.0, "quadratic": 12, "line_margin": 0.5, "cascade": False},
+    "topology_flows": {
+        "alpha": 1.0,
+        "quadratic": 12,
+        "line_margin": 0.5,
+        "interactions": False,
+        "cascade": False,
+    },
 }
 
 # The class whose constructor takes the parameters of each model (for checking their names);
