@@ -15,6 +15,9 @@ The policy (:class:`SimulatingAgent`), at every step:
   nothing's, else do nothing; the agent plays the candidate with the lowest simulated max rho if
   it is strictly below the default's (ties: catalogue order), else the default.
 
+A catalogue action equal to the reconnection (``line-<i>-on`` of the line reconnected) is a
+candidate like the others: it is simulated again when chosen, and counted.
+
 Which candidates are simulated:
 
 - :class:`GreedyAgent`: every legal one (the expert);
