@@ -134,6 +134,48 @@ def test_the_runner_plays_the_episode_a_hand_run_plays(spec, model, tmp_path):
     assert json.loads((folder / "0001" / RESULT_FILE).read_text())["reward"] == record["reward"]
 
 
+def test_a_game_over_s_step_is_played_not_survived(tmp_path):
+    # an agent that isolates load 0 at its 5th step: the Runner counts 5 steps, 4 survived
+    from grid2op.Agent import BaseAgent
+    from grid2op.Reward import L2RPNReward
+    from grid2op.Runner import Runner
+
+    from gridoracle.grid import make_env
+    from gridoracle.pipelines.agents import _episode_record
+
+    class Isolating(BaseAgent):
+        def reset(self, obs):
+            self.n = 0
+
+        def act(self, obs, reward, done=False):
+            self.n += 1
+            return self.action_space({"set_bus": {"loads_id": [(0, 2)]} if self.n == 5 else {}})
+
+    env = make_env(CASE14, reward_class=L2RPNReward)
+    try:
+        agent = Isolating(env.action_space)
+        runner = Runner(**env.get_params_for_runner(), agentClass=None, agentInstance=agent)
+        result = runner.run(
+            nb_episode=1, episode_id=[CHRONIC], env_seeds=[1], agent_seeds=[2], max_iter=STEPS,
+            add_detailed_output=True,
+        )[0]  # fmt: skip
+        spec = AgentSpec("isolating", "do_nothing")
+        task = _Task(CASE14, CHRONIC, "0001", spec, "", 0.5, STEPS, 1, 2, str(tmp_path), "k")
+        record = _episode_record(task, result, runner.agent, env, 0.0)
+        obs = env.reset(seed=1, options={"time serie id": CHRONIC, "max step": STEPS})
+        agent.reset(obs)
+        rewards, done = [], False
+        while not done:
+            obs, reward, done, info = env.step(agent.act(obs, 0.0))
+            rewards.append(float(reward))
+    finally:
+        env.close()
+    assert info["exception"] and len(rewards) == 5
+    assert (record["runner_steps"], record["steps"], record["game_over"]) == (5, 4, True)
+    assert record["max_rho"][-1] is None and all(v > 0 for v in record["max_rho"][:-1])
+    assert record["reward"] == pytest.approx(sum(rewards), abs=1e-6)
+
+
 def test_the_oracle_replay_scores_the_runner_s_reward(model, tmp_path):
     # the Oracle's replayed reward is the same quantity as the Runner's: L2RPNReward summed over
     # the steps of an episode reset the same way; a do-nothing path replayed gives do nothing's
@@ -304,7 +346,7 @@ def test_bad_inputs_are_one_line_and_write_nothing(model, tmp_path, capsys):
     out = tmp_path / "out"
     cases = [
         (["--env", "no_such_env"], "no_such_env"),
-        (["--chronics", "7"], "out of range"),
+        (["--chronics", "7"], "--chronics 7: chronic index 7 is out of range"),
         (["--model", str(tmp_path / "missing")], "does not exist"),
         (["--model", str(corrupt)], str(corrupt)),
         (["--k", "0"], "--k 0: must be at least 1"),

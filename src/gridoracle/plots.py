@@ -556,11 +556,21 @@ def plot_rho_heatmap(
 
 
 def _agent_colours(agents: list[str]) -> dict[str, Any]:
-    """One colour per agent, stable for a given list of agents."""
+    """A colour per agent: do nothing black, greedy red, random-k blues and screening-k greens
+    (darker for a larger k), any other agent from tab10."""
     from matplotlib import colormaps
 
-    cmap = colormaps["tab20" if len(agents) > 10 else "tab10"]
-    return {name: cmap(i % cmap.N) for i, name in enumerate(agents)}
+    fixed = {"do_nothing": "#1b2631", "greedy": "#c0392b"}
+    families = {"random": colormaps["Blues"], "screening": colormaps["Greens"]}
+    colours: dict[str, Any] = {}
+    others = colormaps["tab10"]
+    for family, cmap in families.items():
+        members = [a for a in agents if a.startswith(family + "_")]
+        for i, name in enumerate(members):
+            colours[name] = cmap(0.45 + 0.5 * (i / max(1, len(members) - 1)))
+    for i, name in enumerate(a for a in agents if a not in colours):
+        colours[name] = fixed.get(name, others(i % others.N))
+    return colours
 
 
 def plot_agent_survival(rows: Any, agents: list[str], path: str | Path) -> Path:
@@ -653,7 +663,8 @@ def plot_agent_calls_vs_survival(rows: Any, agents: list[str], path: str | Path)
             ax.plot(calls, float(row["steps"]), marker, color=colours[name], ms=7, alpha=0.85)
         ax.plot([], [], "o", color=colours[name], label=name)
     for j, chronic in enumerate(chronics):
-        ax.plot([], [], markers[j % len(markers)], color="grey", label=f"chronic {chronic}")
+        marker = markers[j % len(markers)]
+        ax.plot([], [], marker, mfc="none", mec="grey", label=f"chronic {chronic}")
     ax.set_xscale("log")
     ax.set_xlabel("simulate calls in the episode (log; 0 drawn at 1)")
     ax.set_ylabel("steps survived")

@@ -33,7 +33,10 @@ MaxSteps = Annotated[
 ]
 Workers = Annotated[
     int | None,
-    workers_option("Local processes, one (agent, chronic) episode each [default: 1]."),
+    workers_option(
+        "Local processes, one (agent, chronic) episode each [default: 1, so that decision "
+        "times are measured without other episodes competing for the cores]."
+    ),
 ]
 NoOracle = Annotated[bool, typer.Option("--no-oracle", help="Do not run the Oracle.")]
 Force = Annotated[

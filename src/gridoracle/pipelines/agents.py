@@ -116,6 +116,9 @@ REWARD = "L2RPNReward"
 #: the Oracle's catalogue file under ``out/oracle`` (the model's catalogue)
 ORACLE_CATALOGUE = "catalogue.json"
 _TMP_PREFIX = ".tmp-"
+#: the version of what an episode's record holds and means: part of its configuration hash, so
+#: that records of an earlier version are played again
+RECORD_VERSION = 1
 
 
 # --------------------------------------------------------------------------------------------------
@@ -422,13 +425,13 @@ def _publish_episode(tmp: Path, folder: Path, name: str) -> None:
     fsync_dir(folder)
 
 
-def _rho_slice(observation_space: Any) -> slice:
-    """Where ``rho`` lies in an observation's vector (``to_vect``)."""
+def _attr_slice(observation_space: Any, name: str) -> slice:
+    """Where the attribute ``name`` (``rho``, ``topo_vect``) lies in an observation's vector."""
     template = observation_space._template_obj
     shapes = [int(s) for s in template.shapes()]
     names = list(type(template).attr_list_vect)
-    start = sum(shapes[: names.index("rho")])
-    return slice(start, start + shapes[names.index("rho")])
+    start = sum(shapes[: names.index(name)])
+    return slice(start, start + shapes[names.index(name)])
 
 
 def _episode_record(
@@ -439,9 +442,11 @@ def _episode_record(
     n = int(runner_steps)
     rewards = np.asarray(episode.rewards, dtype=np.float64)[:n]
     vectors = np.asarray(episode.observations.collection, dtype=np.float64)[1 : n + 1]
-    rho = vectors[:, _rho_slice(env.observation_space)]
-    valid: np.ndarray = np.asarray(np.isfinite(rho).all(axis=1), dtype=bool)
-    # a game over stores no observation for its step: that step is played, not survived
+    rho = vectors[:, _attr_slice(env.observation_space, "rho")]
+    topo = vectors[:, _attr_slice(env.observation_space, "topo_vect")]
+    # the observation of a game over: every element off its bus (topo_vect -1), rho 0
+    valid: np.ndarray = np.isfinite(rho).all(axis=1) & ~(topo == -1).all(axis=1)
+    # a game over's step is played (the Runner counts it), not survived
     game_over = bool(n > 0 and not valid[-1])
     survived = n - 1 if game_over else n
     max_rho = [float(v) if ok else None for v, ok in zip(rho.max(axis=1), valid, strict=True)]
@@ -584,7 +589,10 @@ def _check_request(request: AgentsRequest) -> _Setup:
     _check_output(Path(request.out))
     env = make_env(request.env)
     try:
-        chronics = resolve_chronics(env, request.chronics)
+        try:
+            chronics = resolve_chronics(env, request.chronics)
+        except InvalidOption as exc:
+            raise InvalidOption(f"chronics {request.chronics}: {exc}", param="chronics") from None
         names_all = chronic_names(env)
         catalogue, model_sha = _model_catalogue(request.model, env)
         lengths = {}
@@ -673,6 +681,7 @@ def _task_key(request: AgentsRequest, setup: _Setup, spec: AgentSpec, chronic: i
             "agent_seed": agent_seed,
             "model": setup.model_sha if spec.kind != "do_nothing" else None,
             "reward": REWARD,
+            "record": RECORD_VERSION,
             "versions": {k: setup.versions.get(k) for k in ("grid2op", "lightsim2grid")},
         }
     )
@@ -751,7 +760,7 @@ def evaluate_agents(
         raise OutputError(
             f"out {out}: cannot be made ({exc.strerror or exc})", param="out"
         ) from None
-    specs = agent_specs(request.k)
+    specs = agent_specs(parse_k_list(list(request.k)))
     episodes = out / "episodes"
     tasks: list[_Task] = []
     finished: dict[tuple[str, int], dict[str, Any]] = {}
