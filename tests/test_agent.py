@@ -692,3 +692,24 @@ def test_a_model_saved_again_without_its_catalogue_drops_the_old_one(model_dir, 
     entries = read_actions(model_dir)
     save(model, folder, actions=list(reversed(entries)))  # written in the model's order
     assert read_actions(folder) == entries
+
+
+def test_a_horizon_1_model_is_fed_the_forecasts(env_case14, states, tmp_path_factory):
+    out = tmp_path_factory.mktemp("agent-data-h1")
+    report = generate(
+        GenerateRequest(
+            CASE14, chronics="0,1", max_steps=20, n_actions=6, horizon=1, targets="full", out=out
+        )
+    )
+    folder = out / "model"
+    train(report.path, "line_flows", out=folder, test_chronics=[1])
+    predictor = load_model(folder)
+    assert any(f.startswith("fc_") for f in predictor.feature_names)
+    agent = ScreeningAgent(env_case14.action_space, folder, k=2, threshold=0.0)
+    assert agent.horizon == 1
+    for obs in states:
+        X = features_from_observations([obs], horizon=1)
+        np.testing.assert_array_equal(agent.feature_row(obs), X[predictor.feature_names].to_numpy())
+        np.testing.assert_allclose(
+            agent.predict(obs), predictor.predict(X).to_numpy()[0], atol=1e-12
+        )
