@@ -380,3 +380,32 @@ def test_a_read_only_output_folder_is_one_line(model, tmp_path, capsys, monkeypa
         _one_line_error(code, err, "--out", "not writable")
     finally:
         folder.chmod(0o700)
+
+
+@pytest.mark.slow
+def test_a_ctrl_c_leaves_finished_episodes_and_no_partial_one(model, tmp_path):
+    # a terminal's Ctrl-C: SIGINT to the command and its workers; the rerun resumes
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "out"
+    args = _evaluate(model, out, "--workers", "2", "--no-oracle")
+    args[args.index("--max-steps") + 1] = "200"
+    command = [sys.executable, "-c", "from gridoracle.cli import main; main()", *args]
+    proc = subprocess.Popen(command, start_new_session=True, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 300
+    while not list(out.glob(f"episodes/*/*/{RESULT_FILE}")) and time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    assert not list(out.rglob(".tmp-*")) and not (out / "results.csv").exists()
+    finished = list(out.glob("episodes/*/0001"))
+    assert finished and all((folder / RESULT_FILE).is_file() for folder in finished)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert f"{4 - len(finished)} episode(s) played, {len(finished)} reused" in done.stdout
