@@ -331,3 +331,15 @@ def test_line_margin_keeps_the_lines_that_come_near_the_max_relatively():
     assert model.lines_[0].tolist() == [0, 1]  # a relative margin: rho here is about 0.02
     full = LineFlowRegressor().fit(X, y, line_rho=rho)
     np.testing.assert_allclose(model.predict(X), full.predict(X), atol=1e-6)
+
+
+def test_line_flows_with_fewer_states_than_components():
+    # 8 states of 20 features: the SVD has 8 components, fewer than the 12 products asked for
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(8, 20))
+    rho = np.abs(X[:, None, :3] * [[1.0, 0.5, 0.2], [0.3, 1.0, 0.1]])
+    y = rho.max(axis=2)
+    model = LineFlowRegressor(quadratic=12, components=15).fit(X, y, line_rho=rho)
+    assert model.proj_ is not None and model.proj_.shape[1] == 8
+    assert model.predict(X).shape == (8, 2)
+    np.testing.assert_allclose(model.predict(X), y, atol=0.3)

@@ -180,8 +180,11 @@ class LineFlowRegressor(RegressorMixin, BaseEstimator):
         self.features_ = np.flatnonzero(scale > _CONSTANT)
         mu, sd = mean[self.features_], scale[self.features_]
         Z = (X[:, self.features_] - mu) / sd
-        k = min(int(self.quadratic), Z.shape[1])
-        r = None if self.components is None else min(int(self.components), Z.shape[1])
+        # the SVD of an (n, p) matrix has min(n, p) components: fewer states than components
+        # asked for leaves only that many
+        rank = min(Z.shape)
+        k = min(int(self.quadratic), rank)
+        r = None if self.components is None else min(int(self.components), rank)
         self.proj_: np.ndarray | None = None
         self.lin_proj_: np.ndarray | None = None
         vt = np.linalg.svd(Z, full_matrices=False)[2] if k > 0 or r is not None else None
