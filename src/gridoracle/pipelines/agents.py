@@ -284,6 +284,7 @@ class _OracleTask:
     seed: int
     out: str
     key: str
+    resume: bool = True  # reuse the Oracle's cached reward chunks (False with --force)
 
 
 def _make_runner_env(env: str) -> Any:
@@ -530,6 +531,7 @@ def _run_oracle_unit(task: _OracleTask) -> dict[str, Any]:
         seed=task.seed,
         reward="l2rpn",
         replay=True,
+        resume=task.resume,
     )
     record: dict[str, Any] = {
         "key": task.key,
@@ -875,6 +877,7 @@ def _oracle_tasks(
                 env_seed,
                 str((folder / "runs").resolve()),
                 key,
+                resume=not request.force,
             )
         )
     return tasks, done
@@ -991,6 +994,11 @@ def _warnings(oracle: Mapping[int, Mapping[str, Any]]) -> list[str]:
         o = oracle[chronic]
         if o.get("error"):
             out.append(f"oracle on chronic {chronic}: not run ({o['error']})")
+        elif o.get("steps") is not None and o["steps"] < (o.get("steps_planned") or 0):
+            out.append(
+                f"oracle on chronic {chronic}: its best path replayed under the real rules "
+                f"survives {o['steps']} of {o['steps_planned']} steps"
+            )
     return out
 
 
