@@ -28,6 +28,15 @@ rules
 rate
     The screening alone: CPU seconds per (combination, step) of :func:`screen` on ``--combos``
     random combinations of ``--depth`` over ``--steps`` steps.
+table
+    The Oracle's steps 1-4 with ``--combine superposition`` in this process, each piece timed
+    (wall and CPU seconds, peak memory): combinations, :func:`superposed_reward_table` (its own
+    split: exact unitary actions, states, basis, screen, exact candidates, path rounds), then
+    the pipeline's transitions and two best path searches on the table it returns.
+    ``--no-opponent`` makes the environment without its opponent (l2rpn_neurips_2020_track1
+    has one, and with an opponent ``gridoracle oracle`` simulates every combination exactly);
+    ``--margin`` as ``superposed_reward_table``'s; ``--workers`` screening threads (the exact simulations run in this process: workers would
+    make the environment again, with its opponent); ``--graph-limit`` as :data:`GRAPH_LIMIT`.
 
 The machine's load (1-minute load average) is printed with every figure: other jobs share it.
 """
@@ -243,17 +252,114 @@ def _pieces(args: Any) -> dict[str, Any]:
     return out
 
 
+def _table(args: Any) -> dict[str, Any]:
+    """The ``table`` section (see the module docstring)."""
+    import resource
+
+    from gridoracle.actions.combine import combinations
+    from gridoracle.actions.oracle_input import load_oracle_actions
+    from gridoracle.engine.batched import BatchedEngine
+    from gridoracle.grid import make_env
+    from gridoracle.oracle.core.best_path import best_paths
+    from gridoracle.oracle.core.transitions import allowed_transitions
+    from gridoracle.oracle.sim import superposition as sup
+    from gridoracle.oracle.sim.agents import OracleL2RPNReward, OracleOverloadReward
+    from gridoracle.oracle.sim.env import (
+        has_opponent,
+        make_oracle_env,
+        reuse_chronic_reads,
+        simulation_parameters,
+    )
+    from gridoracle.oracle.sim.rewards import drop_incomplete
+
+    if args.no_opponent:
+        env = reuse_chronic_reads(
+            make_env(
+                args.env,
+                param=simulation_parameters(),
+                reward_class=OracleL2RPNReward,
+                other_rewards={"overload_reward": OracleOverloadReward},
+                opponent_init_budget=0.0,
+                opponent_budget_per_ts=0.0,
+            )
+        )
+    else:
+        env = make_oracle_env(args.env, "oracle")
+    if has_opponent(env):
+        raise SystemExit(f"{args.env} has an opponent: superposition is not used (--no-opponent)")
+    engine = BatchedEngine(env)
+    unitary, _, _ = load_oracle_actions(Path(args.actions), env)
+    out: dict[str, Any] = {"load_before": _load(), "workers": args.workers}
+    pieces: dict[str, dict[str, float]] = {}
+
+    def timed(label: str, fn: Any) -> Any:
+        wall, cpu = time.perf_counter(), time.process_time()
+        try:
+            return fn()
+        finally:
+            pieces[label] = {
+                "wall_s": round(time.perf_counter() - wall, 2),
+                "cpu_s": round(time.process_time() - cpu, 2),
+                "peak_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
+            }
+
+    combos = timed("combinations", lambda: combinations(unitary, args.depth))
+    found = timed(
+        "superposed table",
+        lambda: sup.superposed_reward_table(
+            env,
+            engine,
+            combos,
+            0,
+            args.steps,
+            0,
+            significant_digits=5,
+            graph_limit=args.graph_limit,
+            screen_workers=args.workers,
+            margin=args.margin,
+        ),
+    )
+    table = found.table
+    keep, _ = drop_incomplete(table.played, table.names)
+    table = table if len(keep) == len(table.names) else table.select(keep)
+    rules = timed("transitions", lambda: allowed_transitions(table.names))
+    flags = sup._overload_flags(table.overload)
+    best, best_no = timed(
+        "best paths", lambda: best_paths(table.rewards, rules, flags, significant_digits=5)
+    )
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out.update(
+        combined=len(combos),
+        in_graph=len(table.names),
+        pieces=pieces,
+        superposition={k: v for k, v in found.stats.items() if k != "not_usable"},
+        best_value=best.value,
+        best_no_overload_value=best_no.value,
+        best_path_exact=bool(all(found.exact[keep[i]] for i in best.path)),
+        children_cpu_s=round(children.ru_utime + children.ru_stime, 1),
+        children_peak_gb=round(children.ru_maxrss / 2**20, 2),
+        load_after=_load(),
+    )
+    env.close()
+    print(json.dumps(out, indent=1, default=str))
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
-    parser.add_argument("section", choices=["error", "agree", "scale", "rules", "rate"])
+    parser.add_argument("section", choices=["error", "agree", "scale", "rules", "rate", "table"])
     parser.add_argument("--env")
     parser.add_argument("--actions")
     parser.add_argument("--depth", type=int, default=2)
     parser.add_argument("--steps", type=int, default=288)
     parser.add_argument("--combos", type=int, default=150)
     parser.add_argument("--json")
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--graph-limit", type=int, default=20_000)
+    parser.add_argument("--no-opponent", action="store_true")
+    parser.add_argument("--margin", type=float, default=2.0)
     parser.add_argument(
         "--grids",
         default="l2rpn_case14_sandbox=examples/actions/l2rpn_case14_sandbox/reference.json",
@@ -263,6 +369,8 @@ def main() -> None:
     results: dict[str, Any] = {"section": args.section, "cpus": os.cpu_count()}
     if args.section in ("rules", "rate"):
         results.update(_pieces(args))
+    elif args.section == "table":
+        results.update(_table(args))
     elif args.section == "error":
         rows = []
         for item in args.grids.split(","):

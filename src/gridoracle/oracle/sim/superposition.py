@@ -30,7 +30,9 @@ line carries almost nothing in the base state).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -758,6 +760,7 @@ def superposed_reward_table(
     significant_digits: int | None = None,
     margin: float = DEFAULT_MARGIN,
     graph_limit: int = GRAPH_LIMIT,
+    screen_workers: int | None = None,
     **table_options: Any,
 ) -> SuperposedTable:
     """The reward table screened by superposition, exact where it can matter.
@@ -784,6 +787,11 @@ def superposed_reward_table(
         The best path search (as :func:`~gridoracle.oracle.core.best_path.best_paths`).
     margin : float
         Reward units below the best reward of a step.
+    graph_limit : int
+        Most combined actions in the graph of the mixed table (see above).
+    screen_workers : int, optional
+        Threads of :func:`screen`; default the local processes of ``table_options``'
+        ``backend`` (1 for a serial or Dask one).
     **table_options
         Passed to :func:`~gridoracle.oracle.sim.rewards.reward_table` (``reward``, ``backend``,
         ``progress``, ``env_name``, ``cache``).
@@ -814,9 +822,13 @@ def superposed_reward_table(
 
     shallow = [c for c in combos if c.depth <= 1]
     deep = [c for c in combos if c.depth > 1]
-    simulate(shallow)
+    seconds: dict[str, float] = {}
+    clock = _Clock(seconds)
+    with clock("exact unitary"):
+        simulate(shallow)
     unitary = [c for c in shallow if c.depth == 1 and exact_rows[c.name][2] >= 0]
-    found_states = episode_states(env, chronic, max_iter, seed, engine=engine)
+    with clock("states"):
+        found_states = episode_states(env, chronic, max_iter, seed, engine=engine)
     states = found_states.states
     n_steps = found_states.n_steps
     superposed: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # views of the screens
@@ -824,7 +836,8 @@ def superposed_reward_table(
     candidates: list[Any] = []
     reasons: dict[str, str] = {}
     if deep and states is not None and n_steps:
-        basis = unitary_basis(env, engine, states, unitary)
+        with clock("basis"):
+            basis = unitary_basis(env, engine, states, unitary)
         reasons = basis.reasons
         index = {a.name: i for i, a in enumerate(unitary)}
         exact_best = np.full(n_steps, -np.inf)
@@ -841,10 +854,11 @@ def superposed_reward_table(
         best = exact_best.copy()
         # the reward table's local processes: as many screening threads
         backend = table_options.get("backend")
-        workers = int(getattr(backend, "workers", 1)) if backend is not None else 1
+        workers = screen_workers or (int(getattr(backend, "workers", 1)) if backend else 1)
         for _, group in sorted(by_depth.items()):
             parts = np.array([[index[p.name] for p in c.parts] for c in group], dtype=np.int64)
-            result = screen(basis, parts, engine.thermal_limit, workers=workers)
+            with clock("screen"):
+                result = screen(basis, parts, engine.thermal_limit, workers=workers)
             screened.append((group, result))
             best = np.fmax(best, _best_per_step(result, sign))
         for group, result in screened:
@@ -860,7 +874,8 @@ def superposed_reward_table(
         del basis, screened  # the screens' arrays stay referenced by ``superposed``
     elif deep:
         flagged = list(deep)
-    simulate(flagged + candidates)
+    with clock("exact candidates"):
+        simulate(flagged + candidates)
     n_candidates = len(candidates)
 
     added = 0
@@ -872,28 +887,32 @@ def superposed_reward_table(
         rounds += 1
         actions = [c for c in combos if exact_rows.get(c.name, (0, 0, 0))[2] != -1]
         actions = [c for c in actions if c.name in exact_rows or c.name in superposed]
-        table = _mixed_table(actions, exact_rows, superposed, n_steps, stopped, source)
+        with clock("mixed table"):
+            table = _mixed_table(actions, exact_rows, superposed, n_steps, stopped, source)
         keep, _ = drop_incomplete(table.played, table.names)
         sub = table if len(keep) == len(actions) else table.select(keep)
-        flags = np.nan_to_num(sub.overload, nan=-1).astype(np.int8)
+        flags = _overload_flags(sub.overload)
         key = tuple(sub.names)
         if key not in known_rules:  # the names change only when an action is dropped
             known_rules.clear()
-            known_rules[key] = allowed_transitions(sub.names, max_sub=1, max_line=1)
+            with clock("rules"):
+                known_rules[key] = allowed_transitions(sub.names, max_sub=1, max_line=1)
         rules = known_rules[key]
+        tick = time.perf_counter()
         best_path, best_no = best_paths(
             sub.rewards, rules, flags, kind=kind, significant_digits=significant_digits
         )
+        seconds["paths"] = seconds.get("paths", 0.0) + time.perf_counter() - tick
         wanted = set(best_path.path) | set(best_no.path)
-        signed = np.where(np.isnan(sub.rewards), -np.inf, sign * sub.rewards)
-        if signed.size:
-            wanted |= set(np.argmax(signed, axis=1).tolist())
+        if sub.rewards.size:
+            wanted |= set(_argmax_per_step(sub.rewards, sign).tolist())
         missing = [actions[int(keep[i])] for i in sorted(wanted)]
         missing = [a for a in missing if a.name not in exact_rows]
         if not missing or rounds >= _MAX_ROUNDS:
             break
         added += len(missing)
-        simulate(missing)
+        with clock("exact for the paths"):
+            simulate(missing)
     if not whole_graph:
         actions = [c for c in combos if exact_rows.get(c.name, (0, 0, -1))[2] >= 0]
         table = _mixed_table(actions, exact_rows, superposed, n_steps, stopped, source)
@@ -910,8 +929,40 @@ def superposed_reward_table(
         "rounds": rounds,
         "graph": "every combined action" if whole_graph else "the exactly simulated actions",
         "not_usable": reasons,
+        "seconds": {k: round(v, 3) for k, v in seconds.items()},
     }
     return SuperposedTable(table, actions, exact, filtered, stats)
+
+
+class _Clock:
+    """``with clock(label):`` adds the block's wall seconds to ``seconds[label]``."""
+
+    def __init__(self, seconds: dict[str, float]) -> None:
+        self.seconds = seconds
+
+    @contextmanager
+    def __call__(self, label: str) -> Iterator[None]:
+        tick = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[label] = self.seconds.get(label, 0.0) + time.perf_counter() - tick
+
+
+def _overload_flags(overload: np.ndarray) -> np.ndarray:
+    """``nan_to_num(overload, nan=-1).astype(int8)``, a step at a time (no float64 copy)."""
+    out = np.empty(overload.shape, dtype=np.int8)
+    for step, row in enumerate(overload):
+        out[step] = np.nan_to_num(row, nan=-1)
+    return out
+
+
+def _argmax_per_step(rewards: np.ndarray, sign: float) -> np.ndarray:
+    """The first action of best signed reward at each step (NaN: -inf), a step at a time."""
+    out = np.zeros(rewards.shape[0], dtype=np.int64)
+    for step, row in enumerate(rewards):
+        out[step] = np.argmax(np.where(np.isnan(row), -np.inf, sign * row))
+    return out
 
 
 def _best_per_step(result: Screened, sign: float) -> np.ndarray:
