@@ -35,8 +35,9 @@ table
     the pipeline's transitions and two best path searches on the table it returns.
     ``--no-opponent`` makes the environment without its opponent (l2rpn_neurips_2020_track1
     has one, and with an opponent ``gridoracle oracle`` simulates every combination exactly);
-    ``--margin`` as ``superposed_reward_table``'s; ``--workers`` screening threads (the exact simulations run in this process: workers would
-    make the environment again, with its opponent); ``--graph-limit`` as :data:`GRAPH_LIMIT`.
+    ``--margin`` as ``superposed_reward_table``'s; ``--workers`` screening threads (the exact
+    simulations run in this process: workers would make the environment again, with its
+    opponent); ``--graph-limit`` as :data:`GRAPH_LIMIT`.
 
 The machine's load (1-minute load average) is printed with every figure: other jobs share it.
 """
