@@ -63,7 +63,9 @@ def build_app() -> typer.Typer:
     group.command("show")(actions.actions_show_cmd)
     group.command("reduce")(reduce.actions_reduce_cmd)
     root.add_typer(group, name="actions")
-    agents_group = _typer(help="Agents built on a model, measured against the Oracle.")
+    agents_group = _typer(
+        help="Agents built on a model, measured against the Oracle.", no_args_is_help=True
+    )
     agents_group.command("evaluate")(agents.agents_evaluate_cmd)
     root.add_typer(agents_group, name="agents")
     return root
