@@ -1,0 +1,424 @@
+"""Does screening-10 play as well as the greedy expert, for a fraction of its simulations? Issue 14.
+
+Run on demand (not part of the test suite; the first run generates the data and trains the
+models under ``--work``, a rerun reuses them and the finished episodes)::
+
+    .venv/bin/python benchmarks/bench_agent.py [--cases case14,sandbox] [--max-steps N]
+
+Everything goes through the CLI that users run (``gridoracle generate``, ``train``, ``agents
+evaluate``, each a subprocess with ``--quiet``), per case:
+
+``case14``
+    rte_case14_realistic, 100 unitary topologies sampled with seed 0 (do nothing included;
+    generate leaves out the 12 that change nothing or repeat another: 88 remain; the choice of
+    ``benchmarks/bench_decision.py``), every step of chronics 0 and 1 (``--states chronic``, full
+    targets); ``train`` on chronic 0 only (``--test-chronics 1``); the agents and the Oracle
+    play chronic 1, the whole month (8,064 steps).
+``sandbox``
+    l2rpn_case14_sandbox, the same 100 sampled topologies, chronics 0-2; train on 0-1, play 2.
+
+``--states``, ``--topologies``, ``--outages`` and ``--model`` are handed to ``generate`` and
+``train`` (default: the model ``train`` fits without ``--model``, on chronic states; see the
+README's "Agents: the benchmark" for how they were chosen, on the training chronics only).
+
+Printed per case: per agent (do nothing, greedy, random-k and screening-k for k = 1, 5, 10, 20,
+the Oracle) steps survived, L2RPN reward, acting steps, simulate calls per acting step, decision
+time per acting step, and the gap to the Oracle; then the targets, per chronic, with their
+ratios: screening-10 survives at least as many steps as greedy; its simulate calls are at most
+10 % of greedy's (over the episode; per acting step printed beside it); greedy's decision time
+per acting step is at least 5x screening-10's. The decision times of the table come from
+episodes played one after the other (the machine's load may differ between them); a paired
+measurement follows (``--paired`` acting steps of the greedy's episode, on which both agents
+decide on the same observation, wall and CPU time): where a greedy step's time goes
+(simulate calls x time per call) and the ratio on identical states.
+
+The exit code is 0 whether targets are met or not (PASS/MISS lines say which).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+KS = (1, 5, 10, 20)
+TARGET_K = 10
+
+
+@dataclass(frozen=True)
+class Case:
+    """One benchmark case: what to generate, train on, and play."""
+
+    env: str
+    data_chronics: str
+    test_chronics: str
+    max_steps: int = 8064
+    n_actions: int = 100
+
+
+CASES = {
+    "case14": Case("rte_case14_realistic", "0,1", "1"),
+    "sandbox": Case("l2rpn_case14_sandbox", "0,1,2", "2"),
+}
+
+
+def _cli() -> list[str]:
+    script = Path(sys.executable).with_name("gridoracle")
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-m", "gridoracle.cli"]
+
+
+def run_cli(args: list[str], what: str) -> str:
+    """Run ``gridoracle ARGS --quiet``; print its wall and CPU time; return its stdout."""
+    cmd = [*_cli(), *args, "--quiet"]
+    print(f"  $ gridoracle {' '.join(args)} --quiet", flush=True)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    tick = time.perf_counter()
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    wall = time.perf_counter() - tick
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    if done.returncode != 0:
+        raise SystemExit(f"{what} failed (exit {done.returncode}):\n{done.stderr[-3000:]}")
+    print(f"    {what}: {wall:.1f} s wall, {cpu:.1f} s CPU", flush=True)
+    return done.stdout
+
+
+def dataset(case: Case, root: Path, args: argparse.Namespace) -> Path:
+    """Generate (or find in the cache) the case's dataset; its folder."""
+    gen = ["generate", "--env", case.env, "--chronics", case.data_chronics,
+           "--max-steps", str(case.max_steps), "--actions", str(case.n_actions),
+           "--states", args.states, "--topologies", str(args.topologies),
+           "--outages", str(args.outages), "--targets", "full", "--seed", "0",
+           "--workers", str(args.workers), "--out", str(root)]  # fmt: skip
+    out = run_cli(gen, "generate")
+    for line in out.splitlines():
+        if line.startswith("dataset: "):
+            return Path(line[len("dataset: ") :].strip())
+    raise SystemExit(f"generate printed no 'dataset:' line:\n{out[-2000:]}")
+
+
+def model(case: Case, data: Path, folder: Path, args: argparse.Namespace) -> Path:
+    """Train the model (unless ``folder`` holds one of the same dataset and name)."""
+    manifest = json.loads((data / "manifest.json").read_text())
+    meta_file = folder / "metadata.json"
+    if meta_file.exists():
+        meta = json.loads(meta_file.read_text())
+        same_data = (meta.get("dataset") or {}).get("config_hash") == manifest["config_hash"]
+        same_model = args.model is None or meta.get("model") == args.model
+        if same_data and same_model:
+            print(f"  model {folder} ({meta.get('model')}) reused")
+            return folder
+        shutil.rmtree(folder)
+    cmd = ["train", "--data", str(data), "--test-chronics", case.test_chronics,
+           "--out", str(folder)]  # fmt: skip
+    if args.model:
+        cmd += ["--model", args.model]
+    run_cli(cmd, "train")
+    return folder
+
+
+def evaluate(case: Case, model_dir: Path, out: Path, args: argparse.Namespace) -> list[dict]:
+    """``gridoracle agents evaluate`` on the case's test chronics; the rows of results.json."""
+    cmd = ["agents", "evaluate", "--env", case.env, "--chronics", case.test_chronics,
+           "--model", str(model_dir), "--k", ",".join(str(k) for k in KS), "--seed", "0",
+           "--workers", str(args.workers), "--out", str(out)]  # fmt: skip
+    if args.max_steps:
+        cmd += ["--max-steps", str(args.max_steps)]
+    run_cli(cmd, "agents evaluate")
+    rows: list[dict] = json.loads((out / "results.json").read_text())
+    return rows
+
+
+def _num(value: Any, fmt: str) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "-"
+    return format(value, fmt)
+
+
+def _agent_of(rows: list[dict], kind: str, k: int | None = None) -> dict | None:
+    for row in rows:
+        if row["kind"] == kind and (k is None or row.get("k") == k):
+            return row
+    return None
+
+
+def print_table(rows: list[dict]) -> None:
+    """One block per chronic: the agents and the Oracle."""
+    order = {"do_nothing": 0, "greedy": 1, "random": 2, "screening": 3}
+    for chronic in sorted({r["chronic"] for r in rows}):
+        part = sorted(
+            (r for r in rows if r["chronic"] == chronic),
+            key=lambda r: (order.get(r["kind"], 9), r.get("k") or 0),
+        )
+        first = part[0]
+        print(f"\n  chronic {chronic} ({first.get('chronic_name')}), {first['max_steps']} steps")
+        head = (f"  {'agent':<14}{'steps':>7}{'reward':>12}{'acting':>8}{'calls/act':>10}"
+                f"{'ms/act':>9}{'calls':>8}{'reward gap':>12}{'steps gap':>10}")  # fmt: skip
+        print(head)
+        for r in part:
+            ms = r.get("decision_s_per_acting_step")
+            print(
+                f"  {r['agent']:<14}{r['steps']:>7}{_num(r['reward'], ',.0f'):>12}"
+                f"{r['acting_steps'] or 0:>8}{_num(r['calls_per_acting_step'], '.1f'):>10}"
+                f"{_num(None if ms is None else 1e3 * ms, '.1f'):>9}"
+                f"{r['simulate_calls'] or 0:>8}{_num(r['reward_gap'], ',.0f'):>12}"
+                f"{_num(r['steps_gap'], 'd'):>10}"
+            )
+        o_steps, o_reward = first.get("oracle_steps"), first.get("oracle_reward")
+        if o_steps is not None:
+            print(
+                f"  {'Oracle':<14}{o_steps:>7}{_num(o_reward, ',.0f'):>12}"
+                "   (depth 1 over the catalogue, best path replayed under the real rules)"
+            )
+
+
+class Checks:
+    """Target checks: printed as PASS/MISS with the measured ratio, summed up at the end."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, bool]] = []
+
+    def __call__(self, what: str, ok: bool, detail: str) -> None:
+        self.rows.append((what, ok))
+        print(f"  {'PASS' if ok else 'MISS'} {what}: {detail}")
+
+
+def check_targets(tag: str, rows: list[dict], checks: Checks) -> None:
+    """Issue 14's three targets on every chronic of ``rows``."""
+    for chronic in sorted({r["chronic"] for r in rows}):
+        part = [r for r in rows if r["chronic"] == chronic]
+        greedy = _agent_of(part, "greedy")
+        screen = _agent_of(part, "screening", TARGET_K)
+        if greedy is None or screen is None:
+            print(f"  {tag} chronic {chronic}: greedy or screening-{TARGET_K} missing")
+            continue
+        where = f"{tag} chronic {chronic}"
+        checks(
+            f"{where} screening-{TARGET_K} survives >= greedy",
+            screen["steps"] >= greedy["steps"],
+            f"{screen['steps']} vs {greedy['steps']} steps (ratio "
+            f"{screen['steps'] / max(greedy['steps'], 1):.3f}, target >= 1)",
+        )
+        s_calls, g_calls = screen["simulate_calls"] or 0, greedy["simulate_calls"] or 0
+        if not g_calls:
+            print(f"  n/a  {where}: greedy never acted (max rho stayed below the threshold): "
+                  "calls and decision times not compared")  # fmt: skip
+            continue
+        share = s_calls / g_calls if g_calls else math.inf
+        per_s, per_g = screen["calls_per_acting_step"], greedy["calls_per_acting_step"]
+        per = f"; per acting step {per_s:.1f} / {per_g:.1f} = {per_s / per_g:.1%}" if (
+            per_s and per_g) else ""  # fmt: skip
+        checks(
+            f"{where} screening-{TARGET_K} calls <= 10 % of greedy's",
+            share <= 0.10,
+            f"{s_calls} / {g_calls} calls over the episode = {share:.1%}{per}",
+        )
+        s_t, g_t = screen["decision_s_per_acting_step"], greedy["decision_s_per_acting_step"]
+        ratio = g_t / s_t if (s_t and g_t) else math.nan
+        checks(
+            f"{where} greedy / screening-{TARGET_K} decision time per acting step >= 5x",
+            bool(ratio >= 5.0),
+            f"{_num(g_t and 1e3 * g_t, '.1f')} ms / {_num(s_t and 1e3 * s_t, '.1f')} ms = "
+            f"{ratio:.1f}x (wall, episodes played one after the other)",
+        )
+
+
+def _played(folder: Path) -> np.ndarray:
+    """The action vectors of one Runner episode folder (rows after a game over are NaN)."""
+    with np.load(folder / "actions.npz") as f:
+        return np.asarray(f["data"], dtype=np.float64)
+
+
+def parting(case: Case, model_dir: Path, out: Path, rows: list[dict]) -> None:
+    """Where greedy's and screening-10's trajectories part, read from their episode folders.
+
+    Prints the first step where they play different actions (names from the model's
+    catalogue; a reconnection or another action is shown as such) and how many of the steps both
+    played hold the same action.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from gridoracle.agent import load_catalogue
+        from gridoracle.grid import make_env
+
+        env = make_env(case.env)
+    space = env.action_space
+    catalogue = load_catalogue(model_dir, space)
+    vectors = np.array([space(dict(a.grid2op)).to_vect() for a in catalogue], dtype=np.float64)
+    names = [a.name for a in catalogue]
+    nothing = np.asarray(space({}).to_vect(), dtype=np.float64)
+    env.close()
+
+    def name_of(vector: np.ndarray) -> str:
+        hits = np.flatnonzero(np.all(np.isclose(vectors, vector, equal_nan=True), axis=1))
+        if hits.size:
+            return names[int(hits[0])]
+        if np.allclose(vector, nothing, equal_nan=True):
+            return "do nothing"
+        return "another action (a reconnection)"
+
+    for chronic in sorted({r["chronic"] for r in rows}):
+        part = [r for r in rows if r["chronic"] == chronic]
+        greedy = _agent_of(part, "greedy")
+        screen = _agent_of(part, "screening", TARGET_K)
+        if greedy is None or screen is None:
+            continue
+        folder = str(part[0].get("chronic_name"))
+        g = _played(out / "episodes" / str(greedy["agent"]) / folder)
+        sc = _played(out / "episodes" / str(screen["agent"]) / folder)
+        n = min(greedy["steps"], screen["steps"], len(g), len(sc))
+        same = np.all(np.isclose(g[:n], sc[:n], equal_nan=True), axis=1)
+        differ = np.flatnonzero(~same)
+        idle_g = np.all(np.isclose(g[:n], nothing, equal_nan=True), axis=1)
+        idle_s = np.all(np.isclose(sc[:n], nothing, equal_nan=True), axis=1)
+        acted = np.flatnonzero(~(idle_g & idle_s))
+        print(f"  {case.env} chronic {chronic}: greedy and screening-{TARGET_K} play the same "
+              f"action on {int(same[acted].sum())} of the {acted.size} steps where either does "
+              f"not do nothing (first {n} steps)")  # fmt: skip
+        if differ.size:
+            t = int(differ[0])
+            print(f"    they part at step {t}: greedy plays {name_of(g[t])}, screening-"
+                  f"{TARGET_K} {name_of(sc[t])}")  # fmt: skip
+
+
+def paired(case: Case, model_dir: Path, chronic: int, n_acting: int, max_steps: int) -> None:
+    """Greedy and screening-10 deciding on the same observations, wall and CPU time.
+
+    Greedy plays the chronic (seeded like ``env.reset(seed=0)``); on its first ``n_acting``
+    acting steps screening-10 is also asked (its choice is not played). Times: ``perf_counter``
+    (wall) and ``thread_time`` (CPU of this thread) around each ``act``; the time of one
+    ``obs.simulate`` call measured on the same observations.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from gridoracle.agent import GreedyAgent, ScreeningAgent
+        from gridoracle.grid import make_env
+
+        env = make_env(case.env)
+    greedy = GreedyAgent(env.action_space, model_dir)
+    screen = ScreeningAgent(env.action_space, model_dir, k=TARGET_K)
+    obs = env.reset(seed=0, options={"time serie id": chronic})
+    greedy.reset(obs)
+    screen.reset(obs)
+    t: dict[str, list[float]] = {k: [] for k in ("gw", "gc", "sw", "sc", "pw", "pc", "sim")}
+    calls = {"g": 0, "s": 0}
+    agree = 0
+    steps = 0
+    while steps < max_steps and len(t["gw"]) < n_acting:
+        n = greedy.acting_steps
+        w, c = time.perf_counter(), time.thread_time()
+        action = greedy.act(obs, 0.0)
+        gw, gc = time.perf_counter() - w, time.thread_time() - c
+        if greedy.acting_steps > n:
+            t["gw"].append(gw)
+            t["gc"].append(gc)
+            calls["g"] += greedy.records[-1]["calls"]
+            w, c = time.perf_counter(), time.thread_time()
+            screen.act(obs, 0.0)
+            t["sw"].append(time.perf_counter() - w)
+            t["sc"].append(time.thread_time() - c)
+            calls["s"] += screen.records[-1]["calls"]
+            agree += screen.records[-1]["action"] == greedy.records[-1]["action"]
+            w, c = time.perf_counter(), time.thread_time()
+            screen.predict(obs)
+            t["pw"].append(time.perf_counter() - w)
+            t["pc"].append(time.thread_time() - c)
+            w = time.thread_time()
+            obs.simulate(env.action_space({}))
+            t["sim"].append(time.thread_time() - w)
+        obs, _r, done, _i = env.step(action)
+        steps += 1
+        if done:
+            break
+    env.close()
+    n = len(t["gw"])
+    if n == 0:
+        print(f"  paired: greedy did not act in {steps} steps")
+        return
+    m = {k: 1e3 * float(np.mean(v)) for k, v in t.items()}
+    g_calls, s_calls = calls["g"] / n, calls["s"] / n
+    print(f"\n  paired, chronic {chronic}: {n} acting steps of greedy's episode (first {steps} "
+          f"steps); same observations for both")  # fmt: skip
+    print(f"  {'':<22}{'wall ms':>9}{'CPU ms':>9}{'calls':>7}")
+    print(f"  {'greedy':<22}{m['gw']:>9.1f}{m['gc']:>9.1f}{g_calls:>7.1f}")
+    print(f"  {f'screening-{TARGET_K}':<22}{m['sw']:>9.1f}{m['sc']:>9.1f}{s_calls:>7.1f}")
+    print(f"  {'  of which predict':<22}{m['pw']:>9.3f}{m['pc']:>9.3f}")
+    print(f"  {'one obs.simulate':<22}{'':>9}{m['sim']:>9.2f}")
+    print(f"  greedy: {g_calls:.1f} calls x {m['sim']:.2f} ms = {g_calls * m['sim']:.1f} ms CPU "
+          f"of its {m['gc']:.1f} ms ({g_calls * m['sim'] / m['gc']:.0%})")  # fmt: skip
+    print(f"  ratio greedy / screening-{TARGET_K}: {m['gw'] / m['sw']:.1f}x wall, "
+          f"{m['gc'] / m['sc']:.1f}x CPU; same action played on {agree} of {n}")  # fmt: skip
+
+
+def run_case(name: str, args: argparse.Namespace, checks: Checks) -> None:
+    case = CASES[name]
+    print(
+        f"\n== {name}: {case.env}, {case.n_actions} sampled topologies, chronics "
+        f"{case.data_chronics}, train without {case.test_chronics}, play {case.test_chronics}"
+    )
+    tag = args.states + (f"-t{args.topologies}" if args.topologies else "") + (
+        f"-o{args.outages}" if args.outages else "")  # fmt: skip
+    root = args.work / name
+    data = dataset(case, root / f"data-{tag}", args)
+    model_dir = model(case, data, root / f"model-{tag}-{args.model or 'default'}", args)
+    meta = json.loads((model_dir / "metadata.json").read_text())
+    print(f"  dataset {data.name}, model {meta.get('model')} ({len(meta['actions'])} actions)")
+    steps = f"-steps{args.max_steps}" if args.max_steps else ""
+    out = root / f"agents-{tag}-{args.model or 'default'}{steps}"
+    rows = evaluate(case, model_dir, out, args)
+    print_table(rows)
+    print()
+    check_targets(name, rows, checks)
+    parting(case, model_dir, out, rows)
+    if args.paired:
+        for chronic in sorted({int(r["chronic"]) for r in rows}):
+            paired(case, model_dir, chronic, args.paired, args.max_steps or case.max_steps)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--work", type=Path, default=Path("/tmp/gridoracle-bench-agent"),
+                        help="data, models and agents' outputs, reused by a rerun")  # fmt: skip
+    parser.add_argument("--cases", default="case14,sandbox")
+    parser.add_argument("--max-steps", type=int, default=None,
+                        help="steps per episode at most (default: the whole chronic)")  # fmt: skip
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--states", default="chronic", help="generate --states")
+    parser.add_argument("--topologies", type=int, default=0, help="generate --topologies")
+    parser.add_argument("--outages", type=int, default=0, help="generate --outages")
+    parser.add_argument("--model", default=None, help="train --model (default: train's)")
+    parser.add_argument("--paired", type=int, default=30,
+                        help="acting steps of the paired timing (0: skip)")  # fmt: skip
+    args = parser.parse_args(argv)
+    cases = [c.strip() for c in args.cases.split(",") if c.strip()]
+    unknown = [c for c in cases if c not in CASES]
+    if unknown:
+        parser.error(f"unknown case(s) {unknown}: choose among {sorted(CASES)}")
+    args.work.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("PYTHONWARNINGS", "ignore")
+    checks = Checks()
+    for name in cases:
+        run_case(name, args, checks)
+    missed = [what for what, ok in checks.rows if not ok]
+    print(f"\n{len(checks.rows) - len(missed)} of {len(checks.rows)} targets met")
+    for what in missed:
+        print(f"  missed: {what}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
