@@ -253,3 +253,26 @@ def test_closed_form_betas_equal_lu_and_svd_flags(case: _Case, depth: int) -> No
         solved = np.linalg.solve(a[good], rhs[good][:, :, None])[:, :, 0] * changes[good]
         np.testing.assert_allclose(beta[good], solved, rtol=1e-9, atol=1e-9)
         assert not beta[~good].any()
+
+
+def test_candidates_are_capped_per_step(case: _Case) -> None:
+    """``per_step`` keeps, at each step, the best superposed rewards only (the k-th best is
+    the sorted one), so fewer candidates are simulated; the table is still every action's."""
+    combos = combinations(case.unitary, 3)
+    _, parts = case.combos(2)
+    screened = sup.screen(case.bases[False], parts, case.engine.thermal_limit)
+    kth = sup._kth_per_step([screened, screened], 1.0, 5)
+    for step in range(STEPS):
+        row = screened.rewards[step].astype(np.float64)
+        row = np.sort(np.concatenate([row, row])[~np.isnan(np.concatenate([row, row]))])
+        assert kth[step] == row[-5]
+    found = {
+        k: sup.superposed_reward_table(
+            case.env, case.engine, combos, 0, 12, 0, graph_limit=0, margin=5.0, per_step=k
+        )
+        for k in (None, 1)
+    }
+    loose, capped = found[None].stats, found[1].stats
+    assert capped["per_step"] == 1 and loose["per_step"] is None
+    assert 0 < capped["n_candidates"] < loose["n_candidates"]
+    assert capped["n_candidates"] <= 12 * 2  # one per step and depth group, ties aside
