@@ -138,10 +138,9 @@ def test_a_game_over_s_step_is_played_not_survived(tmp_path):
     # an agent that isolates load 0 at its 5th step: the Runner counts 5 steps, 4 survived
     from grid2op.Agent import BaseAgent
     from grid2op.Reward import L2RPNReward
-    from grid2op.Runner import Runner
 
     from gridoracle.grid import make_env
-    from gridoracle.pipelines.agents import _episode_record
+    from gridoracle.pipelines.agents import _episode_record, _runner_class
 
     class Isolating(BaseAgent):
         def reset(self, obs):
@@ -154,7 +153,9 @@ def test_a_game_over_s_step_is_played_not_survived(tmp_path):
     env = make_env(CASE14, reward_class=L2RPNReward)
     try:
         agent = Isolating(env.action_space)
-        runner = Runner(**env.get_params_for_runner(), agentClass=None, agentInstance=agent)
+        runner = _runner_class()(
+            **env.get_params_for_runner(), agentClass=None, agentInstance=agent
+        )
         result = runner.run(
             nb_episode=1, episode_id=[CHRONIC], env_seeds=[1], agent_seeds=[2], max_iter=STEPS,
             add_detailed_output=True,
