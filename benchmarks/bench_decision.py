@@ -241,6 +241,28 @@ def sandbox(root: Path, workers: int) -> None:
               n_actions=100)  # fmt: skip
     _result, record = _train_eval(ds, test_chronics=[2])
     print_table("train chronics 0-1, test chronic 2", record)
+    # the topology model, its quadratic products and interactions chosen by cross-validation on
+    # chronics 0-1 only (one fold per chronic)
+    base = default_params(TOPOLOGY_MODEL)
+    candidates = {
+        f"{TOPOLOGY_MODEL} quadratic={q} interactions={i}": (
+            TOPOLOGY_MODEL,
+            {**base, "quadratic": q, "interactions": i},
+        )
+        for q in (base["quadratic"], 0)
+        for i in (False, True)
+    }
+    candidates[f"{DEFAULT_MODEL} (default)"] = (DEFAULT_MODEL, default_params(DEFAULT_MODEL))
+    best, table = select_model(ds, candidates, test_chronics=[2])
+    print(table.round(5).to_string())
+    print(f"  chosen by CV: {best}")
+    name, params = candidates[best]
+    if name == TOPOLOGY_MODEL:
+        result = train(ds, name, test_chronics=[2], params=dict(params))
+        record = evaluate(result.model, ds, test_chronics=[2])
+        print_table(f"{best}: train chronics 0-1, test chronic 2", record)
+        X = result.test.X[result.model.feature_names].to_numpy(dtype=np.float64)
+        print(f"  {best} predict one state: {latency_us(result.model, X):.1f} µs")
 
 
 def case118(root: Path, workers: int, checks: Checks, n_actions: int, pf_us: float) -> None:
