@@ -153,6 +153,10 @@ def test_unsupported_grids_and_actions_are_refused(env_case14):
         topology_context(env_case14, [], [c for c in columns if c != "rho_0"])
 
 
+class _Ctx:
+    n_actions = 1
+
+
 def _fit(ds: Dataset, context, **params) -> TopologyFlowRegressor:
     train_ds = ds.select(ds.meta["chronic"].isin([0, 1]).to_numpy())
     model = TopologyFlowRegressor(**params)
@@ -212,6 +216,10 @@ def test_zoo_builds_it_with_its_defaults():
     assert (model.alpha, model.cascade, model.interactions) == (3.0, False, False)
     with pytest.raises(InvalidOption, match="n_estimators"):
         make_model("topology_flows", n_estimators=3)
+    with pytest.raises(ValueError, match="shared"):
+        TopologyFlowRegressor(shared="all").fit(
+            np.zeros((3, 2)), np.zeros((3, 1)), line_rho=np.zeros((3, 1, 1)), context=_Ctx()
+        )
     with pytest.raises(ValueError, match="context"):
         TopologyFlowRegressor().fit(
             np.zeros((3, 2)), np.zeros((3, 1)), line_rho=np.zeros((3, 1, 1))
@@ -247,10 +255,16 @@ def test_cascade_trips_lines_above_the_hard_threshold(variants, context):
     assert expected == pytest.approx(float(rho.max()))
 
 
-@pytest.mark.parametrize("interactions", [False, True])
-def test_predictions_do_not_depend_on_the_batch(variants, context, interactions):
-    model = _fit(variants, context, interactions=interactions)
+@pytest.mark.parametrize(("interactions", "shared"), [(False, "state"), (True, "setpoints")])
+def test_predictions_do_not_depend_on_the_batch(variants, context, interactions, shared):
+    model = _fit(variants, context, interactions=interactions, shared=shared)
     assert model.dc_coef_.shape[0] == (4 if interactions else 2)
+    names = variants.X.columns[model.shared_]
+    if shared == "setpoints":
+        assert all(n.startswith(("gen_p_", "gen_v_", "load_p_", "load_q_")) for n in names)
+    else:
+        assert any(n.startswith("rho_") for n in names)
+    assert not any(n.startswith(("topo_", "line_status_")) for n in names)
     X = variants.X.to_numpy(np.float64)[-30:]
     whole = model.predict(X)
     rows = np.vstack([model.predict(X[i : i + 1]) for i in range(len(X))])

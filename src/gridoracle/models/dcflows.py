@@ -222,6 +222,9 @@ class TopologyContext:
     topo_cols, status_cols, gen_p_cols, load_p_cols, rho_cols : ndarray of int
         Column of each ``topo_*``, ``line_status_*``, ``gen_p_*``, ``load_p_*``, ``rho_*``
         feature in a row.
+    setpoint_cols : ndarray of int
+        The columns that do not depend on the topology: ``gen_p_*``, ``gen_v_*``, ``load_p_*``,
+        ``load_q_*`` and the forecasts ``fc_*`` when present.
     """
 
     grid: DCGrid
@@ -232,6 +235,7 @@ class TopologyContext:
     gen_p_cols: np.ndarray
     load_p_cols: np.ndarray
     rho_cols: np.ndarray
+    setpoint_cols: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     # state topology (bytes) -> (per-action M stacked (n_actions, n_line, n_inj), islanded)
     _per_state: dict[bytes, tuple[np.ndarray, np.ndarray]] = field(
         default_factory=dict, repr=False, compare=False
@@ -394,4 +398,12 @@ def topology_context(
         gen_p_cols=cols("gen_p", int(c.n_gen)),
         load_p_cols=cols("load_p", int(c.n_load)),
         rho_cols=cols("rho", int(c.n_line)),
+        setpoint_cols=np.array(
+            [
+                i
+                for i, n in enumerate(names)
+                if n.startswith(("gen_p_", "gen_v_", "load_p_", "load_q_", "fc_"))
+            ],
+            dtype=np.int64,
+        ),
     )

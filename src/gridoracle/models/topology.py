@@ -74,6 +74,11 @@ class TopologyFlowRegressor(RegressorMixin, BaseEstimator):
     interactions : bool, default False
         Also on its products with the line's rho in the state and with its DC loading in the
         state's own topology (how far the AC flow is from the DC one, before the action).
+    shared : {"state", "setpoints"}, default "state"
+        The state's features in the shared inputs: every one but the topology and line-status
+        columns (``"state"``), or only those that do not depend on the topology (generator
+        and load set-points, ``"setpoints"``: the flows, rho and reactive powers of the state
+        take values never seen in a new topology).
     cascade : bool, default False
         Play grid2op's hard-overflow protection on the predicted rho (see the module docstring).
         Off by default: it raised the cross-validated regret on rte_case14_realistic (the DC
@@ -110,6 +115,7 @@ class TopologyFlowRegressor(RegressorMixin, BaseEstimator):
         line_margin: float | None = 0.5,
         dc_square: bool = True,
         interactions: bool = False,
+        shared: str = "state",
         cascade: bool = False,
         hard_threshold: float = 2.0,
         unsafe_value: float = 2.0,
@@ -119,6 +125,7 @@ class TopologyFlowRegressor(RegressorMixin, BaseEstimator):
         self.line_margin = line_margin
         self.dc_square = dc_square
         self.interactions = interactions
+        self.shared = shared
         self.cascade = cascade
         self.hard_threshold = hard_threshold
         self.unsafe_value = unsafe_value
@@ -188,11 +195,15 @@ class TopologyFlowRegressor(RegressorMixin, BaseEstimator):
         self.context_ = context
         self.n_features_in_ = X.shape[1]
         self.n_outputs_ = n_actions
-        skip = set(context.topo_cols.tolist()) | set(context.status_cols.tolist())
+        if self.shared not in ("state", "setpoints"):
+            raise ValueError(f"shared {self.shared!r}: expected 'state' or 'setpoints'")
         scale = X.std(axis=0)
-        self.shared_ = np.array(
-            [i for i in range(X.shape[1]) if i not in skip and scale[i] > _CONSTANT], dtype=np.intp
-        )
+        if self.shared == "setpoints":
+            candidates = context.setpoint_cols.tolist()
+        else:
+            skip = set(context.topo_cols.tolist()) | set(context.status_cols.tolist())
+            candidates = [i for i in range(X.shape[1]) if i not in skip]
+        self.shared_ = np.array([i for i in candidates if scale[i] > _CONSTANT], dtype=np.intp)
         raw = self._raw_shared(X)
         mu, sd = raw.mean(axis=0), raw.std(axis=0)
         sd[sd <= _CONSTANT] = 1.0
