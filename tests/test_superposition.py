@@ -276,3 +276,25 @@ def test_candidates_are_capped_per_step(case: _Case) -> None:
     assert capped["per_step"] == 1 and loose["per_step"] is None
     assert 0 < capped["n_candidates"] < loose["n_candidates"]
     assert capped["n_candidates"] <= 12 * 2  # one per step and depth group, ties aside
+
+
+def test_combinations_with_an_islanding_part_are_dropped_unsimulated(case: _Case) -> None:
+    """A part that isolates a load (dropped at t0 as diverging): the combinations holding it
+    that the topology check drops are exactly ones the filter at t0 drops too."""
+    from gridoracle.actions.combine import filter_at_t0
+    from gridoracle.actions.parse import convert
+
+    data = json.loads(ACTIONS.read_text())
+    data["sub"]["3"] = [*data["sub"].get("3", []), {"loads_id_bus": [[2, 2]]}]  # load 2 alone
+    unitary, _ = convert(data, case.env)
+    combos = combinations(unitary, 3)
+    shallow = [c for c in combos if c.depth == 1]
+    _, dropped = filter_at_t0(shallow, case.env, 0, 0)
+    reasons = dict(dropped)
+    assert list(reasons) == ["sub-3-2"] and reasons["sub-3-2"].startswith("diverges at t0")
+    flagged = [c for c in combos if c.depth > 1 and any(p.name in reasons for p in c.parts)]
+    found = sup._islanded_with_a_part(flagged, shallow, reasons, case.engine, case.states)
+    assert len(found) >= len(flagged) - 5 > 10
+    _, really = filter_at_t0(flagged, case.env, 0, 0)
+    assert set(found) <= {name for name, reason in really if reason.startswith("diverges at t0")}
+    assert all(reason.startswith("diverges at t0: it islands") for reason in found.values())

@@ -812,12 +812,18 @@ def superposed_reward_table(
     exact_rows: dict[str, tuple[np.ndarray, np.ndarray, int]] = {}
     stopped = source = ""
 
-    def simulate(actions: Sequence[Any]) -> None:
+    def simulate(actions: Sequence[Any], known: dict[str, str] | None = None) -> None:
+        """Filter ``actions`` at t0 and simulate the kept ones; those in ``known`` are dropped
+        with the reason given there, unsimulated (in the given order among the others)."""
         nonlocal stopped, source
         todo = [a for a in actions if a.name not in exact_rows]
         if not todo:
             return
-        kept, dropped = filter_at_t0(todo, env, chronic, seed)
+        known = known or {}
+        checked = [a for a in todo if a.name not in known]
+        kept, found_drops = filter_at_t0(checked, env, chronic, seed) if checked else ([], [])
+        reasons = dict(found_drops) | known
+        dropped = [(a.name, reasons[a.name]) for a in todo if a.name in reasons]
         filtered.extend(dropped)
         for name, _ in dropped:
             exact_rows[name] = (np.zeros(0), np.zeros(0), -1)  # dropped: no column
@@ -888,8 +894,12 @@ def superposed_reward_table(
         del basis, screened  # the screens' arrays stay referenced by ``superposed``
     elif deep:
         flagged = list(deep)
+    islanded: dict[str, str] = {}
+    if flagged and states is not None and n_steps:
+        with clock("islanded"):
+            islanded = _islanded_with_a_part(flagged, shallow, dict(filtered), engine, states)
     with clock("exact candidates"):
-        simulate(flagged + candidates)
+        simulate(flagged + candidates, islanded)
     n_candidates = len(candidates)
 
     added = 0
@@ -938,6 +948,7 @@ def superposed_reward_table(
         "n_combined": len(combos),
         "n_superposed": len(superposed),
         "n_flagged": len(flagged),
+        "n_islanded_unsimulated": len(islanded),
         "n_candidates": n_candidates,
         "n_added_for_paths": added,
         "n_exact": int(exact.sum()),
@@ -947,6 +958,68 @@ def superposed_reward_table(
         "seconds": {k: round(v, 3) for k, v in seconds.items()},
     }
     return SuperposedTable(table, actions, exact, filtered, stats)
+
+
+def _islanded_with_a_part(
+    flagged: Sequence[Any],
+    shallow: Sequence[Any],
+    dropped: dict[str, str],
+    engine: Any,
+    states: StateBatch,
+) -> dict[str, str]:
+    """The flagged combinations that island the grid at t0, when a part of theirs diverged at
+    t0 alone: ``{name: reason}``.
+
+    A combination of bus splits and line disconnections only removes connections, so one
+    whose part islands the grid on its own islands it too (a game over at t0: the filter at
+    t0 drops it as diverging); its topology at t0 is checked (``engine.islanded``) rather than
+    simulated by ``obs.simulate``. Combinations whose parts touch the same element are left to
+    the filter (grid2op finds some of them ambiguous).
+    """
+    by_name = {c.name: c for c in shallow if c.depth == 1}
+    topo0 = states.topo_vect[0].astype(np.int64)
+    prev0 = states.prev_topo[0].astype(np.int64)
+    status0 = states.line_status[0]
+    changed: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+    set_positions: dict[str, set[int]] = {}
+
+    def change(name: str) -> tuple[np.ndarray, np.ndarray]:
+        found = changed.get(name)
+        if found is None:
+            action = by_name[name]
+            topo = engine.resulting_topology(action, topo0, prev0, status0)
+            where = np.flatnonzero(topo != topo0)
+            found = changed[name] = (where, topo[where])
+            # every element the action sets (a bus, or a line's status at both ends)
+            converted = engine.action_space(dict(action.grid2op))
+            lines = np.flatnonzero(np.asarray(converted.line_set_status) != 0)
+            touched = np.flatnonzero(np.asarray(converted.set_bus) != 0).tolist()
+            touched += engine.line_or_pos[lines].tolist() + engine.line_ex_pos[lines].tolist()
+            set_positions[name] = set(touched)
+        return found
+
+    out: dict[str, str] = {}
+    for combo in flagged:
+        names = [p.name for p in combo.parts]
+        lost = [n for n in names if dropped.get(n, "").startswith("diverges at t0")]
+        if not lost or any(n not in by_name for n in names):
+            continue
+        topo = topo0.copy()
+        touched: set[int] = set()
+        for name in names:
+            where, value = change(name)
+            if touched & set_positions[name]:
+                break
+            touched |= set_positions[name]
+            topo[where] = value
+        else:
+            if engine.islanded(topo):
+                out[combo.name] = (
+                    f"diverges at t0: it islands the grid, as its part {lost[0]} does alone "
+                    "(checked on its topology, not simulated)"
+                )
+    return out
 
 
 class _Clock:
