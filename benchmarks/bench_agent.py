@@ -156,8 +156,19 @@ def _agent_of(rows: list[dict], kind: str, k: int | None = None) -> dict | None:
     return None
 
 
-def print_table(rows: list[dict]) -> None:
-    """One block per chronic: the agents and the Oracle."""
+def _oracle_plan(out: Path, chronic_name: Any) -> dict[str, Any]:
+    """The Oracle's own record of a chronic (its best path's planned value and steps)."""
+    path = out / "oracle" / f"result_{chronic_name}.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def print_table(rows: list[dict], out: Path) -> None:
+    """One block per chronic: the agents, the Oracle's replayed best path and its plan.
+
+    ``reward gap`` / ``steps gap``: the Oracle's replayed path minus the agent (the columns of
+    results.csv); ``plan gap``: the value of the Oracle's best path as planned (its reward
+    table, before the replay under the real rules) minus the agent's reward.
+    """
     order = {"do_nothing": 0, "greedy": 1, "random": 2, "screening": 3}
     for chronic in sorted({r["chronic"] for r in rows}):
         part = sorted(
@@ -165,18 +176,22 @@ def print_table(rows: list[dict]) -> None:
             key=lambda r: (order.get(r["kind"], 9), r.get("k") or 0),
         )
         first = part[0]
+        plan = _oracle_plan(out, first.get("chronic_name"))
+        planned = plan.get("best_path_value")
         print(f"\n  chronic {chronic} ({first.get('chronic_name')}), {first['max_steps']} steps")
-        head = (f"  {'agent':<14}{'steps':>7}{'reward':>12}{'acting':>8}{'calls/act':>10}"
-                f"{'ms/act':>9}{'calls':>8}{'reward gap':>12}{'steps gap':>10}")  # fmt: skip
-        print(head)
+        print(
+            f"  {'agent':<14}{'steps':>7}{'reward':>12}{'acting':>8}{'calls/act':>10}"
+            f"{'ms/act':>9}{'calls':>8}{'reward gap':>12}{'steps gap':>10}{'plan gap':>10}"
+        )
         for r in part:
             ms = r.get("decision_s_per_acting_step")
+            gap = None if planned is None else planned - r["reward"]
             print(
                 f"  {r['agent']:<14}{r['steps']:>7}{_num(r['reward'], ',.0f'):>12}"
                 f"{r['acting_steps'] or 0:>8}{_num(r['calls_per_acting_step'], '.1f'):>10}"
                 f"{_num(None if ms is None else 1e3 * ms, '.1f'):>9}"
                 f"{r['simulate_calls'] or 0:>8}{_num(r['reward_gap'], ',.0f'):>12}"
-                f"{_num(r['steps_gap'], 'd'):>10}"
+                f"{_num(r['steps_gap'], 'd'):>10}{_num(gap, ',.0f'):>10}"
             )
         o_steps, o_reward = first.get("oracle_steps"), first.get("oracle_reward")
         if o_steps is not None:
@@ -184,6 +199,14 @@ def print_table(rows: list[dict]) -> None:
                 f"  {'Oracle':<14}{o_steps:>7}{_num(o_reward, ',.0f'):>12}"
                 "   (depth 1 over the catalogue, best path replayed under the real rules)"
             )
+        if planned is not None:
+            path = " -> ".join(plan.get("best_path_actions") or [])
+            print(
+                f"  {'Oracle plan':<14}{plan.get('steps_planned', '-'):>7}"
+                f"{_num(planned, ',.0f'):>12}   (its best path as planned: {path})"
+            )
+        for warning in plan.get("warnings") or []:
+            print(f"    Oracle: {warning}")
 
 
 class Checks:
@@ -385,7 +408,7 @@ def run_case(name: str, args: argparse.Namespace, checks: Checks) -> None:
     steps = f"-steps{args.max_steps}" if args.max_steps else ""
     out = root / f"agents-{tag}-{args.model or 'default'}{steps}"
     rows = evaluate(case, model_dir, out, args)
-    print_table(rows)
+    print_table(rows, out)
     print()
     check_targets(name, rows, checks)
     parting(case, model_dir, out, rows)
