@@ -136,7 +136,12 @@ def _initialize(self: Any, *args: Any, **kwargs: Any) -> None:
     """The reader's ``initialize``, or a copy of what the same initialize read before."""
     reads = self._gridoracle_reads
     setup = {k: v for k, v in self.__dict__.items() if k not in _NOT_REUSED}
-    key = _fingerprint((type(self).__qualname__, setup, args, kwargs, _files(self.path)))
+    try:
+        files = _files(self.path)
+    except OSError:  # not a folder that can be listed: grid2op reads it, and says what is wrong
+        type(self).initialize(self, *args, **kwargs)
+        return
+    key = _fingerprint((type(self).__qualname__, setup, args, kwargs, files))
     if key in reads:
         self.__dict__.update(copy.deepcopy(reads[key]))
         return
