@@ -20,7 +20,8 @@ nothing:
     one line out): on the held-out chronic's non-reference states, top-10 recall >= 0.95 and
     regret <= 0.005. The default model and ``topology_flows`` (the DC flows of each state's
     topology after each action as inputs) are cross-validated on the training chronic (2 blocks
-    of steps; ``--no-cv`` skips it), then both are trained, scored and timed.
+    of steps, the other topologies dealt out to the folds: ``group_by="topology"``; ``--no-cv``
+    skips it), then both are trained, scored and timed.
 ``sandbox``
     l2rpn_case14_sandbox, 100 actions, train on chronics 0-1, test on 2: the table, printed.
 ``case118``
@@ -197,20 +198,25 @@ def topo(root: Path, workers: int, checks: Checks, pf_us: float, cv: bool = True
     ds = _gen(root, workers, env="rte_case14_realistic", chronics="0,1", max_steps=8064,
               n_actions=100, topologies=2, outages=1)  # fmt: skip
     base = default_params(TOPOLOGY_MODEL)
-    candidates = {
-        f"{DEFAULT_MODEL} (default)": (DEFAULT_MODEL, default_params(DEFAULT_MODEL)),
-        f"{TOPOLOGY_MODEL} (its defaults)": (TOPOLOGY_MODEL, base),
-        f"{TOPOLOGY_MODEL} interactions={not base['interactions']}": (
-            TOPOLOGY_MODEL,
-            {**base, "interactions": not base["interactions"]},
-        ),
+    candidates: dict[str, tuple[str, dict[str, Any]]] = {
+        f"{DEFAULT_MODEL} (default)": (DEFAULT_MODEL, default_params(DEFAULT_MODEL))
     }
+    for alpha in (1.0, 100.0):
+        for inter in (False, True):
+            candidates[f"{TOPOLOGY_MODEL} alpha={alpha:g} interactions={inter}"] = (
+                TOPOLOGY_MODEL,
+                {**base, "alpha": alpha, "interactions": inter},
+            )
     for train_c, test_c in ((0, 1), (1, 0)):
         params = base
         if cv:
-            # the formulation and the topology model's interactions, chosen by cross-validation
-            # on the training chronic only (2 blocks of steps, 12 steps left out around each)
-            best, table = select_model(ds, candidates, test_chronics=[test_c], n_folds=2)
+            # the formulation, the topology model's penalty and interactions, chosen by
+            # cross-validation on the training chronic only: 2 blocks of steps (12 steps left
+            # out around each), each block's states in half of the other topologies (their
+            # states left out of the fold's training: unseen, as most are on another chronic)
+            best, table = select_model(
+                ds, candidates, test_chronics=[test_c], n_folds=2, group_by="topology"
+            )
             print(f"  cross-validation on chronic {train_c} only:")
             print(table.round(5).to_string())
             print(f"  chosen by CV: {best}")

@@ -269,3 +269,26 @@ def test_predictions_do_not_depend_on_the_batch(variants, context, interactions,
     whole = model.predict(X)
     rows = np.vstack([model.predict(X[i : i + 1]) for i in range(len(X))])
     np.testing.assert_allclose(rows, whole, rtol=0, atol=1e-12)
+
+
+def test_folds_by_topology_leave_the_validation_topologies_out_of_training(variants):
+    """``group_by="topology"``: a fold's validation states in other topologies are in
+    topologies none of its training states is in; on one chronic too (blocks of steps)."""
+    from gridoracle.models.selection import fold_masks
+
+    key = variants.meta["base_actions"] + "|" + variants.meta["line_out"].astype(str)
+    reference = key == "|-1"
+    one = variants.select(variants.meta["chronic"].eq(0).to_numpy())
+    one_key = one.meta["base_actions"] + "|" + one.meta["line_out"].astype(str)
+    for ds, keys in ((variants, key), (one, one_key)):
+        folds = fold_masks(ds, n_folds=2, gap=1, group_by="topology")
+        assert len(folds) == 2
+        for train_mask, valid_mask in folds:
+            held = set(keys[valid_mask & (keys != "|-1").to_numpy()])
+            assert held and not held & set(keys[train_mask])
+            assert not (train_mask & valid_mask).any()
+        plain = fold_masks(ds, n_folds=2, gap=1)
+        assert all((p[0] >= f[0]).all() for p, f in zip(plain, folds, strict=True))
+    assert reference.any()
+    with pytest.raises(InvalidOption, match="group_by"):
+        fold_masks(variants, n_folds=2, group_by="chronic")

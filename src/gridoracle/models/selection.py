@@ -38,28 +38,67 @@ CV_COLUMNS = (
     "screened5_regret",
     "dangerous_mean_regret",
     "dangerous_top5_recall",
+    "non_reference_mean_regret",
+    "non_reference_top10_recall",
 )
 """The metrics of the cross-validation table (means over the folds)."""
 
 Candidate = tuple[str, Mapping[str, Any]]
 
 
+def _topology_groups(ds: Dataset, n_folds: int, seed: int) -> np.ndarray:
+    """The fold (0 .. n_folds - 1) of each row's pre-action topology, -1 for the reference one:
+    the distinct ``base_actions`` + ``line_out`` of the rows, shuffled by ``seed``, dealt out."""
+    if "base_actions" not in ds.meta.columns or "line_out" not in ds.meta.columns:
+        raise InvalidOption(
+            f"dataset {ds.path} has no base_actions / line_out: folds by topology need states "
+            "generated with --topologies or --outages",
+            param="group_by",
+        )
+    key = ds.meta["base_actions"].astype(str) + "|" + ds.meta["line_out"].astype(str)
+    reference = (ds.meta["base_actions"].astype(str) == "") & (ds.meta["line_out"] < 0)
+    names = np.array(sorted(set(key[~reference])))
+    order = np.random.default_rng(seed).permutation(len(names))
+    fold_of = {str(names[j]): i % n_folds for i, j in enumerate(order)}
+    return np.where(reference, -1, key.map(fold_of).fillna(-1).to_numpy()).astype(np.int64)
+
+
 def fold_masks(
-    ds: Dataset, n_folds: int = 4, gap: int = DEFAULT_GAP
+    ds: Dataset,
+    n_folds: int = 4,
+    gap: int = DEFAULT_GAP,
+    group_by: str | None = None,
+    seed: int = 0,
 ) -> list[tuple[np.ndarray, np.ndarray]]:
     """(training rows, validation rows) boolean masks of each fold of ``ds``.
 
     One fold per chronic when ``ds`` holds two or more (at most ``n_folds``: the first ones);
     else ``n_folds`` contiguous blocks of steps, with ``gap`` steps left out on either side of
     the validation block.
+
+    ``group_by="topology"`` (states generated with ``--topologies`` / ``--outages``): the
+    pre-action topologies other than the reference one (each ``base_actions`` + ``line_out``)
+    are also dealt out to the folds (shuffled with ``seed``): a fold's topologies are left out of
+    its training states, and its validation states are those of its chronic or block in the
+    reference topology or in its own topologies, never seen in training (as most are on
+    another chronic).
     """
     if n_folds < 2:
         raise InvalidOption(f"n_folds {n_folds}: expected at least 2", param="n_folds")
+    if group_by not in (None, "topology"):
+        raise InvalidOption(f"group_by {group_by!r}: expected None or 'topology'", param="group_by")
     chronic = ds.meta["chronic"].to_numpy()
     step = ds.meta["step"].to_numpy()
     chronics = ds.chronics
+    groups = _topology_groups(ds, n_folds, seed) if group_by == "topology" else None
     if len(chronics) >= 2:
-        return [(chronic != c, chronic == c) for c in chronics[:n_folds]]
+        folds = [(chronic != c, chronic == c) for c in chronics[:n_folds]]
+        if groups is None:
+            return folds
+        return [
+            (t & (groups != f), v & ((groups == -1) | (groups == f)))
+            for f, (t, v) in enumerate(folds)
+        ]
     order = np.argsort(step, kind="stable")
     blocks = np.array_split(order, n_folds)
     folds = []
@@ -70,6 +109,10 @@ def fold_masks(
         valid = np.zeros(len(ds), dtype=bool)
         valid[block] = True
         train = (step < lo - gap) | (step > hi + gap)
+        if groups is not None:
+            f = len(folds)
+            train &= groups != f
+            valid &= (groups == -1) | (groups == f)
         folds.append((train & ~valid, valid))
     if len(folds) < 2:
         raise DatasetError(f"dataset {ds.path}: too few states for {n_folds} folds")
@@ -83,6 +126,7 @@ def cross_validate(
     n_folds: int = 4,
     gap: int = DEFAULT_GAP,
     seed: int = 0,
+    group_by: str | None = None,
 ) -> pd.DataFrame:
     """Score every candidate on the folds of ``train_ds`` (training states only).
 
@@ -95,7 +139,9 @@ def cross_validate(
     n_folds, gap : int
         See :func:`fold_masks`.
     seed : int
-        Seed of the models.
+        Seed of the models (and of the topologies' folds).
+    group_by : {None, "topology"}
+        See :func:`fold_masks`.
 
     Returns
     -------
@@ -103,7 +149,7 @@ def cross_validate(
         One row per candidate (index: its label), columns :data:`CV_COLUMNS` (mean over the
         folds), ``folds`` and ``fit_seconds``; sorted by mean regret, then top-5 recall.
     """
-    folds = fold_masks(train_ds, n_folds, gap)
+    folds = fold_masks(train_ds, n_folds, gap, group_by=group_by, seed=seed)
     rows = []
     for label, (name, params) in candidates.items():
         scores: dict[str, list[float]] = {c: [] for c in CV_COLUMNS}
@@ -118,17 +164,20 @@ def cross_validate(
             truth = valid_ds.Y
             dec = decision_metrics(truth, pred, k=TOP_K)
             masks = state_subsets(valid_ds.X, truth, valid_ds.meta)
-            danger = masks.get("dangerous")
-            sub = (
-                decision_metrics(truth[danger], pred[danger], k=TOP_K)
-                if danger is not None and danger.any()
-                else {}
-            )
+            parts = {}
+            for subset in ("dangerous", "non_reference"):
+                mask = masks.get(subset)
+                parts[subset] = (
+                    decision_metrics(truth[mask], pred[mask], k=TOP_K)
+                    if mask is not None and mask.any()
+                    else {}
+                )
             for c in CV_COLUMNS:
-                if c.startswith("dangerous_"):
-                    scores[c].append(sub.get(c[len("dangerous_") :], math.nan))
-                else:
+                subset = next((s for s in parts if c.startswith(s + "_")), None)
+                if subset is None:
                     scores[c].append(dec[c])
+                else:
+                    scores[c].append(parts[subset].get(c[len(subset) + 1 :], math.nan))
         rows.append(
             {
                 "candidate": label,
@@ -155,6 +204,7 @@ def select_model(
     n_folds: int = 4,
     gap: int = DEFAULT_GAP,
     fold_gap: int = DEFAULT_GAP,
+    group_by: str | None = None,
 ) -> tuple[str, pd.DataFrame]:
     """Split off the test side as :func:`~gridoracle.models.train.train` does (``gap``: that of
     a split by time), cross-validate the candidates on the training side only (``fold_gap``:
@@ -164,5 +214,7 @@ def select_model(
         by=split_by, test_chronics=test_chronics, test_fraction=test_fraction, seed=seed, gap=gap
     )
     del _test  # never read: the choice is made on the training states only
-    table = cross_validate(train_ds, candidates, n_folds=n_folds, gap=fold_gap, seed=seed)
+    table = cross_validate(
+        train_ds, candidates, n_folds=n_folds, gap=fold_gap, seed=seed, group_by=group_by
+    )
     return str(table.index[0]), table
