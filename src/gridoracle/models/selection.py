@@ -164,20 +164,20 @@ def cross_validate(
             truth = valid_ds.Y
             dec = decision_metrics(truth, pred, k=TOP_K)
             masks = state_subsets(valid_ds.X, truth, valid_ds.meta)
-            parts = {}
-            for subset in ("dangerous", "non_reference"):
-                mask = masks.get(subset)
-                parts[subset] = (
+            parts: dict[str, dict[str, Any]] = {}
+            for name_ in ("dangerous", "non_reference"):
+                mask = masks.get(name_)
+                parts[name_] = (
                     decision_metrics(truth[mask], pred[mask], k=TOP_K)
                     if mask is not None and mask.any()
                     else {}
                 )
             for c in CV_COLUMNS:
-                subset = next((s for s in parts if c.startswith(s + "_")), None)
-                if subset is None:
+                part = next((s for s in parts if c.startswith(s + "_")), None)
+                if part is None:
                     scores[c].append(dec[c])
                 else:
-                    scores[c].append(parts[subset].get(c[len(subset) + 1 :], math.nan))
+                    scores[c].append(parts[part].get(c[len(part) + 1 :], math.nan))
         rows.append(
             {
                 "candidate": label,
