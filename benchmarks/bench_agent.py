@@ -34,7 +34,7 @@ per acting step is at least 5x screening-10's. The decision times of the table c
 episodes played one after the other (the machine's load may differ between them); a paired
 measurement follows (``--paired`` acting steps of the greedy's episode, on which both agents
 decide on the same observation, wall and CPU time): where a greedy step's time goes
-(simulate calls x time per call) and the ratio on identical states.
+(simulate calls x time per call) and the ratio on identical states, checked too (CPU).
 
 The exit code is 0 whether targets are met or not (PASS/MISS lines say which).
 """
@@ -322,7 +322,15 @@ def parting(case: Case, model_dir: Path, out: Path, rows: list[dict]) -> None:
                   f"{TARGET_K} {name_of(sc[t])}")  # fmt: skip
 
 
-def paired(case: Case, model_dir: Path, chronic: int, n_acting: int, max_steps: int) -> None:
+def paired(
+    case: Case,
+    model_dir: Path,
+    chronic: int,
+    n_acting: int,
+    max_steps: int,
+    checks: Checks | None = None,
+    tag: str = "",
+) -> None:
     """Greedy and screening-10 deciding on the same observations, wall and CPU time.
 
     Greedy plays the chronic (seeded like ``env.reset(seed=0)``); on its first ``n_acting``
@@ -394,6 +402,13 @@ def paired(case: Case, model_dir: Path, chronic: int, n_acting: int, max_steps: 
     )
     print(f"  ratio greedy / screening-{TARGET_K}: {m['gw'] / m['sw']:.1f}x wall, "
           f"{m['gc'] / m['sc']:.1f}x CPU; same action played on {agree} of {n}")  # fmt: skip
+    if checks is not None:
+        checks(
+            f"{tag} chronic {chronic} greedy / screening-{TARGET_K} decision time, same states",
+            m["gc"] / m["sc"] >= 5.0,
+            f"{m['gc']:.1f} / {m['sc']:.1f} ms CPU = {m['gc'] / m['sc']:.1f}x, wall "
+            f"{m['gw'] / m['sw']:.1f}x, over {n} acting steps (target >= 5x)",
+        )
 
 
 def run_case(name: str, args: argparse.Namespace, checks: Checks) -> None:
@@ -418,7 +433,10 @@ def run_case(name: str, args: argparse.Namespace, checks: Checks) -> None:
     parting(case, model_dir, out, rows)
     if args.paired:
         for chronic in sorted({int(r["chronic"]) for r in rows}):
-            paired(case, model_dir, chronic, args.paired, args.max_steps or case.max_steps)
+            paired(
+                case, model_dir, chronic, args.paired, args.max_steps or case.max_steps,
+                checks, name,
+            )  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
