@@ -25,7 +25,14 @@ exactly, when a part is not a disconnection of a connected line or a split of a 
 is on one bus in the base state (a reconnection, a merge, a substation already split), when a
 part's own power flow islands the grid or diverges, or when the beta system is ill-conditioned
 (condition number above :data:`MAX_CONDITION`: the combination islands the grid, or a virtual
-line carries almost nothing in the base state).
+line carries almost nothing in the base state). A flagged combination holding a part that
+diverged at t0 on its own and whose topology islands the grid is dropped as the filter at t0
+would drop it, without a simulation (:func:`_islanded_with_a_part`).
+
+Cost (:func:`screen`, measured on 2 shared cores): per (combination, step), 0.55 us of CPU at
+depth 3 on l2rpn_neurips_2020_track1 (59 lines, 100 unitary actions), 1.4 us at depth 2 on
+rte_case118_example (186 lines, 948), against 5.3 and 10 us for the per-chunk float64 version
+it replaces (``python benchmarks/bench_superposition.py rate``).
 """
 
 from __future__ import annotations
