@@ -411,6 +411,70 @@ def paired(
         )
 
 
+def audit(case: Case, model_dir: Path, chronic: int, max_steps: int) -> None:
+    """On the states screening-10 meets, is greedy's choice among the 10 it simulates?
+
+    Screening-10 plays the chronic (``env.reset(seed=0)``, a hand loop); at each of its acting
+    steps every legal catalogue action is also simulated (outside the agent, not counted), and
+    the exhaustive best that strictly improves on do nothing is looked up in the model's ranking.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from gridoracle.agent import ScreeningAgent
+        from gridoracle.grid import make_env
+
+        env = make_env(case.env)
+    agent = ScreeningAgent(env.action_space, model_dir, k=TARGET_K)
+    obs = env.reset(seed=0, options={"time serie id": chronic})
+    agent.reset(obs)
+    ranks: list[int] = []
+    regrets: list[float] = []
+    acting = non_reference = 0
+    steps = 0
+    while steps < max_steps:
+        steps += 1
+        n = agent.acting_steps
+        action = agent.act(obs, 0.0)
+        if agent.acting_steps > n:
+            acting += 1
+            non_reference += bool(np.any(np.asarray(obs.topo_vect) > 1))
+            rec = agent.records[-1]
+            legal = agent.legal_candidates(obs)
+            sim = {}
+            for i in legal:
+                s_obs, _r, done, info = obs.simulate(agent._grid2op_action(int(i)), time_step=1)
+                bad = done or info.get("exception") or info.get("is_illegal")
+                sim[int(i)] = math.inf if bad else float(np.max(s_obs.rho))
+            dn = rec["donothing_rho"] if rec["donothing_rho"] is not None else math.inf
+            best = min(sim, key=lambda i: (sim[i], i)) if sim else None
+            if best is not None and sim[best] < dn:
+                pred = np.nan_to_num(agent.predict(obs), nan=np.inf)
+                order = sorted(sim, key=lambda i: (pred[i], i))
+                ranks.append(order.index(best))
+                played = rec["simulated_rho"] if rec["simulated_rho"] is not None else math.inf
+                regrets.append(played - sim[best])
+        obs, _r, done, _i = env.step(action)
+        if done:
+            break
+    env.close()
+    print(
+        f"\n  audit, chronic {chronic}: screening-{TARGET_K}'s episode ends after {steps} "
+        f"env.step calls (hand loop); it acts on {acting} ({non_reference} with some element "
+        "on bus 2)"
+    )
+    if ranks:
+        r = np.asarray(ranks)
+        q = np.percentile(r, [25, 50, 75])
+        inside = int((r < TARGET_K).sum())
+        print(
+            f"  on the {r.size} acting steps where some action improves on do nothing, the "
+            f"exhaustive best is among the {TARGET_K} simulated on {inside} "
+            f"({inside / r.size:.1%}); its rank among the legal actions in the model's "
+            f"order (0 first): quartiles {q[0]:.0f} / {q[1]:.0f} / {q[2]:.0f}; mean regret "
+            f"of the action played {np.mean(regrets):.4f}"
+        )
+
+
 def run_case(name: str, args: argparse.Namespace, checks: Checks) -> None:
     case = CASES[name]
     print(
@@ -431,6 +495,9 @@ def run_case(name: str, args: argparse.Namespace, checks: Checks) -> None:
     print()
     check_targets(name, rows, checks)
     parting(case, model_dir, out, rows)
+    if args.audit:
+        for chronic in sorted({int(r["chronic"]) for r in rows}):
+            audit(case, model_dir, chronic, args.max_steps or case.max_steps)
     if args.paired:
         for chronic in sorted({int(r["chronic"]) for r in rows}):
             paired(
@@ -453,6 +520,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default=None, help="train --model (default: train's)")
     parser.add_argument("--paired", type=int, default=30,
                         help="acting steps of the paired timing (0: skip)")  # fmt: skip
+    parser.add_argument(
+        "--audit",
+        action="store_true",
+        help="also replay screening-10 and simulate the whole catalogue on its acting steps "
+        "(slow): is greedy's choice among its candidates?",
+    )
     args = parser.parse_args(argv)
     cases = [c.strip() for c in args.cases.split(",") if c.strip()]
     unknown = [c for c in cases if c not in CASES]
