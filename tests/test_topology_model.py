@@ -213,7 +213,8 @@ def test_max_only_dataset_is_refused(tmp_path):
 def test_zoo_builds_it_with_its_defaults():
     model = make_model("topology_flows", alpha=3.0)
     assert isinstance(model, TopologyFlowRegressor)
-    assert (model.alpha, model.cascade, model.interactions) == (3.0, False, False)
+    assert (model.alpha, model.cascade, model.interactions) == (3.0, False, True)
+    assert make_model("topology_flows").alpha == 100.0
     with pytest.raises(InvalidOption, match="n_estimators"):
         make_model("topology_flows", n_estimators=3)
     with pytest.raises(ValueError, match="shared"):
