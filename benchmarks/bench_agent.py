@@ -19,8 +19,10 @@ evaluate``, each a subprocess with ``--quiet``), per case:
 
 ``--states``, ``--topologies``, ``--outages`` and ``--model`` are handed to ``generate`` and
 ``train``. The default (chronic states, the model ``train`` fits without ``--model``:
-``line_flows``) was chosen on rte_case14_realistic's training chronic 0 only, by the steps
-screening-10 survives there (greedy: all 8,064): line_flows on chronic states 4,843; the same at
+``line_flows``) was chosen on rte_case14_realistic's training chronic 0 only, by the length
+of screening-10's episode there (a hand loop of ``gridoracle.agent`` from ``env.reset(seed=0)``,
+env.step calls, a game over's step included; greedy: all 8,064): line_flows on chronic states
+4,843; the same at
 horizon 1 3,111; on ``--states greedy`` 4,838, ``random-topology`` 3,403, ``--topologies 2
 --outages 1`` 984; ``topology_flows`` on chronic states 3,272, on ``--topologies 2 --outages
 1`` 1,096, on greedy states 1,096. None survives as long as greedy there.
