@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -10,10 +13,22 @@ import pytest
 
 # gridoracle.grid is imported before anything else imports grid2op: it keeps grid2op's import-time
 # warning about numba out of the test output.
-from gridoracle.grid import make_env
+from gridoracle.grid import GRID_CACHE_ENV, make_env
 
 if TYPE_CHECKING:
     from grid2op.Environment import Environment
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The tests keep their grid cache (see ``gridoracle.grid``) in a folder of their own.
+
+    They start cold, so both the cached and the uncached loading run, and they leave the user's
+    ``~/.cache`` alone. A ``GRIDORACLE_GRID_CACHE`` already set (e.g. ``off``) is kept.
+    """
+    if GRID_CACHE_ENV not in os.environ:
+        folder = tempfile.mkdtemp(prefix="gridoracle-test-grids-")
+        os.environ[GRID_CACHE_ENV] = folder  # CLI subprocesses inherit it
+        config.add_cleanup(lambda: shutil.rmtree(folder, ignore_errors=True))
 
 
 @pytest.fixture(scope="session")
