@@ -723,9 +723,13 @@ DEFAULT_MARGIN = 2.0
 _MAX_ROUNDS = 20
 #: up to this many combined actions the best paths are searched on the whole mixed table
 #: (superposed and exact rewards); above it, on the exactly simulated actions only (the
-#: candidates of every step, the unitary actions, those superposition cannot take): two
-#: searches over 155,686 actions and 864 steps took 297 s here (2 cores shared, load 7), most
-#: of a 10-minute budget, and the refinement needs two or more
+#: candidates of every step, the unitary actions, those superposition cannot take). That
+#: limited graph has no bound on what it misses: its path is the best among the exact actions.
+#: The search is no longer what holds the limit: two searches over 155,686 actions and 864
+#: steps now take 34.5 s of CPU and under 1.1 GB beyond the table (297 s and 6.3 GB before
+#: their rows were computed per step); what does is each refinement round's (T, N) mixed table
+#: (2.1 GB there) and the pipeline's copies of it after (its selection, its overload flags), a
+#: few rounds of 40 s or more, under 8 GB and 10 minutes in all
 GRAPH_LIMIT = 20_000
 
 
