@@ -13,6 +13,7 @@ import pytest
 
 from gridoracle.cli import main
 from gridoracle.pipelines.agents import (
+    ORACLE_PATHS,
     RESULT_COLUMNS,
     RESULT_FILE,
     TIMING_COLUMNS,
@@ -21,6 +22,7 @@ from gridoracle.pipelines.agents import (
     _Task,
     build_agent,
     episode_seeds,
+    oracle_bound,
 )
 from gridoracle.pipelines.generate import GenerateRequest, generate
 from gridoracle.pipelines.models import TrainRequest, train
@@ -271,7 +273,37 @@ def test_the_cli_writes_every_file_and_row(evaluated):
 
 
 #: the columns of the Oracle's results (the two-worker run leaves the Oracle out)
-ORACLE_COLUMNS = ["oracle_reward", "oracle_steps", "reward_gap", "steps_gap"]
+ORACLE_COLUMNS = ["oracle_reward", "oracle_steps", "oracle_path", "reward_gap", "steps_gap"]
+
+
+def test_the_bound_is_the_replayed_path_that_survives_longest_then_of_highest_reward():
+    best, safe = ORACLE_PATHS
+    died = {"steps": 1381, "reward": 30_000.0}
+    lived = {"steps": 8064, "reward": 120_000.0}
+    assert oracle_bound({best: died, safe: lived}) == safe
+    assert oracle_bound({best: lived, safe: died}) == best
+    richer = {"steps": 8064, "reward": 130_000.0}
+    assert oracle_bound({best: lived, safe: richer}) == safe
+    assert oracle_bound({best: lived, safe: dict(lived)}) == best  # a tie: the best path
+    assert oracle_bound({best: {"steps": None, "reward": None}, safe: died}) == safe
+    assert oracle_bound({best: {"steps": None, "reward": None}}) is None
+
+
+def test_the_oracle_record_holds_both_replayed_paths_and_the_bound(evaluated):
+    rows = json.loads((evaluated / "results.json").read_text())
+    record = json.loads((evaluated / "oracle" / "result_0001.json").read_text())
+    assert set(record["paths"]) == set(ORACLE_PATHS)
+    for p in record["paths"].values():
+        assert p["steps"] is not None and 0 < p["steps"] <= p["steps_planned"] == STEPS
+        assert isinstance(p["value"], float) and isinstance(p["reward"], float)
+    assert record["bound"] == oracle_bound(record["paths"])
+    chosen = record["paths"][record["bound"]]
+    for r in rows:  # every row's Oracle columns are the chosen path's replay
+        assert (r["oracle_path"], r["oracle_steps"]) == (record["bound"], chosen["steps"])
+        assert r["oracle_reward"] == pytest.approx(chosen["reward"])
+        assert r["steps_gap"] == chosen["steps"] - r["steps"]
+    summary = json.loads((evaluated / "summary.json").read_text())
+    assert "survives the most steps" in summary["config"]["oracle_bound"]
 
 
 def test_two_workers_give_the_same_results(evaluated, model, tmp_path):

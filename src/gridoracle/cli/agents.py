@@ -144,6 +144,14 @@ def _print_report(report: Any) -> None:
         console.width = max(console.width, 120)
     console.print(table)
     render.warnings(report.warnings)
+    bounds = {(r["chronic"], r["oracle_path"], r["oracle_steps"]) for r in report.rows}
+    for chronic, path, steps in sorted(bounds, key=lambda b: b[0]):
+        if path is not None:
+            console.print(
+                f"gaps on chronic {chronic}: to the Oracle's {path} replayed ({steps} steps; "
+                "the replayed path that survives longest, then of the highest reward)",
+                highlight=False,
+            )
     console.print(
         f"{report.ran} episode(s) played, {report.reused} reused; "
         f"{report.oracle_ran} Oracle run(s), {report.oracle_reused} reused",
