@@ -27,6 +27,31 @@ horizon 1 3,111; on ``--states greedy`` 4,838, ``random-topology`` 3,403, ``--to
 --outages 1`` 984; ``topology_flows`` on chronic states 3,272, on ``--topologies 2 --outages
 1`` 1,096, on greedy states 1,096. None survives as long as greedy there.
 
+``--catalogue distinct`` replaces the 100 sampled topologies with every distinct unitary
+topology of the grid (``gridoracle actions --kind topology --distinct``, then ``generate
+--actions-file``): 126 actions on rte_case14_realistic, 154 on the sandbox (do nothing
+included), so that k = 10 (11 calls with do nothing) is under 10 % of greedy's calls; with 88
+actions it cannot be (11 / 88).
+
+``--select`` chooses the data source and the model on the training chronics only (chronic 0 of
+rte_case14_realistic, chronics 0 and 1 of the sandbox), among ``--candidates`` (default
+``chronic:line_flows,chronic:topology_flows``), by this rule, fixed before any held-out chronic
+was played with this catalogue:
+
+1. greedy plays each training chronic (a hand loop from ``env.reset(seed=0)``); on each of its
+   acting steps, each candidate's screened-10 set (the 10 legal actions it predicts lowest) is
+   scored against greedy's exhaustive simulation: regret = the lowest simulated max rho in the
+   set (do nothing and a reconnection included) minus greedy's; recall = on the steps where
+   greedy's choice improves on do nothing, the share where it is in the set;
+2. screening-10 with each candidate plays each training chronic (same loop);
+3. chosen: first the candidates whose screening-10 survives as long as greedy on every
+   training chronic; among them (or among all, if none does) the lowest mean regret, then the
+   highest recall, then the order of ``--candidates``.
+
+The survival of one episode is a single, noisy outcome (on chronic 0 with the 88 sampled
+actions, line_flows lasted 4,843 steps and topology_flows 3,272, but on chronic 1 line_flows
+died at 4,837 and topology_flows survived); regret and recall pool every state greedy acts on.
+
 Printed per case: per agent (do nothing, greedy, random-k and screening-k for k = 1, 5, 10, 20,
 the Oracle) steps survived, L2RPN reward, acting steps, simulate calls per acting step, decision
 time per acting step, and the gap to the Oracle; then the targets, per chronic, with their
@@ -74,6 +99,41 @@ class Case:
     n_actions: int = 100
 
 
+@dataclass(frozen=True)
+class Source:
+    """Where the training states come from (``generate --states/--topologies/--outages``)."""
+
+    states: str = "chronic"
+    topologies: int = 0
+    outages: int = 0
+
+    @property
+    def tag(self) -> str:
+        return self.states + (f"-t{self.topologies}" if self.topologies else "") + (
+            f"-o{self.outages}" if self.outages else "")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A data source and a model (``train --model``; None: train's default, line_flows)."""
+
+    source: Source
+    model: str | None
+
+    @property
+    def label(self) -> str:
+        return f"{self.source.tag}:{self.model or 'line_flows'}"
+
+    @classmethod
+    def parse(cls, text: str) -> Candidate:
+        """``STATES[-tN][-oN]:MODEL``, e.g. ``chronic:topology_flows``, ``chronic-t2:ridge``."""
+        src, _, name = text.partition(":")
+        parts = src.split("-")
+        topo = next((int(p[1:]) for p in parts[1:] if p.startswith("t")), 0)
+        outs = next((int(p[1:]) for p in parts[1:] if p.startswith("o")), 0)
+        return cls(Source(parts[0], topo, outs), None if name in ("", "line_flows") else name)
+
+
 CASES = {
     "case14": Case("rte_case14_realistic", "0,1", "1"),
     "sandbox": Case("l2rpn_case14_sandbox", "0,1,2", "2"),
@@ -103,13 +163,28 @@ def run_cli(args: list[str], what: str) -> str:
     return done.stdout
 
 
-def dataset(case: Case, root: Path, args: argparse.Namespace) -> Path:
+def catalogue_file(case: Case, root: Path, args: argparse.Namespace) -> Path | None:
+    """``--catalogue distinct``: every distinct unitary topology of the grid, written by
+    ``gridoracle actions --kind topology --distinct`` (None: ``--catalogue sampled``)."""
+    if args.catalogue == "sampled":
+        return None
+    path = root / "actions-distinct.json"
+    if not path.exists():
+        root.mkdir(parents=True, exist_ok=True)
+        run_cli(["actions", "--env", case.env, "--kind", "topology", "--distinct",
+                 "--out", str(path)], "actions")  # fmt: skip
+    return path
+
+
+def dataset(case: Case, root: Path, source: Source, workers: int, actions: Path | None) -> Path:
     """Generate (or find in the cache) the case's dataset; its folder."""
+    pick = ["--actions", str(case.n_actions)] if actions is None else [
+        "--actions-file", str(actions)]  # fmt: skip
     gen = ["generate", "--env", case.env, "--chronics", case.data_chronics,
-           "--max-steps", str(case.max_steps), "--actions", str(case.n_actions),
-           "--states", args.states, "--topologies", str(args.topologies),
-           "--outages", str(args.outages), "--targets", "full", "--seed", "0",
-           "--workers", str(args.workers), "--out", str(root)]  # fmt: skip
+           "--max-steps", str(case.max_steps), *pick,
+           "--states", source.states, "--topologies", str(source.topologies),
+           "--outages", str(source.outages), "--targets", "full", "--seed", "0",
+           "--workers", str(workers), "--out", str(root)]  # fmt: skip
     out = run_cli(gen, "generate")
     for line in out.splitlines():
         if line.startswith("dataset: "):
@@ -117,22 +192,22 @@ def dataset(case: Case, root: Path, args: argparse.Namespace) -> Path:
     raise SystemExit(f"generate printed no 'dataset:' line:\n{out[-2000:]}")
 
 
-def model(case: Case, data: Path, folder: Path, args: argparse.Namespace) -> Path:
-    """Train the model (unless ``folder`` holds one of the same dataset and name)."""
+def model(case: Case, data: Path, folder: Path, name: str | None) -> Path:
+    """Train the model ``name`` (None: train's default) unless ``folder`` holds it already."""
     manifest = json.loads((data / "manifest.json").read_text())
     meta_file = folder / "metadata.json"
     if meta_file.exists():
         meta = json.loads(meta_file.read_text())
         same_data = (meta.get("dataset") or {}).get("config_hash") == manifest["config_hash"]
-        same_model = args.model is None or meta.get("model") == args.model
+        same_model = name is None or meta.get("model") == name
         if same_data and same_model:
             print(f"  model {folder} ({meta.get('model')}) reused")
             return folder
         shutil.rmtree(folder)
     cmd = ["train", "--data", str(data), "--test-chronics", case.test_chronics,
            "--out", str(folder)]  # fmt: skip
-    if args.model:
-        cmd += ["--model", args.model]
+    if name:
+        cmd += ["--model", name]
     run_cli(cmd, "train")
     return folder
 
@@ -171,9 +246,11 @@ def _oracle_plan(out: Path, chronic_name: Any) -> dict[str, Any]:
 def print_table(rows: list[dict], out: Path) -> None:
     """One block per chronic: the agents, the Oracle's replayed best path and its plan.
 
-    ``reward gap`` / ``steps gap``: the Oracle's replayed path minus the agent (the columns of
-    results.csv); ``plan gap``: the value of the Oracle's best path as planned (its reward
-    table, before the replay under the real rules) minus the agent's reward.
+    ``reward gap`` / ``steps gap``: the Oracle's bound minus the agent (the columns of
+    results.csv; the bound: of its best path and best path without overload replayed under the
+    real rules, the one that survives longest, then of the highest reward); ``plan gap``: the
+    value of the Oracle's best path as planned (its reward table, before the replay under the
+    real rules) minus the agent's reward. Both replayed paths follow the agents.
     """
     order = {"do_nothing": 0, "greedy": 1, "random": 2, "screening": 3}
     for chronic in sorted({r["chronic"] for r in rows}):
@@ -199,17 +276,14 @@ def print_table(rows: list[dict], out: Path) -> None:
                 f"{r['simulate_calls'] or 0:>8}{_num(r['reward_gap'], ',.0f'):>12}"
                 f"{_num(r['steps_gap'], 'd'):>10}{_num(gap, ',.0f'):>10}"
             )
-        o_steps, o_reward = first.get("oracle_steps"), first.get("oracle_reward")
-        if o_steps is not None:
+        for label, p in (plan.get("paths") or {}).items():
+            bound = " (the bound of the gaps)" if label == plan.get("bound") else ""
+            acts = " -> ".join(f"{name} x{n}" for name, n in p.get("actions") or []) or "none"
             print(
-                f"  {'Oracle':<14}{o_steps:>7}{_num(o_reward, ',.0f'):>12}"
-                "   (depth 1 over the catalogue, best path replayed under the real rules)"
-            )
-        if planned is not None:
-            path = " -> ".join(plan.get("best_path_actions") or [])
-            print(
-                f"  {'Oracle plan':<14}{plan.get('steps_planned', '-'):>7}"
-                f"{_num(planned, ',.0f'):>12}   (its best path as planned: {path})"
+                f"  {'Oracle ' + ('no overload' if 'overload' in label else 'best'):<14}"
+                f"{_num(p.get('steps'), 'd'):>7}{_num(p.get('reward'), ',.0f'):>12}"
+                f"   {label} replayed{bound}; planned {_num(p.get('value'), ',.0f')} over "
+                f"{_num(p.get('steps_planned'), 'd')} steps ({acts})"
             )
         for warning in plan.get("warnings") or []:
             print(f"    Oracle: {warning}")
@@ -477,21 +551,227 @@ def audit(case: Case, model_dir: Path, chronic: int, max_steps: int) -> None:
         )
 
 
+def _meta_sha(model_dir: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256((model_dir / "metadata.json").read_bytes()).hexdigest()[:16]
+
+
+def _cached(path: Path, key: str, compute: Any) -> dict[str, Any]:
+    """``compute()``'s record, kept in ``path`` under ``key`` (a rerun of the same key reads it)."""
+    if path.exists():
+        record: dict[str, Any] = json.loads(path.read_text())
+        if record.get("key") == key:
+            return record
+    record = {"key": key, **compute()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(record, indent=1))
+    tmp.replace(path)
+    return record
+
+
+def greedy_states(
+    case: Case, models: dict[str, Path], chronic: int, max_steps: int
+) -> dict[str, Any]:
+    """Greedy plays a training chronic; on each of its acting steps every candidate is scored.
+
+    Greedy (``env.reset(seed=0)``, a hand loop of ``env.step``; its steps counted as in
+    :func:`screening_steps`) simulates every legal catalogue action: those values are read from
+    its own calls. Per candidate model, on each acting step: its screened-10 set (the 10 legal
+    actions of lowest predicted max rho); regret = the best simulated max rho it would have
+    found (do nothing and a reconnection included, as the agent simulates them) minus greedy's;
+    on the steps where greedy's choice improves on do nothing: whether it is in the set.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from gridoracle.agent import GreedyAgent, ScreeningAgent
+        from gridoracle.grid import make_env
+
+        env = make_env(case.env)
+
+    class Recording(GreedyAgent):  # type: ignore[misc]
+        seen: list[float]
+
+        def act(self, observation: Any, reward: float, done: bool = False) -> Any:
+            self.seen = []
+            return super().act(observation, reward, done)
+
+        def _simulate(self, obs: Any, action: Any) -> float:
+            value = float(super()._simulate(obs, action))
+            self.seen.append(value)
+            return value
+
+    first = next(iter(models.values()))
+    greedy = Recording(env.action_space, first)
+    screens = {label: ScreeningAgent(env.action_space, m, k=TARGET_K) for label, m in
+               models.items()}  # fmt: skip
+    index = {name: i for i, name in enumerate(greedy.action_names)}
+    obs = env.reset(seed=0, options={"time serie id": chronic})
+    greedy.reset(obs)
+    scores: dict[str, dict[str, list[float]]] = {m: {"regret": [], "hit": []} for m in models}
+    acting = improving = 0
+    steps = 0
+    while steps < max_steps:
+        steps += 1
+        n = greedy.acting_steps
+        action = greedy.act(obs, 0.0)
+        if greedy.acting_steps > n:
+            acting += 1
+            chosen = [index[name] for name in greedy.last_candidates]
+            values = np.asarray(greedy.seen[len(greedy.seen) - len(chosen) :], dtype=np.float64)
+            base = min(greedy.seen[: len(greedy.seen) - len(chosen)])
+            legal = np.asarray(chosen, dtype=np.intp)
+            best = min(base, float(values.min())) if values.size else base
+            gains = values.size and float(values.min()) < base
+            improving += bool(gains)
+            for label, screen in screens.items():
+                pred = np.nan_to_num(screen.predict(obs)[legal], nan=np.inf)
+                top = np.argsort(pred, kind="stable")[:TARGET_K]
+                found = min(base, float(values[top].min())) if top.size else base
+                if math.isfinite(best):
+                    scores[label]["regret"].append(found - best if math.isfinite(found) else 1.0)
+                if gains:
+                    scores[label]["hit"].append(float(int(np.argmin(values)) in set(top)))
+        obs, _r, done, _i = env.step(action)
+        if done:
+            break
+    env.close()
+    return {
+        "greedy_steps": steps,
+        "acting": acting,
+        "improving": improving,
+        "models": {
+            label: {
+                "regret": float(np.mean(v["regret"])) if v["regret"] else None,
+                "recall": float(np.mean(v["hit"])) if v["hit"] else None,
+                "regrets": v["regret"],
+                "hits": v["hit"],
+            }
+            for label, v in scores.items()
+        },
+    }
+
+
+def screening_steps(case: Case, model_dir: Path, chronic: int, max_steps: int) -> dict[str, Any]:
+    """Screening-10's episode length on a chronic: a hand loop from ``env.reset(seed=0)``,
+    ``env.step`` calls counted (the game over's step included)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from gridoracle.agent import ScreeningAgent
+        from gridoracle.grid import make_env
+
+        env = make_env(case.env)
+    agent = ScreeningAgent(env.action_space, model_dir, k=TARGET_K)
+    obs = env.reset(seed=0, options={"time serie id": chronic})
+    agent.reset(obs)
+    steps = 0
+    while steps < max_steps:
+        steps += 1
+        obs, _r, done, _i = env.step(agent.act(obs, 0.0))
+        if done:
+            break
+    env.close()
+    return {"steps": steps, "acting": agent.acting_steps, "calls": agent.simulate_calls}
+
+
+def choose(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The selection rule (see the module docstring), on the training chronics' rows."""
+
+    def key(r: dict[str, Any]) -> tuple[Any, ...]:
+        regret = r["regret"] if r["regret"] is not None else math.inf
+        recall = r["recall"] if r["recall"] is not None else -math.inf
+        return (not r["survives"], regret, -recall, r["order"])
+
+    return min(rows, key=key)
+
+
+def select(
+    case: Case, root: Path, actions: Path | None, args: argparse.Namespace
+) -> tuple[Candidate, Path]:
+    """Score every ``--candidates`` on the training chronics; the chosen one and its model."""
+    train = [int(c) for c in case.data_chronics.split(",") if c != case.test_chronics]
+    steps = args.max_steps or case.max_steps
+    cands = [Candidate.parse(c) for c in args.candidates.split(",") if c.strip()]
+    models: dict[str, Path] = {}
+    for cand in cands:
+        data = dataset(case, root / f"data-{cand.source.tag}", cand.source, args.workers, actions)
+        models[cand.label] = model(case, data, root / f"model-{cand.label.replace(':', '-')}",
+                                   cand.model)  # fmt: skip
+    shas = {label: _meta_sha(m) for label, m in models.items()}
+    per: dict[str, dict[str, Any]] = {c.label: {"regret": [], "recall": [], "steps": []}
+                                      for c in cands}  # fmt: skip
+    greedy_len: dict[int, int] = {}
+    for chronic in train:
+        tick = time.perf_counter()
+        g = _cached(root / "select" / f"greedy-c{chronic}-s{steps}.json",
+                    json.dumps(shas, sort_keys=True),
+                    lambda c=chronic: greedy_states(case, models, c, steps))  # fmt: skip
+        greedy_len[chronic] = g["greedy_steps"]
+        print(f"  select, chronic {chronic}: greedy survives {g['greedy_steps']} steps, acts on "
+              f"{g['acting']} ({g['improving']} where some action improves on do nothing); "
+              f"{time.perf_counter() - tick:.0f} s")  # fmt: skip
+        for label, m in models.items():
+            per[label]["regret"].append((g["models"][label]["regret"], g["acting"]))
+            per[label]["recall"].append((g["models"][label]["recall"], g["improving"]))
+            tick = time.perf_counter()
+            sc = _cached(root / "select" / f"screen-{label.replace(':', '-')}-c{chronic}-s{steps}"
+                         ".json", shas[label],
+                         lambda m=m, c=chronic: screening_steps(case, m, c, steps))  # fmt: skip
+            per[label]["steps"].append(sc["steps"])
+            print(f"    screening-{TARGET_K} {label}: {sc['steps']} steps "
+                  f"({time.perf_counter() - tick:.0f} s)")  # fmt: skip
+
+    def pooled(pairs: list[tuple[float | None, int]]) -> float | None:
+        got = [(v, n) for v, n in pairs if v is not None and n]
+        total = sum(n for _, n in got)
+        return sum(v * n for v, n in got) / total if total else None
+
+    rows = []
+    for order, cand in enumerate(cands):
+        p = per[cand.label]
+        rows.append({
+            "label": cand.label, "order": order, "regret": pooled(p["regret"]),
+            "recall": pooled(p["recall"]), "steps": p["steps"],
+            "survives": all(s >= greedy_len[c] for s, c in zip(p["steps"], train, strict=True)),
+        })  # fmt: skip
+    best = choose(rows)
+    print(f"\n  selection on training chronic(s) {','.join(map(str, train))} (greedy: "
+          f"{', '.join(str(greedy_len[c]) for c in train)} steps)")  # fmt: skip
+    print(f"  {'candidate':<28}{'regret@10':>10}{'recall@10':>10}  screening-10 steps")
+    for r in rows:
+        mark = "  <- chosen" if r is best else ""
+        print(f"  {r['label']:<28}{_num(r['regret'], '.4f'):>10}{_num(r['recall'], '.1%'):>10}"
+              f"  {', '.join(map(str, r['steps']))}{' (>= greedy)' if r['survives'] else ''}"
+              f"{mark}")  # fmt: skip
+    chosen = cands[best["order"]]
+    return chosen, models[chosen.label]
+
+
 def run_case(name: str, args: argparse.Namespace, checks: Checks) -> None:
     case = CASES[name]
+    root = args.work / name
+    actions = catalogue_file(case, root, args)
+    n_cat = f"{case.n_actions} sampled topologies" if actions is None else (
+        f"every distinct unitary topology ({len(json.loads(actions.read_text())['actions'])} "
+        "actions, do nothing included)")  # fmt: skip
     print(
-        f"\n== {name}: {case.env}, {case.n_actions} sampled topologies, chronics "
+        f"\n== {name}: {case.env}, {n_cat}, chronics "
         f"{case.data_chronics}, train without {case.test_chronics}, play {case.test_chronics}"
     )
-    tag = args.states + (f"-t{args.topologies}" if args.topologies else "") + (
-        f"-o{args.outages}" if args.outages else "")  # fmt: skip
-    root = args.work / name
-    data = dataset(case, root / f"data-{tag}", args)
-    model_dir = model(case, data, root / f"model-{tag}-{args.model or 'default'}", args)
+    cat = "" if actions is None else "distinct-"
+    if args.select:
+        cand, model_dir = select(case, root, actions, args)
+        label = cand.label.replace(":", "-")
+    else:
+        source = Source(args.states, args.topologies, args.outages)
+        data = dataset(case, root / f"data-{cat}{source.tag}", source, args.workers, actions)
+        label = f"{source.tag}-{args.model or 'default'}"
+        model_dir = model(case, data, root / f"model-{cat}{label}", args.model)
     meta = json.loads((model_dir / "metadata.json").read_text())
-    print(f"  dataset {data.name}, model {meta.get('model')} ({len(meta['actions'])} actions)")
+    print(f"  model {model_dir.name}: {meta.get('model')} ({len(meta['actions'])} actions)")
     steps = f"-steps{args.max_steps}" if args.max_steps else ""
-    out = root / f"agents-{tag}-{args.model or 'default'}{steps}"
+    out = root / f"agents-{cat}{label}{steps}"
     rows = evaluate(case, model_dir, out, args)
     print_table(rows, out)
     print()
@@ -516,6 +796,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-steps", type=int, default=None,
                         help="steps per episode at most (default: the whole chronic)")  # fmt: skip
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--catalogue", choices=("sampled", "distinct"), default="sampled",
+                        help="sampled: --actions 100 --seed 0; distinct: every distinct unitary "
+                        "topology (gridoracle actions --kind topology --distinct)")  # fmt: skip
+    parser.add_argument("--select", action="store_true",
+                        help="choose data and model among --candidates on the training "
+                        "chronics (the module docstring's rule), then evaluate it")  # fmt: skip
+    parser.add_argument("--candidates", default="chronic:line_flows,chronic:topology_flows",
+                        help="STATES[-tN][-oN]:MODEL,... for --select")  # fmt: skip
     parser.add_argument("--states", default="chronic", help="generate --states")
     parser.add_argument("--topologies", type=int, default=0, help="generate --topologies")
     parser.add_argument("--outages", type=int, default=0, help="generate --outages")

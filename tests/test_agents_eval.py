@@ -296,6 +296,9 @@ def test_the_oracle_record_holds_both_replayed_paths_and_the_bound(evaluated):
     for p in record["paths"].values():
         assert p["steps"] is not None and 0 < p["steps"] <= p["steps_planned"] == STEPS
         assert isinstance(p["value"], float) and isinstance(p["reward"], float)
+        # the path as runs of (action, consecutive steps), one a step
+        assert sum(n for _, n in p["actions"]) == STEPS
+        assert all(a[0] != b[0] for a, b in zip(p["actions"], p["actions"][1:], strict=False))
     assert record["bound"] == oracle_bound(record["paths"])
     chosen = record["paths"][record["bound"]]
     for r in rows:  # every row's Oracle columns are the chosen path's replay

@@ -125,7 +125,7 @@ ORACLE_BOUND_RULE = (
     "rules: the one that survives the most steps, then of the highest replayed reward"
 )
 #: the version of the Oracle's record (part of its key: an earlier version's is run again)
-ORACLE_RECORD_VERSION = 2
+ORACLE_RECORD_VERSION = 3
 #: the file each finished episode folder holds beside grid2op's files
 RESULT_FILE = "gridoracle_result.json"
 #: the reward every episode is scored with (the Oracle's table and replay too)
@@ -591,9 +591,16 @@ def _run_oracle_unit(task: _OracleTask) -> dict[str, Any]:
     for label in ORACLE_PATHS:
         replayed = next((r for r in report.replays if r.label == label), None)
         path = found[label]
+        names = report.path_names(path)
+        runs: list[list[Any]] = []  # the path as (action, consecutive steps) runs
+        for name in names:
+            if runs and runs[-1][0] == name:
+                runs[-1][1] += 1
+            else:
+                runs.append([name, 1])
         paths[label] = {
-            "value": float(path.reward),
-            "actions": report.path_names(path),
+            "value": float(path.reward) if names else None,
+            "actions": runs,
             "steps_planned": None if replayed is None else int(replayed.steps_planned),
             "steps": None if replayed is None else int(replayed.steps_survived),
             "reward": None if replayed is None else float(replayed.reward),
@@ -605,7 +612,7 @@ def _run_oracle_unit(task: _OracleTask) -> dict[str, Any]:
         paths=paths,
         bound=bound,
         best_path_value=paths["best path"]["value"],
-        best_path_actions=sorted(set(paths["best path"]["actions"])),
+        best_path_actions=sorted({name for name, _ in paths["best path"]["actions"]}),
         best_path_file=str(report.folder / "best_path.json"),
         steps=chosen.get("steps"),
         steps_planned=chosen.get("steps_planned"),
