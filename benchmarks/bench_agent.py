@@ -42,7 +42,10 @@ was played with this catalogue:
    acting steps, each candidate's screened-10 set (the 10 legal actions it predicts lowest) is
    scored against greedy's exhaustive simulation: regret = the lowest simulated max rho in the
    set (do nothing and a reconnection included) minus greedy's; recall = on the steps where
-   greedy's choice improves on do nothing, the share where it is in the set;
+   greedy's choice improves on do nothing, the share where it is in the set (a step where the
+   set and do nothing find no finite max rho while greedy does is charged a regret of 1.0: so
+   the code did from the first run; the table also shows the mean without those steps and
+   their count);
 2. screening-10 with each candidate plays each training chronic (same loop);
 3. chosen: first the candidates whose screening-10 survives as long as greedy on every
    training chronic; among them (or among all, if none does) the lowest mean regret, then the
@@ -689,25 +692,34 @@ def choose(rows: list[dict[str, Any]]) -> dict[str, Any]:
 def select(
     case: Case, root: Path, actions: Path | None, args: argparse.Namespace
 ) -> tuple[Candidate, Path]:
-    """Score every ``--candidates`` on the training chronics; the chosen one and its model."""
+    """Score every ``--candidates`` on the training chronics; the chosen one and its model.
+
+    The table: ``regret@10`` (the rule's; a step where the set and do nothing find no finite
+    max rho while greedy does is charged 1.0), ``finite`` (the mean over the other steps),
+    ``none`` (the count of those steps), ``recall@10``, screening-10's episode lengths.
+    """
     train = [int(c) for c in case.data_chronics.split(",") if c != case.test_chronics]
     steps = args.max_steps or case.max_steps
     cands = [Candidate.parse(c) for c in args.candidates.split(",") if c.strip()]
     models: dict[str, Path] = {}
+    cat = "" if actions is None else "distinct-"
     for cand in cands:
-        data = dataset(case, root / f"data-{cand.source.tag}", cand.source, args.workers, actions)
-        models[cand.label] = model(case, data, root / f"model-{cand.label.replace(':', '-')}",
-                                   cand.model)  # fmt: skip
+        data = dataset(case, root / f"data-{cat}{cand.source.tag}", cand.source, args.workers,
+                       actions)  # fmt: skip
+        folder = root / f"model-{cat}{cand.source.tag}-{cand.model or 'default'}"
+        models[cand.label] = model(case, data, folder, cand.model)
     shas = {label: _meta_sha(m) for label, m in models.items()}
     per: dict[str, dict[str, Any]] = {c.label: {"regret": [], "recall": [], "steps": []}
                                       for c in cands}  # fmt: skip
     greedy_len: dict[int, int] = {}
+    g_all: dict[int, dict[str, Any]] = {}
     for chronic in train:
         tick = time.perf_counter()
         g = _cached(root / "select" / f"greedy-c{chronic}-s{steps}.json",
-                    json.dumps(shas, sort_keys=True),
+                    json.dumps({"v": 2, **shas}, sort_keys=True),
                     lambda c=chronic: greedy_states(case, models, c, steps))  # fmt: skip
         greedy_len[chronic] = g["greedy_steps"]
+        g_all[chronic] = g
         print(f"  select, chronic {chronic}: greedy survives {g['greedy_steps']} steps, acts on "
               f"{g['acting']} ({g['improving']} where some action improves on do nothing); "
               f"{time.perf_counter() - tick:.0f} s")  # fmt: skip
@@ -721,6 +733,13 @@ def select(
             per[label]["steps"].append(sc["steps"])
             print(f"    screening-{TARGET_K} {label}: {sc['steps']} steps "
                   f"({time.perf_counter() - tick:.0f} s)")  # fmt: skip
+
+    def finite(label: str) -> tuple[float | None, int]:
+        """Mean regret over the steps where the candidate's set finds a finite max rho, and
+        the count of the others (charged 1.0 in ``regret``)."""
+        values = [v for c in train for v in g_all[c]["models"][label]["regrets"]]
+        kept = [v for v in values if v != 1.0]
+        return (float(np.mean(kept)) if kept else None), len(values) - len(kept)
 
     def pooled(pairs: list[tuple[float | None, int]]) -> float | None:
         got = [(v, n) for v, n in pairs if v is not None and n]
@@ -738,10 +757,13 @@ def select(
     best = choose(rows)
     print(f"\n  selection on training chronic(s) {','.join(map(str, train))} (greedy: "
           f"{', '.join(str(greedy_len[c]) for c in train)} steps)")  # fmt: skip
-    print(f"  {'candidate':<28}{'regret@10':>10}{'recall@10':>10}  screening-10 steps")
+    print(f"  {'candidate':<28}{'regret@10':>10}{'finite':>9}{'none':>6}{'recall@10':>10}"
+          "  screening-10 steps")  # fmt: skip
     for r in rows:
         mark = "  <- chosen" if r is best else ""
-        print(f"  {r['label']:<28}{_num(r['regret'], '.4f'):>10}{_num(r['recall'], '.1%'):>10}"
+        kept, fails = finite(r["label"])
+        print(f"  {r['label']:<28}{_num(r['regret'], '.4f'):>10}{_num(kept, '.4f'):>9}"
+              f"{fails:>6}{_num(r['recall'], '.1%'):>10}"
               f"  {', '.join(map(str, r['steps']))}{' (>= greedy)' if r['survives'] else ''}"
               f"{mark}")  # fmt: skip
     chosen = cands[best["order"]]
@@ -762,7 +784,7 @@ def run_case(name: str, args: argparse.Namespace, checks: Checks) -> None:
     cat = "" if actions is None else "distinct-"
     if args.select:
         cand, model_dir = select(case, root, actions, args)
-        label = cand.label.replace(":", "-")
+        label = f"{cand.source.tag}-{cand.model or 'default'}"
     else:
         source = Source(args.states, args.topologies, args.outages)
         data = dataset(case, root / f"data-{cat}{source.tag}", source, args.workers, actions)
