@@ -34,9 +34,10 @@ included), so that k = 10 (11 calls with do nothing) is under 10 % of greedy's c
 actions it cannot be (11 / 88).
 
 ``--select`` chooses the data source and the model on the training chronics only (chronic 0 of
-rte_case14_realistic, chronics 0 and 1 of the sandbox), among ``--candidates`` (default
-``chronic:line_flows,chronic:topology_flows``), by this rule, fixed before any held-out chronic
-was played with this catalogue:
+rte_case14_realistic, chronics 0 and 1 of the sandbox), among ``--candidates`` (default: the
+data sources ``chronic``, ``chronic-t2`` (``--topologies 2``) and ``greedy`` (``--states
+greedy``) x the models ``line_flows`` and ``topology_flows``), by this rule, fixed before any
+held-out chronic was played with this catalogue:
 
 1. greedy plays each training chronic (a hand loop from ``env.reset(seed=0)``); on each of its
    acting steps, each candidate's screened-10 set (the 10 legal actions it predicts lowest) is
@@ -54,6 +55,39 @@ was played with this catalogue:
 The survival of one episode is a single, noisy outcome (on chronic 0 with the 88 sampled
 actions, line_flows lasted 4,843 steps and topology_flows 3,272, but on chronic 1 line_flows
 died at 4,837 and topology_flows survived); regret and recall pool every state greedy acts on.
+
+Measured (``--catalogue distinct --select --workers 2``, 2 shared cores). The selection, run
+first with the candidates ``chronic:line_flows,chronic:topology_flows`` and then with the six
+of the default (that second run came after the first one's chronic-1 results were seen; the
+rule is the same), on rte_case14_realistic chronic 0, where greedy itself dies at step 3,306
+(with 126 actions; with the 88 sampled it survived all 8,064) after acting on 256 steps (79
+where an action improves on do nothing)::
+
+    candidate                  regret@10  finite  none  recall@10  screening-10 steps
+    chronic:line_flows            0.0522  0.0137    10      13.9%  1268
+    chronic:topology_flows        0.0714  0.0012    18      60.8%  2418
+    chronic-t2:line_flows         0.0695  0.0116    15       8.9%  4839 (>= greedy)  chosen
+    chronic-t2:topology_flows     0.0613  0.0029    15      62.0%  2400
+    greedy:line_flows             0.0830  0.0177    17      19.0%  3262
+    greedy:topology_flows         0.0833  0.0056    20      50.6%  3123
+
+(of the first two, chronic:line_flows was chosen by the lower regret). On chronic 1, every
+model's screening-10 dies between steps 4,719 and 5,289 while greedy survives all 8,064
+(chronic-t2:line_flows 4,721; chronic:line_flows 4,719; chronic:topology_flows, not chosen,
+5,289): with line_flows greedy and screening-10 part at step 4,699 (the same state: same
+actions before), where greedy plays sub-4-12, outside screening-10's 10 (or it would have
+played it); with topology_flows at step 4,728 (greedy sub-3-11, screening-10 do nothing);
+screening-20 survives 8,064 with chronic:line_flows and
+chronic:topology_flows (5,417 with chronic-t2:line_flows). Calls: 2.7-7.6 % of greedy's
+(11.0 / 126.0 per acting step); decision time 9-18x (episodes), 7.5-10.8x CPU on the same 30
+states. The sandbox's training chronics 0-1 never reach max rho 0.95 (greedy never acts):
+regret and recall are undefined there, every candidate survives both (575 steps), and the
+rule falls to the order: chronic:line_flows; on chronic 2 screening-10 survives 575 as greedy
+does, with 11.0 of 154.0 calls per acting step (7.1 %) but 33 / 308 = 10.7 % over the episode
+(it acts on 3 steps, greedy on 2). The Oracle (depth 1) has no path without overload on
+rte_case14_realistic chronic 1, and its best path replayed dies at step 1,381 (plan 132,429):
+the gap to it is negative for every agent but do nothing and random-10; on the sandbox both
+paths are the same and survive (9,576 against greedy's 9,263).
 
 Printed per case: per agent (do nothing, greedy, random-k and screening-k for k = 1, 5, 10, 20,
 the Oracle) steps survived, L2RPN reward, acting steps, simulate calls per acting step, decision
@@ -88,6 +122,12 @@ from typing import Any
 import numpy as np
 
 KS = (1, 5, 10, 20)
+#: ``--select``'s default candidates: data source x model
+CANDIDATES = tuple(
+    f"{source}:{name}"
+    for source in ("chronic", "chronic-t2", "greedy")
+    for name in ("line_flows", "topology_flows")
+)
 TARGET_K = 10
 
 
@@ -824,7 +864,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--select", action="store_true",
                         help="choose data and model among --candidates on the training "
                         "chronics (the module docstring's rule), then evaluate it")  # fmt: skip
-    parser.add_argument("--candidates", default="chronic:line_flows,chronic:topology_flows",
+    parser.add_argument("--candidates", default=",".join(CANDIDATES),
                         help="STATES[-tN][-oN]:MODEL,... for --select")  # fmt: skip
     parser.add_argument("--states", default="chronic", help="generate --states")
     parser.add_argument("--topologies", type=int, default=0, help="generate --topologies")
