@@ -53,6 +53,7 @@ __all__ = [
     "env_label",
     "grid_cache_folder",
     "load_env_facts",
+    "load_grid_through_cache",
     "make_env",
     "offline_env_names",
     "resolve_chronics",
@@ -183,7 +184,7 @@ def make_env(
     backend = LightSimBackend()
     cache = grid_cache_folder(grid_cache)
     if cache is not None:
-        _load_grid_through_cache(backend, cache)
+        load_grid_through_cache(backend, cache)
 
     if isinstance(env, str) and env in offline_env_names():
         # The absolute folder with test=True is exactly what grid2op.make(name, test=True) loads,
@@ -280,8 +281,12 @@ def grid_cache_folder(grid_cache: str | os.PathLike[str] | bool | None = None) -
     return Path(grid_cache).expanduser()
 
 
-def _load_grid_through_cache(backend: Any, folder: Path) -> None:
-    """Make the first ``backend.load_grid`` go through the cache in ``folder``."""
+def load_grid_through_cache(backend: Any, folder: Path) -> None:
+    """Make the first ``backend.load_grid`` go through the grid cache in ``folder``.
+
+    For backends that grid2op makes itself (its Runner makes one per episode); ``make_env``
+    does this for its own. Use :func:`grid_cache_folder` for the folder (None: no cache).
+    """
     load: Callable[..., None] = backend.load_grid
 
     def load_grid(path: Any, filename: Any = None) -> None:

@@ -447,7 +447,9 @@ def _agents_html(section: AgentsSection) -> str:
         f"{_esc(config.get('k'))}, threshold {_esc(config.get('threshold'))}, seed "
         f"{_esc(config.get('seed'))}. Episodes played by grid2op's Runner, scored with "
         "L2RPNReward; steps survived exclude a game over's step. Oracle: depth 1 over the "
-        "model's catalogue, its best path replayed under the real rules (same reward). "
+        "model's catalogue; its best path and its best path without overload replayed under "
+        "the real rules (same reward); the gaps are to the replayed path that survives longest, "
+        "then of the higher reward. "
         "Decision times measured on this machine.</p>"
     )
     for warning in (summary.get("warnings") or [])[:5]:

@@ -430,14 +430,14 @@ def _runner_class() -> type:
     """
     from grid2op.Runner import Runner
 
-    from gridoracle.grid import _load_grid_through_cache, grid_cache_folder
+    from gridoracle.grid import grid_cache_folder, load_grid_through_cache
 
     class CachedGridRunner(Runner):  # type: ignore[misc]
         def _make_new_backend(self) -> Any:
             backend = super()._make_new_backend()
             folder = grid_cache_folder()
             if folder is not None:
-                _load_grid_through_cache(backend, folder)
+                load_grid_through_cache(backend, folder)
             return backend
 
     return CachedGridRunner
