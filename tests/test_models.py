@@ -217,6 +217,8 @@ def test_saved_model_round_trip(trained, tiny):
     assert loaded.action_names == tiny.action_names
     # the file or the metadata can be named instead of the folder
     assert load_model(folder / MODEL_FILE).name == load_model(folder / METADATA_FILE).name
+    # and so can its catalogue
+    assert load_model(folder / "actions.json").action_names == tiny.action_names
 
 
 def test_metadata_records_what_is_needed_to_reuse_the_model(trained, tiny):

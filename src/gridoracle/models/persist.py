@@ -217,7 +217,7 @@ class Predictor:
 
 def _model_folder(path: str | Path) -> Path:
     p = Path(path).expanduser()
-    if p.is_file() and p.name in (MODEL_FILE, METADATA_FILE):
+    if p.is_file() and p.name in (MODEL_FILE, METADATA_FILE, ACTIONS_FILE):
         return p.parent
     return p
 
