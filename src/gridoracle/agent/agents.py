@@ -50,6 +50,7 @@ from gridoracle.actions.model import Action
 from gridoracle.agent.catalogue import (
     ActionsLike,
     ModelLike,
+    _model_label,
     check_same_names,
     load_catalogue,
     load_predictor,
@@ -583,9 +584,7 @@ class ScreeningAgent(SimulatingAgent):
         self.k = _check_k(k)
         threshold = _check_threshold(threshold)
         predictor = load_predictor(model)
-        label = f"model {predictor.name}" + (
-            f" ({predictor.path})" if predictor.path is not None else ""
-        )
+        label = _model_label(predictor)
         dataset = predictor.metadata.get("dataset")
         horizon = dataset.get("horizon") if isinstance(dataset, dict) else None
         horizon = 1 if horizon == 1 else 0
