@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from gridoracle.io import atomic_write_bytes, canonical_json
+from gridoracle.io import atomic_write_bytes, canonical_json, config_hash
 
 T = TypeVar("T")
 
@@ -117,7 +117,7 @@ class RunCache:
 
     def __init__(self, root: Path, key: Mapping[str, Any], prefix: str = "opponent") -> None:
         self.key = dict(key)
-        digest = hashlib.sha256(canonical_json(self.key)).hexdigest()[:16]
+        digest = config_hash(self.key)[:16]
         self.folder = Path(root) / f"{prefix}-{digest}"
 
     def _full_key(self, kind: str, unit: Mapping[str, Any]) -> dict[str, Any]:
@@ -125,7 +125,7 @@ class RunCache:
 
     def path(self, kind: str, unit: Mapping[str, Any]) -> Path:
         """The file of the run ``unit`` of ``kind``."""
-        digest = hashlib.sha256(canonical_json(self._full_key(kind, unit))).hexdigest()[:24]
+        digest = config_hash(self._full_key(kind, unit))[:24]
         return self.folder / f"{kind}-{digest}.npz"
 
     def read(
