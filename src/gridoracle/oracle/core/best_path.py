@@ -536,8 +536,8 @@ def _search(
         signed = [weights for weights, _ in problems]
         tie_rules = [tie for _, tie in problems]
         small = _SMALL_MAX_ACTIONS_QUEUE if TIE_QUEUE in tie_rules else _SMALL_MAX_ACTIONS
-        full = [rows.full() for rows in signed] if n_actions <= small else []
-        if method == "dense" and full and all(weights.max() < np.inf for weights in full):
+        full = [rows.full() for rows in signed] if method == "dense" and n_actions <= small else []
+        if full and all(weights.max() < np.inf for weights in full):
             solved = solve_small(full, rules, tie_rules)
         else:
             step = DenseStep(rules) if method == "dense" else SparseStep(rules)
