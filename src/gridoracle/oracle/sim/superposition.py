@@ -933,11 +933,10 @@ def superposed_reward_table(
             with clock("rules"):
                 known_rules[key] = allowed_transitions(sub.names, max_sub=1, max_line=1)
         rules = known_rules[key]
-        tick = time.perf_counter()
-        best_path, best_no = best_paths(
-            sub.rewards, rules, flags, kind=kind, significant_digits=significant_digits
-        )
-        seconds["paths"] = seconds.get("paths", 0.0) + time.perf_counter() - tick
+        with clock("paths"):
+            best_path, best_no = best_paths(
+                sub.rewards, rules, flags, kind=kind, significant_digits=significant_digits
+            )
         wanted = set(best_path.path) | set(best_no.path)
         if sub.rewards.size:
             wanted |= set(_argmax_per_step(sub.rewards, sign).tolist())
