@@ -20,7 +20,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 from threadpoolctl import threadpool_limits
 
-__all__ = ["RESIDUALS", "LineFlowRegressor", "line_rho_blocks"]
+__all__ = ["RESIDUALS", "LineFlowRegressor", "kept_lines", "line_rho_blocks"]
 
 RESIDUALS = ("extra_trees", "hist_gradient_boosting")
 """Values of ``LineFlowRegressor(residual=...)`` (None: the linear models only)."""
@@ -44,6 +44,15 @@ def line_rho_blocks(line_rho: Any, n_states: int, n_actions: int) -> list[np.nda
     if len(widths) != 1 or -1 in widths or any(b.shape[0] != n_states for b in blocks):
         raise ValueError(f"line_rho: expected {n_actions} arrays of shape ({n_states}, n_lines)")
     return blocks
+
+
+def kept_lines(r: np.ndarray, line_margin: float | None) -> np.ndarray:
+    """The lines (columns of one action's training rho ``r``, shape (n_states, n_lines)) whose
+    rho reached ``(1 - line_margin)`` times the max over lines in some state; None: every line."""
+    if line_margin is None:
+        return np.arange(r.shape[1])
+    near = r >= (1.0 - float(line_margin)) * r.max(axis=1, keepdims=True)
+    return np.flatnonzero(near.any(axis=0))
 
 
 def _make_residual(name: str, params: dict[str, Any], seed: int | None) -> Any:
@@ -227,7 +236,7 @@ class LineFlowRegressor(RegressorMixin, BaseEstimator):
                     lines.append(np.zeros(0, dtype=np.intp))
                     width += 1
                     continue
-                kept = self._kept_lines(r[ok])
+                kept = kept_lines(r[ok], self.line_margin)
                 target = r[ok][:, kept]
                 g = gram if ok.all() else gram - Z1[~ok].T @ Z1[~ok]
                 w = np.linalg.solve(g + penalty, Z1[ok].T @ target)
@@ -255,12 +264,6 @@ class LineFlowRegressor(RegressorMixin, BaseEstimator):
                 model.set_params(n_jobs=None)  # predict in one thread: reproducible, fast
             self.residual_ = model
         return self
-
-    def _kept_lines(self, r: np.ndarray) -> np.ndarray:
-        if self.line_margin is None:
-            return np.arange(r.shape[1])
-        near = r >= (1.0 - float(self.line_margin)) * r.max(axis=1, keepdims=True)
-        return np.flatnonzero(near.any(axis=0))
 
     def _products(self, kept: np.ndarray) -> np.ndarray:
         """Pairwise products of the principal components of the kept raw features."""

@@ -35,7 +35,7 @@ from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
 from gridoracle.models.dcflows import TopologyContext, topology_context
-from gridoracle.models.lineflows import line_rho_blocks
+from gridoracle.models.lineflows import kept_lines, line_rho_blocks
 
 __all__ = ["TopologyFlowRegressor", "context_for_dataset"]
 
@@ -243,7 +243,7 @@ class TopologyFlowRegressor(RegressorMixin, BaseEstimator):
                     lines_.append([-1])
                     width += 1
                     continue
-                kept = self._kept_lines(r[ok])
+                kept = kept_lines(r[ok], self.line_margin)
                 Zo = Z1[ok]
                 g = gram if ok.all() else gram - Z1[~ok].T @ Z1[~ok]
                 rhs_z = Zo.T @ r[ok][:, kept]
@@ -269,12 +269,6 @@ class TopologyFlowRegressor(RegressorMixin, BaseEstimator):
         self.col_line_ = np.concatenate(lines_).astype(np.intp)
         self.starts_ = np.asarray(starts, dtype=np.intp)
         return self
-
-    def _kept_lines(self, r: np.ndarray) -> np.ndarray:
-        if self.line_margin is None:
-            return np.arange(r.shape[1])
-        near = r >= (1.0 - float(self.line_margin)) * r.max(axis=1, keepdims=True)
-        return np.flatnonzero(near.any(axis=0))
 
     # -- predict ----------------------------------------------------------------------------------
 
