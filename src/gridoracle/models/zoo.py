@@ -88,7 +88,6 @@ __all__ = [
     "fill_targets",
     "make_model",
     "needs_line_targets",
-    "needs_topology",
     "parse_model_list",
     "serial_predictions",
 ]
@@ -206,11 +205,6 @@ def fill_targets(Y: pd.DataFrame | np.ndarray, fill_value: float = UNSAFE_RHO) -
     arr = np.array(Y, dtype=np.float64, copy=True)
     arr[~np.isfinite(arr)] = fill_value
     return arr
-
-
-def needs_topology(name: str) -> bool:
-    """Whether model ``name`` takes the grid and catalogue (``fit(..., context=...)``)."""
-    return name in TOPOLOGY_MODEL_NAMES
 
 
 def needs_line_targets(name: str) -> bool:
