@@ -535,7 +535,7 @@ def superposed_flows(
     p = p0 + np.einsum("md,mdl->ml", beta, dp)
     if basis.dc:
         return p, np.zeros_like(p), ok
-    small = (np.abs(beta) < REACTIVE_MAX_BETA).all(axis=1)
+    small = _reactive(beta)
     q = q0 + np.einsum("md,mdl->ml", beta * small[:, None], dq)
     return p, q, ok
 
@@ -664,9 +664,7 @@ def _screen_step(
         if narrow[0].dtype != np.float64:
             # large betas cancel large terms: float32 would lose the sum (5e-3 of a reward
             # at |beta| 3e5), so those few combinations are summed in float64
-            big = np.abs(beta[:, 0]) > _NARROW_MAX_BETA
-            for k in range(1, beta.shape[1]):
-                big |= np.abs(beta[:, k]) > _NARROW_MAX_BETA
+            big = (np.abs(beta) > _NARROW_MAX_BETA).any(axis=1)
             if big.any():
                 sub = None if reactive is None else reactive[big]
                 reward[big], over[big] = _chunk_rewards(wide, parts[rows][big], beta[big], sub)
@@ -677,10 +675,7 @@ def _screen_step(
 
 def _reactive(beta: np.ndarray) -> np.ndarray:
     """In AC, the reactive flows are superposed only while every |beta| is small."""
-    small = np.abs(beta[:, 0]) < REACTIVE_MAX_BETA
-    for k in range(1, beta.shape[1]):
-        small &= np.abs(beta[:, k]) < REACTIVE_MAX_BETA
-    return small
+    return (np.abs(beta) < REACTIVE_MAX_BETA).all(axis=1)
 
 
 def _chunk_rewards(
