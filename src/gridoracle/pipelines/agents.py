@@ -42,6 +42,7 @@ import os
 import shutil
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -530,8 +531,7 @@ def _agent_counters(agent: Any) -> dict[str, Any]:
 
     grid2op's ``DoNothingAgent`` has none: it never acts, never simulates.
     """
-    summary = agent.summary() if hasattr(agent, "summary") else None
-    if summary is None:
+    if not hasattr(agent, "summary"):
         return {
             "simulate_calls": 0,
             "acting_steps": 0,
@@ -539,20 +539,14 @@ def _agent_counters(agent: Any) -> dict[str, Any]:
             "acting_step_indices": [],
             "actions_played": {},
         }
-    records = list(getattr(agent, "records", []) or [])
-    acting = int(summary.get("acting_steps", len(records)))
-    seconds = [float(r["seconds"]) for r in records if r.get("seconds") is not None]
-    played: dict[str, int] = {}
-    for r in records:
-        name = str(r.get("action") or r.get("chosen") or "")
-        played[name] = played.get(name, 0) + 1
+    summary = agent.summary()
     return {
-        "simulate_calls": int(summary.get("simulate_calls", 0)),
-        "acting_steps": acting,
-        "decision_s_per_acting_step": float(np.mean(seconds)) if seconds else None,
+        "simulate_calls": int(summary["simulate_calls"]),
+        "acting_steps": int(summary["acting_steps"]),
+        "decision_s_per_acting_step": summary["decision_seconds_mean"],
         # the index in the episode's arrays (step 1 → 0) of each acting step
-        "acting_step_indices": [int(r["step"]) for r in records if r.get("step") is not None],
-        "actions_played": dict(sorted(played.items())),
+        "acting_step_indices": [int(r["step"]) for r in agent.records],
+        "actions_played": dict(sorted(Counter(str(r["action"]) for r in agent.records).items())),
     }
 
 
