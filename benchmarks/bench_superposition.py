@@ -347,6 +347,8 @@ def _table(args: Any) -> dict[str, Any]:
 
 
 def main() -> None:
+    from gridoracle.oracle.sim.superposition import DEFAULT_MARGIN, GRAPH_LIMIT
+
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
@@ -358,9 +360,9 @@ def main() -> None:
     parser.add_argument("--combos", type=int, default=150)
     parser.add_argument("--json")
     parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--graph-limit", type=int, default=20_000)
+    parser.add_argument("--graph-limit", type=int, default=GRAPH_LIMIT)
     parser.add_argument("--no-opponent", action="store_true")
-    parser.add_argument("--margin", type=float, default=2.0)
+    parser.add_argument("--margin", type=float, default=DEFAULT_MARGIN)
     parser.add_argument(
         "--grids",
         default="l2rpn_case14_sandbox=examples/actions/l2rpn_case14_sandbox/reference.json",
