@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from gridoracle.errors import EnvironmentNotFound, InvalidOption
-from gridoracle.io import atomic_write_bytes, config_hash, file_sha256, versions
+from gridoracle.io import atomic_write_bytes, canonical_json, config_hash, file_sha256, versions
 
 # grid2op warns at import time that numba is missing (it only speeds up its pandapower backend,
 # which we do not use): keep that noise out of our output, and only that one.
@@ -409,7 +409,7 @@ def _write_grid_state(file: Path, key: str, parts: dict[str, Any], backend: Any)
             "key_parts": parts,
         }
         file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        atomic_write_bytes(file, json.dumps(header, sort_keys=True).encode() + b"\n" + payload)
+        atomic_write_bytes(file, canonical_json(header) + b"\n" + payload)
     except (TypeError, ValueError) as exc:
         log.info("grid cache: this grid is not cached (%s)", exc)
     except OSError as exc:
