@@ -31,11 +31,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-# first, so that grid2op is imported under gridoracle.grid's guard against its import-time
-# warning "Numba cannot be loaded" (gridoracle.engine imports lightsim2grid, hence grid2op)
-import gridoracle.grid  # noqa: F401
-
-# isort: split
 from gridoracle.actions.combine import CombinedAction, combinations, filter_at_t0
 from gridoracle.actions.oracle_input import load_oracle_actions
 from gridoracle.actions.parse import UnitaryAction
