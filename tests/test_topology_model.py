@@ -188,6 +188,17 @@ def test_model_predicts_held_out_states_better_than_the_mean(variants, context):
     assert (pred[islanded] == model.unsafe_value).all()
 
 
+def test_fewer_training_states_than_components(variants, context):
+    """8 training states and 12 component products asked for: the SVD has 8 components."""
+    few = variants.select(np.flatnonzero(variants.meta["chronic"].eq(0).to_numpy())[:8])
+    X = few.X.to_numpy(np.float64)
+    model = TopologyFlowRegressor(quadratic=12).fit(
+        X, fill_targets(few.Y), line_rho=[few.rho[a] for a in few.action_names], context=context
+    )
+    assert model.proj_ is not None and model.proj_.shape[1] == 8
+    assert np.isfinite(model.predict(X)).all()
+
+
 def test_trained_through_train_saved_and_loaded(variants, tmp_path):
     folder = tmp_path / "topology_flows"
     result = train(variants, "topology_flows", test_chronics=[2], out=folder)

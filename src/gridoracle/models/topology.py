@@ -208,7 +208,7 @@ class TopologyFlowRegressor(RegressorMixin, BaseEstimator):
         mu, sd = raw.mean(axis=0), raw.std(axis=0)
         sd[sd <= _CONSTANT] = 1.0
         Z = (raw - mu) / sd
-        k = min(int(self.quadratic), Z.shape[1])
+        k = min(int(self.quadratic), *Z.shape)  # the SVD has min(n, p) components
         self.proj_: np.ndarray | None = None
         if k > 0:
             vt = np.linalg.svd(Z, full_matrices=False)[2]
