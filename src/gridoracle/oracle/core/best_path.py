@@ -344,7 +344,7 @@ def best_path(
         kind=kind, significant_digits=significant_digits, end_weight=end_weight, ties=ties
     )
     setup = _setup(rewards, rules, options | {"method": method})
-    signed = _signed_weights(setup, overload)
+    signed = _SignedRows(setup, overload)
     return _search(setup, rules, [(signed, setup.tie_rule(overload is not None))])[0]
 
 
@@ -385,8 +385,8 @@ def best_paths(
     """
     setup = _setup(rewards, rules, options)
     problems = [
-        (_signed_weights(setup, None), setup.tie_rule(False)),
-        (_signed_weights(setup, overload), setup.tie_rule(True)),
+        (_SignedRows(setup, None), setup.tie_rule(False)),
+        (_SignedRows(setup, overload), setup.tie_rule(True)),
     ]
     best, best_no_overload = _search(setup, rules, problems)
     return best, best_no_overload
@@ -517,11 +517,6 @@ class _SignedRows:
                 f"reward_significant_digit {setup.digits}: path weights up to {bound:.3g} pass"
                 " 2**53 and cannot be summed exactly; use fewer digits"
             )
-
-
-def _signed_weights(setup: _Setup, overload: ArrayLike | None) -> _SignedRows:
-    """Weights of the search (negated for the shortest path), -inf at the nodes it lacks."""
-    return _SignedRows(setup, overload)
 
 
 def _search(
