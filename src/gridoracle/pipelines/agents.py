@@ -64,6 +64,7 @@ from gridoracle.io import (
     check_writable,
     config_hash,
     file_sha256,
+    fsync_dir,
     json_safe,
     versions,
 )
@@ -462,8 +463,6 @@ def _publish_episode(tmp: Path, folder: Path, name: str) -> None:
     os.replace(tmp / name, target)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
-    from gridoracle.io import fsync_dir
-
     fsync_dir(folder)
 
 
