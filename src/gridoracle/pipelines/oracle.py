@@ -491,6 +491,12 @@ def _superposed_rewards(
         f"simulated exactly ({stats['n_flagged']} not superposable, {stats['n_candidates']} "
         f"within {stats['margin']:g} of a step's best, {stats['n_added_for_paths']} for the "
         "paths); the others' rewards are superposed and left out of reward_df.csv"
+        + (
+            f"; {stats['n_ended_islanded_unsimulated']} end early unsimulated (their topology "
+            "islands the grid at some step)"
+            if stats.get("n_ended_islanded_unsimulated")
+            else ""
+        )
     )
     return found.table
 

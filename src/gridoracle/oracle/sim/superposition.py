@@ -27,7 +27,9 @@ part's own power flow islands the grid or diverges, or when the beta system is i
 (condition number above :data:`MAX_CONDITION`: the combination islands the grid, or a virtual
 line carries almost nothing in the base state). A flagged combination holding a part that
 diverged at t0 on its own and whose topology islands the grid is dropped as the filter at t0
-would drop it, without a simulation (:func:`_islanded_with_a_part`).
+would drop it, without a simulation (:func:`_islanded_with_a_part`); one whose topology
+islands the grid at a later step (a line in maintenance) ends there, as its exact run would, and
+is dropped as incomplete without a simulation (:func:`_islanding_ends`).
 
 Cost (:func:`screen`, measured on 2 shared cores): per (combination, step), 0.55 us of CPU at
 depth 3 on l2rpn_neurips_2020_track1 (59 lines, 100 unitary actions), 1.4 us at depth 2 on
@@ -776,7 +778,9 @@ def superposed_reward_table(
 
     1. The unitary actions (and do nothing) are filtered at t0 and simulated exactly.
     2. Every deeper combination is superposed from them at every step (:func:`screen`); those
-       it cannot superpose (see the module docstring) are simulated exactly.
+       it cannot superpose (see the module docstring) are simulated exactly, except those whose
+       topology islands the grid at some step: their run ends there (reward 0, flag -1, NaN
+       after, as an exact run's), so they are dropped as incomplete, unsimulated.
     3. Those within ``margin`` of the step's best superposed or exact reward at some step (the
        lowest, for ``kind="shortest"``) and among that step's ``per_step`` best superposed
        rewards are filtered at t0 and simulated exactly.
@@ -855,6 +859,7 @@ def superposed_reward_table(
     states = found_states.states
     n_steps = found_states.n_steps
     superposed: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # views of the screens
+    ended: dict[str, int] = {}  # ends at this timestep (islands the grid), not simulated
     flagged: list[Any] = []
     candidates: list[Any] = []
     reasons: dict[str, str] = {}
@@ -890,9 +895,19 @@ def superposed_reward_table(
         for group, result in screened:
             near = _near(result, sign, floor)
             usable = np.asarray(result.ok.all(axis=0), dtype=bool)
+            not_usable = np.flatnonzero(~usable)
+            with clock("islanded later"):
+                ends = _islanding_ends(
+                    [group[j] for j in not_usable], result.ok[:, not_usable], basis, engine, states
+                )
             for j, combo in enumerate(group):
                 if not usable[j]:
-                    flagged.append(combo)
+                    end = ends.get(combo.name)
+                    if end is None:
+                        flagged.append(combo)
+                    else:
+                        ended[combo.name] = end
+                        exact_rows[combo.name] = _ended_rows(result, j, end)
                     continue
                 superposed[combo.name] = (result.rewards[:, j], result.overload[:, j])
                 if near[j]:
@@ -945,7 +960,7 @@ def superposed_reward_table(
     if not whole_graph:
         actions = [c for c in combos if exact_rows.get(c.name, (0, 0, -1))[2] >= 0]
         table = _mixed_table(actions, exact_rows, superposed, n_steps, stopped, source)
-    exact = np.array([a.name in exact_rows for a in actions], dtype=bool)
+    exact = np.array([a.name in exact_rows and a.name not in ended for a in actions], dtype=bool)
     stats = {
         "margin": float(margin),
         "per_step": per_step,
@@ -954,6 +969,7 @@ def superposed_reward_table(
         "n_superposed": len(superposed),
         "n_flagged": len(flagged),
         "n_islanded_unsimulated": len(islanded),
+        "n_ended_islanded_unsimulated": len(ended),
         "n_candidates": n_candidates,
         "n_added_for_paths": added,
         "n_exact": int(exact.sum()),
@@ -963,6 +979,110 @@ def superposed_reward_table(
         "seconds": {k: round(v, 3) for k, v in seconds.items()},
     }
     return SuperposedTable(table, actions, exact, filtered, stats)
+
+
+def _islanding_ends(
+    combos: Sequence[Any],
+    ok: np.ndarray,
+    basis: UnitaryBasis,
+    engine: Any,
+    states: StateBatch,
+) -> dict[str, int]:
+    """The combinations whose run ends because their topology islands the grid at some step:
+    ``{name: the first such timestep}``.
+
+    The reward table holds a combination's buses on every state of the reconnect-only episode
+    (its lines out included), as :func:`unitary_basis` holds each part, so where that topology
+    islands the grid (``engine.islanded``: a load or generator cut off, a game over) the exact
+    run fails, at that timestep or earlier (an AC divergence before it is not looked for). Its
+    run is then incomplete and Oracle4Grid drops it, so it is not simulated. Only steps where
+    superposition was not used (``ok`` False) are looked at, one per base topology (the
+    islanding depends on the topology and the lines out only); combinations whose parts set
+    the same element or reconnect a line are left to the exact simulation.
+
+    Parameters
+    ----------
+    combos : sequence of CombinedAction
+        Combinations superposition did not use at some step; each part is in ``basis.names``.
+    ok : ndarray of bool, shape (S, len(combos))
+        Where :func:`screen` used superposition.
+    """
+    if not combos:
+        return {}
+    index = {name: i for i, name in enumerate(basis.names)}
+    or_pos, ex_pos = engine.line_or_pos, engine.line_ex_pos
+    changes: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, frozenset[int]] | None] = {}
+
+    def change(g: int, i: int, name: str) -> tuple[np.ndarray, np.ndarray, frozenset[int]] | None:
+        """Unitary action i on group g's base topology: positions, buses, elements it sets
+        (None: it reconnects a line)."""
+        key = (g, i)
+        if key not in changes:
+            rows = basis.groups[g].rows
+            first = int(rows[0])
+            topo0 = states.topo_vect[first].astype(np.int64)
+            prev0 = states.prev_topo[first].astype(np.int64)
+            status0 = states.line_status[first]
+            action = actions[name]
+            converted = engine.action_space(dict(action.grid2op))
+            status = np.asarray(converted.line_set_status, dtype=np.int64)
+            if (status == 1).any() or (np.asarray(converted.line_change_status) != 0).any():
+                changes[key] = None
+            else:
+                topo = engine.resulting_topology(action, topo0, prev0, status0)
+                where = np.flatnonzero(topo != topo0)
+                lines = np.flatnonzero(status != 0)
+                touched = np.flatnonzero(np.asarray(converted.set_bus) != 0).tolist()
+                touched += or_pos[lines].tolist() + ex_pos[lines].tolist()
+                changes[key] = (where, topo[where], frozenset(touched))
+        return changes[key]
+
+    def combined(g: int, names: list[str]) -> np.ndarray | None:
+        """The combination's topology on group g (lines out at -1), None if not built here."""
+        first = int(basis.groups[g].rows[0])
+        topo = states.topo_vect[first].astype(np.int64)
+        touched: set[int] = set()
+        for name in names:
+            found = change(g, index[name], name)
+            if found is None or touched & found[2]:
+                return None  # a reconnection or two parts on one element: simulated exactly
+            touched |= found[2]
+            topo[found[0]] = found[1]
+        off = ~np.asarray(states.line_status[first], dtype=bool)
+        topo[or_pos[off]] = -1
+        topo[ex_pos[off]] = -1
+        return topo
+
+    actions = {p.name: p for c in combos for p in c.parts}
+    # the base topologies in the order of their first timestep: the first that islands is the end
+    order = sorted(range(len(basis.groups)), key=lambda g: int(basis.groups[g].rows[0]))
+    out: dict[str, int] = {}
+    for j, combo in enumerate(combos):
+        names = [p.name for p in combo.parts]
+        if any(n not in index for n in names):
+            continue
+        for g in order:
+            rows = basis.groups[g].rows
+            if ok[rows, j].all():
+                continue
+            topo = combined(g, names)
+            if topo is None:
+                break
+            if engine.islanded(topo):
+                out[combo.name] = int(rows[0])
+                break
+    return out
+
+
+def _ended_rows(result: Screened, j: int, end: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """The reward table's column of a run that fails at timestep ``end``: its superposed
+    rewards before, reward 0 and overload flag -1 there (as a failed step), NaN after."""
+    rewards = result.rewards[:, j].astype(np.float64)
+    overload = result.overload[:, j].astype(np.float64)
+    rewards[end], overload[end] = 0.0, -1.0
+    rewards[end + 1 :] = np.nan
+    overload[end + 1 :] = np.nan
+    return rewards, overload, end + 1
 
 
 def _islanded_with_a_part(

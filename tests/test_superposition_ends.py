@@ -1,0 +1,95 @@
+"""Combinations whose topology islands the grid at a later step (a line in maintenance): their
+run ends there, so ``--combine superposition`` drops them unsimulated; checked against the
+exact reward table on l2rpn_neurips_2020_track1, whose chronic 0 takes line 13 out at step 108."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from gridoracle.actions.combine import combinations
+from gridoracle.actions.parse import convert
+from gridoracle.engine.batched import BatchedEngine
+from gridoracle.oracle.core.best_path import best_paths
+from gridoracle.oracle.core.transitions import allowed_transitions
+from gridoracle.oracle.sim import superposition as sup
+from gridoracle.oracle.sim.rewards import drop_incomplete, reward_table
+
+ROOT = Path(__file__).resolve().parent.parent
+ACTIONS = ROOT / "examples/actions/l2rpn_neurips_2020_track1/reference.json"
+STEPS = 116  # line 13 is in maintenance from row 108 of chronic 0
+MAINTENANCE_LINE = 13
+
+
+def _env_without_opponent() -> Any:
+    from gridoracle.grid import make_env
+    from gridoracle.oracle.sim.agents import OracleL2RPNReward, OracleOverloadReward
+    from gridoracle.oracle.sim.env import has_opponent, simulation_parameters
+
+    env = make_env(
+        "l2rpn_neurips_2020_track1",
+        param=simulation_parameters(),
+        reward_class=OracleL2RPNReward,
+        other_rewards={"overload_reward": OracleOverloadReward},
+        opponent_init_budget=0.0,
+        opponent_budget_per_ts=0.0,
+    )
+    assert not has_opponent(env)
+    return env
+
+
+@pytest.fixture(scope="module")
+def case() -> Iterator[tuple[Any, BatchedEngine, list[Any]]]:
+    env = _env_without_opponent()
+    data = json.loads(ACTIONS.read_text())
+    # substation 12: load 13 alone with line 13 on bus 2, so it is cut off when line 13 is out
+    data["sub"]["12"] = [{"lines_id_bus": [[13, 2], [14, 1], [20, 1]], "loads_id_bus": [[13, 2]]}]
+    unitary, _ = convert(data, env)
+    yield env, BatchedEngine(env), unitary
+    env.close()
+
+
+def test_islanding_combinations_end_as_the_exact_runs_do(
+    case: tuple[Any, BatchedEngine, list[Any]],
+) -> None:
+    """Every combination dropped as ending at timestep d without a simulation ends there in
+    the exact reward table too (played d + 1, reward 0, flag -1); the best paths are those of
+    the exact table."""
+    env, engine, unitary = case
+    combos = combinations(unitary, 2)
+    islanding = next(u.name for u in unitary if u.name.startswith("sub-12-"))
+    found = sup.superposed_reward_table(env, engine, combos, 0, STEPS, 0, margin=1e9)
+    ended = {n for n, p in zip(found.table.names, found.table.played, strict=True) if p < STEPS}
+    holding = {c.name for c in combos if c.depth == 2 and islanding in c.name.split("_")}
+    n_ended = found.stats["n_ended_islanded_unsimulated"]
+    assert n_ended >= len(holding) - 2 > 10  # (conflicts on substation 12 are simulated)
+    assert found.stats["n_flagged"] < len(holding)  # they used to be flagged and simulated
+    unsimulated = [
+        a
+        for a, exact in zip(found.actions, found.exact, strict=True)
+        if a.name in ended and not exact
+    ]
+    assert len(unsimulated) == n_ended
+    truth = reward_table(env, engine, combos, 0, STEPS, 0)
+    col = {n: j for j, n in enumerate(truth.names)}
+    for action in unsimulated:
+        j = col[action.name]
+        k = found.table.names.index(action.name)
+        assert truth.played[j] == found.table.played[k] < STEPS, action.name
+        d = int(truth.played[j]) - 1
+        assert truth.rewards[d, j] == 0.0 and truth.overload[d, j] == -1.0
+        assert d >= 100  # the maintenance, not t0
+    paths = []
+    for table in (truth, found.table):
+        keep, _ = drop_incomplete(table.played, table.names)
+        sub = table.select(keep)
+        rules = allowed_transitions(sub.names, max_sub=1, max_line=1)
+        flags = np.nan_to_num(sub.overload, nan=-1).astype(np.int8)
+        best, best_no = best_paths(sub.rewards, rules, flags)
+        paths.append(([sub.names[i] for i in best.path], [sub.names[i] for i in best_no.path]))
+    assert paths[0] == paths[1]
