@@ -17,7 +17,10 @@ error
 agree
     ``gridoracle oracle`` with ``--combine exact`` then ``--combine superposition`` on the same
     inputs, each in a child process (wall time and peak memory from ``/usr/bin/time``): the best
-    paths and kpis.csv compared byte for byte.
+    paths and kpis.csv compared byte for byte. ``--no-opponent`` is passed to both runs (an
+    environment with an opponent is otherwise simulated exactly in both), ``--workers`` as the
+    CLI's when above 1, ``--keep DIR`` keeps both runs' outputs in ``DIR/exact`` and
+    ``DIR/superposition``.
 scale
     ``gridoracle oracle --combine superposition`` alone (exact is out of reach there), timed with
     its peak memory and its step timings from summary.json.
@@ -33,11 +36,11 @@ table
     (wall and CPU seconds, peak memory): combinations, :func:`superposed_reward_table` (its own
     split: exact unitary actions, states, basis, screen, exact candidates, path rounds), then
     the pipeline's transitions and two best path searches on the table it returns.
-    ``--no-opponent`` makes the environment without its opponent (l2rpn_neurips_2020_track1
-    has one, and with an opponent ``gridoracle oracle`` simulates every combination exactly);
+    ``--no-opponent`` makes the environment without its opponent as ``gridoracle oracle
+    --no-opponent`` does (l2rpn_neurips_2020_track1 has one, and with an opponent
+    ``gridoracle oracle`` simulates every combination exactly);
     ``--margin`` as ``superposed_reward_table``'s; ``--workers`` screening threads (the exact
-    simulations run in this process: workers would make the environment again, with its
-    opponent); ``--graph-limit`` as :data:`GRAPH_LIMIT`.
+    simulations run in this process); ``--graph-limit`` as :data:`GRAPH_LIMIT`.
 
 The machine's load (1-minute load average) is printed with every figure: other jobs share it.
 """
@@ -260,32 +263,13 @@ def _table(args: Any) -> dict[str, Any]:
     from gridoracle.actions.combine import combinations
     from gridoracle.actions.oracle_input import load_oracle_actions
     from gridoracle.engine.batched import BatchedEngine
-    from gridoracle.grid import make_env
     from gridoracle.oracle.core.best_path import best_paths
     from gridoracle.oracle.core.transitions import allowed_transitions
     from gridoracle.oracle.sim import superposition as sup
-    from gridoracle.oracle.sim.agents import OracleL2RPNReward, OracleOverloadReward
-    from gridoracle.oracle.sim.env import (
-        has_opponent,
-        make_oracle_env,
-        reuse_chronic_reads,
-        simulation_parameters,
-    )
+    from gridoracle.oracle.sim.env import has_opponent, make_oracle_env
     from gridoracle.oracle.sim.rewards import drop_incomplete
 
-    if args.no_opponent:
-        env = reuse_chronic_reads(
-            make_env(
-                args.env,
-                param=simulation_parameters(),
-                reward_class=OracleL2RPNReward,
-                other_rewards={"overload_reward": OracleOverloadReward},
-                opponent_init_budget=0.0,
-                opponent_budget_per_ts=0.0,
-            )
-        )
-    else:
-        env = make_oracle_env(args.env, "oracle")
+    env = make_oracle_env(args.env, "oracle", opponent=not args.no_opponent)
     if has_opponent(env):
         raise SystemExit(f"{args.env} has an opponent: superposition is not used (--no-opponent)")
     engine = BatchedEngine(env)
@@ -363,6 +347,7 @@ def main() -> None:
     parser.add_argument("--graph-limit", type=int, default=GRAPH_LIMIT)
     parser.add_argument("--no-opponent", action="store_true")
     parser.add_argument("--margin", type=float, default=DEFAULT_MARGIN)
+    parser.add_argument("--keep", help="agree, scale: write the runs' outputs here (kept)")
     parser.add_argument(
         "--grids",
         default="l2rpn_case14_sandbox=examples/actions/l2rpn_case14_sandbox/reference.json",
@@ -415,8 +400,13 @@ def main() -> None:
     else:
         base = ["--env", args.env, "--chronic", "0", "--actions", args.actions]
         base += ["--max-depth", str(args.depth), "--max-iter", str(args.steps)]
+        if args.workers > 1:
+            base += ["--workers", str(args.workers)]
+        if args.no_opponent:
+            base += ["--no-opponent"]
         modes = ["exact", "superposition"] if args.section == "agree" else ["superposition"]
-        with tempfile.TemporaryDirectory() as tmp:
+        with tempfile.TemporaryDirectory() as scratch:
+            tmp = args.keep or scratch
             runs = {m: _oracle([*base, "--combine", m], Path(tmp) / m) for m in modes}
             for mode, run in runs.items():
                 s = run["summary"]

@@ -41,6 +41,7 @@ def test_oracle4grids_config_ini_gives_its_values() -> None:
         "replay_reward_rel_tolerance": 1e-7,
         "output_path": None,
         "combine": "exact",
+        "no_opponent": False,
     }
     # a key without a value: not set, and Oracle4Grid then truncates to 5 decimals
     assert config.significant_digit == 5

@@ -64,6 +64,18 @@ SETTINGS_DEFAULTS = {
     "replay_reward_rel_tolerance": "1e-07",
     "combine": "exact",
 }
+NoOpponent = Annotated[
+    bool,
+    typer.Option(
+        "--no-opponent",
+        help="Make the environment without its opponent: no attack, no multiverse, so that "
+        "--combine superposition applies. Departs from Oracle4Grid, which always runs the "
+        "opponent's multiverse when the environment has one. Changes nothing on an environment "
+        "without opponent. [default: --config's no_opponent, else off]",
+        show_default=False,
+        rich_help_panel=SETTINGS_PANEL,
+    ),
+]
 NbProcess = Annotated[
     int | None,
     workers_option(
@@ -127,6 +139,7 @@ def oracle_cmd(
         float | None, _setting("replay_reward_rel_tolerance")
     ] = None,
     combine: Annotated[str | None, _setting("combine")] = None,
+    no_opponent: NoOpponent = False,
     out: OutputPath = None,
     seed: OracleSeed = 0,
     reward: Reward = "oracle",
@@ -148,7 +161,9 @@ def oracle_cmd(
     On an environment with an opponent (e.g. rte_case14_opponent) the runs hold it, as
     Oracle4Grid does: the attack windows are re-simulated per attack seen (its multiverse), the
     best path goes through them, and two robust paths (best worst case and best expected value
-    over the attacks seen) are reported beside it; --seed decides the attacks.
+    over the attacks seen) are reported beside it; --seed decides the attacks. --no-opponent
+    makes the environment without it instead (not an Oracle4Grid option); only then is
+    --combine superposition used on such an environment.
 
     Oracle4Grid's names are accepted too: `--output` for `--out`, `--nb-process` for `--workers`,
     `--actions-file` for `--actions`.
@@ -175,6 +190,7 @@ def oracle_cmd(
             "reward_significant_digit": reward_significant_digit,
             "replay_reward_rel_tolerance": replay_reward_rel_tolerance,
             "combine": combine,
+            "no_opponent": True if no_opponent else None,
             "output_path": None if out is None else str(out),
         }
     )

@@ -106,6 +106,11 @@ class OracleConfig:
         (combinations screened by superposition of their unitary parts, only those that can
         reach the best path simulated; see :mod:`gridoracle.oracle.sim.superposition`).
         gridoracle's setting, not Oracle4Grid's.
+    no_opponent : bool
+        Make the environment without its opponent (``--no-opponent``): no attack, no
+        multiverse, and ``combine = "superposition"`` is used. gridoracle's setting:
+        Oracle4Grid always runs the opponent's multiverse when the environment has one. It
+        changes nothing on an environment without opponent.
     """
 
     max_depth: int = 1
@@ -117,6 +122,7 @@ class OracleConfig:
     replay_reward_rel_tolerance: float = 1e-7
     output_path: str | None = None
     combine: str = "exact"
+    no_opponent: bool = False
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -348,6 +354,8 @@ def read_config(path: str | os.PathLike[str] | None) -> tuple[OracleConfig, list
 
 
 def _ini_text(value: Any) -> str:
+    if isinstance(value, bool):  # TOML's and configparser's spelling
+        return "true" if value else "false"
     if isinstance(value, float):
         return repr(value)
     return str(value)
@@ -375,6 +383,29 @@ def _as_int(key: str, value: Any, source: str, minimum: int, maximum: int | None
     if number < minimum or (maximum is not None and number > maximum):
         raise _bad(source, key, value, expected)
     return number
+
+
+_BOOL_TEXT = {
+    "true": True,
+    "yes": True,
+    "on": True,
+    "1": True,
+    "false": False,
+    "no": False,
+    "off": False,
+    "0": False,
+}
+
+
+def _as_bool(key: str, value: Any, source: str) -> bool:
+    """A boolean, or its text as configparser's ``getboolean`` reads it (true/false, yes/no,
+    on/off, 1/0, any case)."""
+    if isinstance(value, bool):
+        return value
+    text = value.strip().lower() if isinstance(value, str) else None
+    if text not in _BOOL_TEXT:
+        raise _bad(source, key, value, "true or false")
+    return _BOOL_TEXT[text]
 
 
 def _as_float(key: str, value: Any, source: str) -> float:
@@ -417,6 +448,8 @@ def _check(key: str, value: Any, source: str) -> Any:
         if text not in COMBINE_MODES:
             raise _bad(source, key, value, " or ".join(COMBINE_MODES))
         return text
+    if key == "no_opponent":
+        return _as_bool(key, value, source)
     if key == "output_path":
         if value is None:
             return None

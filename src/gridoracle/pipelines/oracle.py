@@ -52,7 +52,12 @@ from gridoracle.oracle.core.universes import (
     universe_frame,
 )
 from gridoracle.oracle.outputs import path_document, write_csv, write_figures, write_json
-from gridoracle.oracle.sim.env import has_opponent, make_oracle_env, use_replay_parameters
+from gridoracle.oracle.sim.env import (
+    has_opponent,
+    make_oracle_env,
+    oracle_env_name,
+    use_replay_parameters,
+)
 from gridoracle.oracle.sim.episode import reset_episode
 from gridoracle.oracle.sim.multiverse import (
     MainRuns,
@@ -245,7 +250,9 @@ def run_oracle(
     _prepare_output(_output_folder(request))  # before any work: nothing runs for nothing
     with _timed(timings, "0 inputs"):
         progress.stage("0 - environment and unitary actions")
-        sim_env = make_oracle_env(request.env, request.reward)
+        sim_env = make_oracle_env(
+            request.env, request.reward, opponent=not request.settings.no_opponent
+        )
     try:
         return _run(request, sim_env, _table_backend(request.settings, backend), progress, timings)
     finally:
@@ -389,6 +396,15 @@ def _read_inputs(request: OracleRequest, sim_env: Any) -> _Episode:
     return _Episode(chronics[0], folder, unitary, list(warnings), fmt)
 
 
+def _env_name(request: OracleRequest) -> str:
+    """The environment as :func:`make_oracle_env` makes it, here and in every worker: a folder
+    by its absolute path, without its opponent with ``no_opponent`` (then the name differs, and
+    so do the caches' keys holding it)."""
+    env = request.env
+    name = str(Path(env).resolve()) if Path(env).exists() else env
+    return oracle_env_name(name, opponent=not request.settings.no_opponent)
+
+
 def _output_folder(request: OracleRequest) -> Path:
     """Where the outputs of ``request`` go: under ``out``, else the settings' ``output_path``."""
     root = Path(request.out or request.settings.output_path or "results/oracle")
@@ -420,7 +436,8 @@ def _combine(episode: _Episode, settings: OracleConfig, sim_env: Any, seed: int 
             return
         episode.warnings.append(
             "combine superposition: not used with an opponent (its attacks change the "
-            "topology per run); every combined action is simulated exactly"
+            "topology per run); every combined action is simulated exactly (--no-opponent "
+            "makes the environment without it)"
         )
     # the reset the reward table makes (step 2: only the rows of max_iter steps are read)
     first = reset_episode(sim_env, episode.chronic, seed, settings.max_iter)
@@ -439,7 +456,6 @@ def _rewards(
     progress: Progress,
 ) -> RewardTable:
     """Step 2: the reward table of every combined action, cached under the output folder."""
-    env = request.env
     return reward_table(
         sim_env,
         engine,
@@ -450,7 +466,7 @@ def _rewards(
         reward=request.reward,
         backend=backend,
         progress=progress,
-        env_name=str(Path(env).resolve()) if Path(env).exists() else env,
+        env_name=_env_name(request),
         cache=episode.folder / ".cache" if request.resume else None,
     )
 
@@ -464,7 +480,7 @@ def _superposed_rewards(
     progress: Progress,
 ) -> RewardTable:
     """Step 2 with ``--combine superposition``: screened, exact where it can matter."""
-    env, settings = request.env, request.settings
+    settings = request.settings
     found = superposed_reward_table(
         sim_env,
         engine,
@@ -477,7 +493,7 @@ def _superposed_rewards(
         reward=request.reward,
         backend=backend,
         progress=progress,
-        env_name=str(Path(env).resolve()) if Path(env).exists() else env,
+        env_name=_env_name(request),
         cache=episode.folder / ".cache" if request.resume else None,
     )
     episode.superposition = found
@@ -736,10 +752,9 @@ def _opponent_rewards(
     (window, attack, action) the main runs did not simulate, re-simulated with that attack;
     both as units on ``backend`` (local processes with ``nb_process``, or Dask), each finished
     run kept in ``<folder>/.cache`` (reused when resuming)."""
-    env = request.env
     options: dict[str, Any] = {
         "backend": backend,
-        "env_name": str(Path(env).resolve()) if Path(env).exists() else env,
+        "env_name": _env_name(request),
         "reward": request.reward,
         "cache": episode.folder / ".cache" if request.resume else None,
     }

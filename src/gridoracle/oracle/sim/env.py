@@ -18,6 +18,13 @@ are a parameter of :func:`make_oracle_env` (:data:`RULES`):
 Every environment gets Oracle4Grid's reward (or grid2op's L2RPNReward) and its overload flag as
 the other reward ``overload_reward``, and reads each chronic's files once for all its resets of
 the same length (:func:`reuse_chronic_reads`).
+
+``opponent=False`` (``gridoracle oracle --no-opponent``) makes the environment without its
+opponent, whatever its configuration says: grid2op's defaults for an environment that has none
+(:data:`NO_OPPONENT`). Workers that make their own environment (spawned local processes, Dask)
+take it from the environment's name: :func:`oracle_env_name` appends :data:`NO_OPPONENT_SUFFIX`
+to it, which :func:`make_oracle_env` reads back (and which puts it in every cache key holding
+the name).
 """
 
 from __future__ import annotations
@@ -34,6 +41,47 @@ from gridoracle.oracle.sim.agents import OracleL2RPNReward, OracleOverloadReward
 REWARDS: tuple[str, ...] = ("oracle", "l2rpn")
 #: the rules an environment of the Oracle plays under (see the module docstring)
 RULES: tuple[str, ...] = ("simulation", "oracle", "replay")
+#: appended to an environment's name or folder: make it without its opponent
+NO_OPPONENT_SUFFIX = "#no-opponent"
+
+
+def no_opponent_options() -> dict[str, Any]:
+    """``grid2op.make``'s options of an environment without opponent (grid2op's defaults when
+    the environment's config.py names none: an opponent that does nothing and never attacks)."""
+    from grid2op.Action import DontAct
+    from grid2op.Opponent import BaseOpponent, NeverAttackBudget
+
+    return {
+        "opponent_class": BaseOpponent,
+        "opponent_action_class": DontAct,
+        "opponent_budget_class": NeverAttackBudget,
+        "opponent_init_budget": 0.0,
+        "opponent_budget_per_ts": 0.0,
+        "opponent_attack_duration": 0,
+        "opponent_attack_cooldown": 99999,
+        "kwargs_opponent": {},
+    }
+
+
+def oracle_env_name(env: str, *, opponent: bool = True) -> str:
+    """The name :func:`make_oracle_env` makes ``env`` from, without its opponent if asked.
+
+    Examples
+    --------
+    >>> oracle_env_name("rte_case14_opponent", opponent=False)
+    'rte_case14_opponent#no-opponent'
+    >>> split_env_name(oracle_env_name("rte_case14_opponent", opponent=False))
+    ('rte_case14_opponent', False)
+    """
+    env, keep = split_env_name(env)
+    return env if keep and opponent else env + NO_OPPONENT_SUFFIX
+
+
+def split_env_name(env: str) -> tuple[str, bool]:
+    """``env`` without :data:`NO_OPPONENT_SUFFIX`, and whether its opponent is kept."""
+    if env.endswith(NO_OPPONENT_SUFFIX):
+        return env[: -len(NO_OPPONENT_SUFFIX)], False
+    return env, True
 
 
 def _parameters(*, protections: bool, max_line: int, max_sub: int) -> Any:
@@ -56,18 +104,24 @@ def replay_parameters() -> Any:
     return _parameters(protections=True, max_line=1, max_sub=1)
 
 
-def make_oracle_env(env: str, reward: str = "oracle", *, rules: str = "oracle") -> Any:
+def make_oracle_env(
+    env: str, reward: str = "oracle", *, rules: str = "oracle", opponent: bool = True
+) -> Any:
     """An environment for the Oracle: ``env`` on lightsim2grid, under ``rules``.
 
     Parameters
     ----------
     env : str
-        Environment name or folder (see :func:`gridoracle.grid.make_env`).
+        Environment name or folder (see :func:`gridoracle.grid.make_env`), possibly ending in
+        :data:`NO_OPPONENT_SUFFIX` (:func:`oracle_env_name`): then made without its opponent.
     reward : {"oracle", "l2rpn"}
         The environment's reward: Oracle4Grid's OracleL2RPNReward or grid2op's L2RPNReward; the
         overload flag is always the other reward ``overload_reward``.
     rules : {"oracle", "simulation", "replay"}
         The parameters and legality rules (see the module docstring).
+    opponent : bool
+        False: without the environment's opponent (:func:`no_opponent_options`, grid2op's
+        defaults: an environment whose config.py names no opponent is the same either way).
 
     Raises
     ------
@@ -90,6 +144,9 @@ def make_oracle_env(env: str, reward: str = "oracle", *, rules: str = "oracle") 
     }
     if rules == "simulation":
         kwargs["gamerules_class"] = AlwaysLegal
+    env, keep = split_env_name(env)
+    if not (keep and opponent):
+        kwargs.update(no_opponent_options())
     return reuse_chronic_reads(make_env(env, **kwargs))
 
 
