@@ -713,3 +713,210 @@ def test_a_horizon_1_model_is_fed_the_forecasts(env_case14, states, tmp_path_fac
         np.testing.assert_allclose(
             agent.predict(obs), predictor.predict(X).to_numpy()[0], atol=1e-12
         )
+
+
+# ------------------------------------------------------------------------------ recovery
+
+SPLIT_SUBS = (1, 4)  # substations of the sandbox that take two elements on bus 2 safely
+RECOVER, THRESHOLD = 0.9, 0.95
+
+
+def _split(space, sub):
+    """Substation ``sub``'s first two elements on bus 2, the others on bus 1."""
+    vector = [1] * int(space.sub_info[sub])
+    vector[0] = vector[1] = 2
+    return space({"set_bus": {"substations_id": [(sub, vector)]}})
+
+
+def _back(space, reference, obs, sub):
+    """The return of ``sub`` to ``reference`` built independently of the agent: its connected
+    elements set to their reference bus, the others left alone (0)."""
+    first = int(np.sum(space.sub_info[:sub]))
+    ref = reference[first : first + int(space.sub_info[sub])]
+    now = np.asarray(obs.topo_vect)[first : first + int(space.sub_info[sub])]
+    vector = [int(r) if n > 0 else 0 for r, n in zip(ref, now, strict=True)]
+    return space({"set_bus": {"substations_id": [(sub, vector)]}})
+
+
+def _split_state(env, subs=SPLIT_SUBS, waits=0):
+    """Chronic 0 reset (its observation: the reference), then each of ``subs`` split by its own
+    env.step, ``waits`` do-nothing steps after the first; the last observation."""
+    env.set_id(0)
+    first = env.reset()
+    obs = first
+    for i, sub in enumerate(subs):
+        obs, _r, done, info = env.step(_split(env.action_space, sub))
+        assert not done and not info["is_illegal"], (sub, info)
+        for _ in range(waits if i == 0 else 0):
+            obs, *_ = env.step(env.action_space({}))
+    return first, obs
+
+
+def _agents(space, model_dir, **kwargs):
+    return (
+        GreedyAgent(space, model_dir, threshold=THRESHOLD, **kwargs),
+        RandomKAgent(space, model_dir, k=3, threshold=THRESHOLD, **kwargs),
+        ScreeningAgent(space, model_dir, k=3, threshold=THRESHOLD, **kwargs),
+    )
+
+
+def test_recovery_plays_the_best_return_of_an_exhaustive_simulation(env_case14, model_dir):
+    env, space = env_case14, env_case14.action_space
+    first, obs = _split_state(env)
+    reference = np.asarray(first.topo_vect)
+    assert float(obs.rho.max()) < RECOVER
+    # ground truth: every substation away from the reference, returned and simulated
+    differ = sorted({int(s) for s in np.flatnonzero(np.asarray(obs.topo_vect) != reference)})
+    differ_subs = sorted({int(np.searchsorted(np.cumsum(space.sub_info), p, "right"))
+                          for p in differ})  # fmt: skip
+    assert differ_subs == list(SPLIT_SUBS)
+    values = {s: _value(obs, _back(space, reference, obs, s)) for s in differ_subs}
+    best = min(differ_subs, key=lambda s: (values[s], s))
+    assert values[best] < THRESHOLD  # this state's best return is played
+    for agent in _agents(space, model_dir, recover=RECOVER):
+        agent.reset(first)
+        action = agent.act(obs, 0.0)
+        assert action == _back(space, reference, obs, best), agent.kind
+        record = agent.records[-1]
+        assert record["kind"] == "recover" and record["action"] == f"recover-sub-{best}"
+        assert record["substations"] == differ_subs
+        np.testing.assert_allclose(record["values"], [values[s] for s in differ_subs], atol=1e-9)
+        calls = len(differ_subs)
+        assert (agent.simulate_calls, agent.recovery_calls, agent.recovery_steps) == (
+            calls,
+        ) * 2 + (1,)
+        assert agent.acting_steps == 0
+        summary = agent.summary()
+        assert summary["recovery_calls"] == calls and summary["recovery_steps"] == 1
+        assert summary["recover"] == RECOVER and summary["calls_per_acting_step"] is None
+        assert summary["decision_seconds_mean"] is None  # a recovery is not an acting step
+        json.dumps(agent.records, allow_nan=False)
+        # after reset the counters restart, the reference is the new first observation
+        agent.reset(obs)
+        assert agent.recovery_calls == agent.recovery_steps == agent.simulate_calls == 0
+        assert agent.act(obs, 0.0) == space({}) and agent.simulate_calls == 0
+    for agent in _agents(space, model_dir):  # recover None: today's behaviour
+        agent.reset(first)
+        assert agent.act(obs, 0.0) == space({})
+        assert (agent.simulate_calls, agent.records) == (0, [])
+
+
+def test_no_recovery_at_or_above_recover_nor_without_reset_reference(env_case14, model_dir):
+    env, space = env_case14, env_case14.action_space
+    first, obs = _split_state(env)
+    rho = float(obs.rho.max())
+    agent = GreedyAgent(space, model_dir, threshold=THRESHOLD, recover=rho)  # not below r
+    agent.reset(first)
+    assert agent.act(obs, 0.0) == space({}) and agent.simulate_calls == 0
+    # without reset, the reference is the first observation seen: this one, nothing differs
+    agent = GreedyAgent(space, model_dir, threshold=THRESHOLD, recover=RECOVER)
+    assert agent.act(obs, 0.0) == space({}) and agent.simulate_calls == 0
+    np.testing.assert_array_equal(agent.reference, obs.topo_vect)
+
+
+def test_the_reconnection_keeps_priority_over_recovery(env_case14, model_dir):
+    env, space = env_case14, env_case14.action_space
+    first, obs = _split_state(env)
+    line = 17  # out, this state's max rho stays below RECOVER
+    obs, _r, done, _info = env.step(space({"set_line_status": [(line, -1)]}))
+    assert not done and float(obs.rho.max()) < RECOVER and obs.time_before_cooldown_line[line] == 0
+    for agent in _agents(space, model_dir, recover=RECOVER):
+        agent.reset(first)
+        assert agent.act(obs, 0.0) == space({"set_line_status": [(line, 1)]})
+        assert agent.simulate_calls == agent.recovery_calls == 0 and agent.records == []
+
+
+@pytest.mark.parametrize(
+    ("values", "played"),
+    [
+        ({1: 0.5, 4: 0.5}, 1),  # a tie: the lowest substation id
+        ({1: 0.6, 4: 0.5}, 4),
+        ({1: 0.97, 4: 0.96}, None),  # at or above the threshold: do nothing
+        ({1: THRESHOLD, 4: None}, None),  # exactly the threshold; a game over never counts
+        ({1: None, 4: 0.94}, 4),
+    ],
+)
+def test_the_rule_of_recovery(env_case14, model_dir, values, played):
+    env, space = env_case14, env_case14.action_space
+    first, obs = _split_state(env)
+    reference = np.asarray(first.topo_vect)
+    fixed = [(space({}), 0.5)] + [(_back(space, reference, obs, s), v) for s, v in values.items()]
+    agent = GreedyAgent(space, model_dir, threshold=THRESHOLD, recover=RECOVER)
+    agent.reset(first)
+    action = agent.act(_fixed_simulate(obs, fixed), 0.0)
+    record = agent.records[-1]
+    assert record["calls"] == agent.recovery_calls == agent.simulate_calls == 2
+    if played is None:
+        assert action == space({}) and record["action"] == DONOTHING
+        assert agent.recovery_steps == 0
+    else:
+        assert action == _back(space, reference, obs, played)
+        assert record["action"] == f"recover-sub-{played}" and agent.recovery_steps == 1
+
+
+def test_recovery_simulates_only_substations_out_of_cooldown(env_cooldown, model_dir):
+    env, space = env_cooldown, env_cooldown.action_space
+    first, obs = _split_state(env, waits=3)  # sub 1 split, 3 steps, sub 4 split
+    ready = np.asarray(obs.time_before_cooldown_sub) == 0
+    assert ready[1] and not ready[4]
+    agent = ScreeningAgent(space, model_dir, k=3, threshold=THRESHOLD, recover=RECOVER)
+    agent.reset(first)
+    action = agent.act(obs, 0.0)
+    assert agent.records[-1]["substations"] == [1] and agent.recovery_calls == 1
+    reference = np.asarray(first.topo_vect)
+    expected = _back(space, reference, obs, 1)
+    played = _value(obs, expected) < THRESHOLD
+    assert action == (expected if played else space({}))
+    obs, _r, _done, info = env.step(action)
+    assert not info["is_illegal"]
+
+
+def test_a_disconnected_line_end_is_never_set(env_cooldown, model_dir):
+    env, space = env_cooldown, env_cooldown.action_space
+    sub = 4  # its first element is line 1's end, which can be out with max rho below RECOVER
+    positions = np.flatnonzero(np.repeat(np.arange(space.n_sub), space.sub_info) == sub)
+    or_pos, ex_pos = (
+        np.asarray(space.line_or_pos_topo_vect),
+        np.asarray(space.line_ex_pos_topo_vect),
+    )
+    # the line at the substation's first element (one of the two _split puts on bus 2)
+    end = int(positions[0])
+    line = int(np.flatnonzero((or_pos == end) | (ex_pos == end))[0])
+    env.set_id(0)
+    first = env.reset()
+    obs, *_ = env.step(_split(space, sub))
+    obs, *_ = env.step(space({}))
+    obs, _r, done, _info = env.step(space({"set_line_status": [(line, -1)]}))
+    obs, *_ = env.step(space({}))
+    assert not done and not obs.line_status[line] and obs.time_before_cooldown_line[line] > 0
+    assert obs.time_before_cooldown_sub[sub] == 0 and float(obs.rho.max()) < RECOVER
+    assert obs.topo_vect[end] == -1 and obs.topo_vect[positions[1]] == 2  # still away
+    agent = GreedyAgent(space, model_dir, threshold=THRESHOLD, recover=RECOVER)
+    agent.reset(first)
+    ((got_sub, action),) = agent.recovery_actions(obs)
+    assert got_sub == sub
+    set_bus = np.asarray(action.set_bus)
+    assert set_bus[end] == 0 and not np.any(np.asarray(action.line_set_status))
+    connected = positions[np.asarray(obs.topo_vect)[positions] > 0]
+    np.testing.assert_array_equal(set_bus[connected], np.asarray(first.topo_vect)[connected])
+    assert np.all(set_bus[np.setdiff1d(np.arange(set_bus.size), connected)] == 0)
+    played = agent.act(obs, 0.0)
+    assert agent.recovery_calls == 1
+    after, _r, _done, info = env.step(played)
+    assert not info["is_illegal"] and not after.line_status[line]  # not reconnected
+
+
+@pytest.mark.parametrize("recover", [0, -0.1, THRESHOLD + 0.01, float("nan"), True, "0.5"])
+def test_a_bad_recover_is_one_line(env_case14, model_dir, recover):
+    for make in (
+        lambda: GreedyAgent(env_case14.action_space, model_dir, threshold=THRESHOLD,
+                            recover=recover),
+        lambda: ScreeningAgent(env_case14.action_space, model_dir, threshold=THRESHOLD,
+                               recover=recover),
+        lambda: RandomKAgent(env_case14.action_space, model_dir, threshold=THRESHOLD,
+                             recover=recover),
+    ):  # fmt: skip
+        with pytest.raises(InvalidOption) as err:
+            make()
+        assert err.value.param == "recover" and "recover" in _one_line(err)
+    assert GreedyAgent(env_case14.action_space, model_dir, recover=THRESHOLD).recover == THRESHOLD

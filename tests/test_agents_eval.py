@@ -67,17 +67,25 @@ def _evaluate(model: Path, out: Path, *extra: str) -> list[str]:
 # ------------------------------------------------------------------------ Runner vs hand-run
 
 
-def _hand_run(spec: AgentSpec, model: Path) -> dict:
+def _hand_run(
+    spec: AgentSpec,
+    model: Path,
+    threshold: float = THRESHOLD,
+    recover: float | None = None,
+    steps_at_most: int = STEPS,
+    chronic: int = CHRONIC,
+) -> dict:
     """The episode played by hand: env.reset with the task's seed, env.step(agent.act(...))."""
     from grid2op.Reward import L2RPNReward
 
     from gridoracle.grid import make_env
 
-    env_seed, agent_seed = episode_seeds(0, CHRONIC)
+    env_seed, agent_seed = episode_seeds(0, chronic)
     env = make_env(CASE14, reward_class=L2RPNReward)
     try:
-        agent = build_agent(spec, env.action_space, str(model), THRESHOLD)
-        obs = env.reset(seed=env_seed, options={"time serie id": CHRONIC, "max step": STEPS})
+        agent = build_agent(spec, env.action_space, str(model), threshold, recover=recover)
+        options = {"time serie id": chronic, "max step": steps_at_most}
+        obs = env.reset(seed=env_seed, options=options)
         agent.seed(agent_seed)
         agent.reset(obs)
         reward, done, steps = 0.0, False, 0
@@ -93,7 +101,11 @@ def _hand_run(spec: AgentSpec, model: Path) -> dict:
         counters = (
             (agent.simulate_calls, agent.acting_steps) if hasattr(agent, "summary") else (0, 0)
         )
+        recoveries = (
+            (agent.recovery_calls, agent.recovery_steps) if hasattr(agent, "summary") else (0, 0)
+        )
         return {
+            "recoveries": recoveries,
             "steps": steps - int(max_rho[-1] is None),
             "runner_steps": steps,
             "reward": float(np.sum(rewards)),
@@ -452,3 +464,84 @@ def test_a_ctrl_c_leaves_finished_episodes_and_no_partial_one(model, tmp_path):
     done = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     assert f"{4 - len(finished)} episode(s) played, {len(finished)} reused" in done.stdout
+
+
+# ------------------------------------------------------------------------ recovery (--recover)
+
+#: on chronic 0, at threshold and recover 0.8, greedy and screening-2 act (max rho about 0.8),
+#: then return to the reference topology within 20 steps
+RECOVER_AT, RECOVER_STEPS, RECOVER_CHRONIC = 0.8, 20, 0
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [AgentSpec("greedy", "greedy"), AgentSpec("screening_2", "screening", 2)],
+    ids=["greedy", "screening_2"],
+)
+def test_the_runner_recovers_as_a_hand_run_does(spec, model, tmp_path):
+    """The Runner calls reset with the episode's first observation: the same reference, the
+    same recoveries as by hand."""
+    env_seed, agent_seed = episode_seeds(0, RECOVER_CHRONIC)
+    folder = tmp_path / "episodes" / spec.name
+    task = _Task(
+        CASE14, RECOVER_CHRONIC, "0000", spec, str(model), RECOVER_AT, RECOVER_STEPS, env_seed,
+        agent_seed, str(folder), "key", RECOVER_AT,
+    )  # fmt: skip
+    record = _run_episode_unit(task)
+    hand = _hand_run(spec, model, RECOVER_AT, RECOVER_AT, RECOVER_STEPS, RECOVER_CHRONIC)
+    assert (record["simulate_calls"], record["acting_steps"]) == hand["counters"]
+    assert (record["recovery_calls"], record["recovery_steps"]) == hand["recoveries"]
+    assert record["recovery_steps"] > 0 and record["acting_steps"] > 0  # not vacuous
+    assert any(name.startswith("recover-sub-") for name in record["actions_played"])
+    assert record["max_rho"] == pytest.approx(hand["max_rho"], abs=1e-9)
+    from grid2op.Episode import EpisodeData
+
+    episode = EpisodeData.from_disk(str(folder), "0000")
+    played = np.array([a.to_vect() for a in episode.actions])[: hand["runner_steps"]]
+    np.testing.assert_array_equal(played, hand["actions"])
+
+
+def test_recover_through_the_cli(model, tmp_path, capsys):
+    out = tmp_path / "recover"
+    args = _evaluate(model, out, "--no-oracle", "--recover", str(RECOVER_AT))
+    args[args.index("--threshold") + 1] = str(RECOVER_AT)
+    args[args.index("--max-steps") + 1] = str(RECOVER_STEPS)
+    args[args.index("--chronics") + 1] = str(RECOVER_CHRONIC)
+    code, stdout, err = _cli(args, capsys)
+    assert code == 0, err
+    assert "recoveries" in stdout  # the table's column
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["config"]["recover"] == RECOVER_AT
+    frame = pd.read_csv(out / "results.csv").set_index("agent")
+    assert list(frame.reset_index().columns) == list(RESULT_COLUMNS)
+    assert frame.loc["do_nothing", "recovery_calls"] == 0
+    assert frame.loc["greedy", "recovery_steps"] > 0
+    for name, row in frame.iterrows():
+        record = json.loads((out / "episodes" / str(name) / "0000" / RESULT_FILE).read_text())
+        assert (row["recovery_steps"], row["recovery_calls"]) == (
+            record["recovery_steps"],
+            record["recovery_calls"],
+        )
+        assert record["simulate_calls"] >= record["recovery_calls"]
+        totals = summary["totals"][str(name)]
+        assert totals["recovery_calls"] == record["recovery_calls"]
+    # the acting steps' calls per acting step leave the recoveries' out
+    greedy = frame.loc["greedy"]
+    expected = (greedy["simulate_calls"] - greedy["recovery_calls"]) / greedy["acting_steps"]
+    assert greedy["calls_per_acting_step"] == pytest.approx(expected)
+    # recover is part of the episodes' configuration: without it they are played again
+    plain = args[: args.index("--recover")] + args[args.index("--recover") + 2 :]
+    code, _, err = _cli(plain, capsys)
+    assert code == 0, err
+    again = json.loads((out / "summary.json").read_text())
+    assert again["config"]["recover"] is None
+    frame = pd.read_csv(out / "results.csv").set_index("agent")
+    assert (frame["recovery_calls"] == 0).all()
+
+
+def test_a_bad_recover_is_one_line_and_writes_nothing(model, tmp_path, capsys):
+    out = tmp_path / "out"
+    for value in ("0", "-1", "0.6", "nan"):  # the threshold is 0.5
+        code, _, err = _cli(_evaluate(model, out, "--recover", value), capsys)
+        _one_line_error(code, err, "--recover")
+        assert not out.exists(), value

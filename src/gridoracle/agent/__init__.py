@@ -13,12 +13,15 @@ Public API::
 All three play the same policy (see :mod:`gridoracle.agent.agents`); they differ only in which
 catalogue actions they simulate with ``obs.simulate`` when the grid is loaded: all legal ones
 (greedy), ``k`` drawn at random (random-k), or the ``k`` of lowest predicted max rho (screening).
+With ``recover=r`` each also returns a substation to the episode's initial (reference) topology
+when max rho is below ``r`` and the simulated return stays below the threshold.
 """
 
 from __future__ import annotations
 
 from gridoracle.agent.agents import (
     DONOTHING,
+    RECOVER,
     GreedyAgent,
     RandomKAgent,
     ScreeningAgent,
@@ -29,6 +32,7 @@ from gridoracle.agent.features import FeatureRow
 
 __all__ = [
     "DONOTHING",
+    "RECOVER",
     "FeatureRow",
     "GreedyAgent",
     "RandomKAgent",

@@ -26,6 +26,21 @@ Which candidates are simulated:
 - :class:`ScreeningAgent`: the ``k`` legal ones of lowest max rho *predicted* by a model
   (ties: catalogue order).
 
+**Returning to the reference topology** (``recover=r``, off by default; ``0 < r <=
+threshold``): on a step where max rho is below ``r`` and no line is to be reconnected (the
+reconnection keeps priority), the agent compares the observation's ``topo_vect`` with the
+*reference*, the ``topo_vect`` of the observation :meth:`~SimulatingAgent.reset` got (grid2op's
+Runner calls ``reset`` with the episode's first observation; without a ``reset``, the first
+observation :meth:`~SimulatingAgent.act` sees), on the elements connected now (and known in the
+reference). For each substation with an element on another bus than the reference's and whose
+cooldown allows it (``time_before_cooldown_sub == 0``), the action that sets the substation's
+connected elements back to their reference buses (a disconnected line end is left at 0, so that
+the action reconnects nothing) is simulated (ascending substation id); the one of lowest
+simulated max rho (ties: the lowest id) is played when its simulation counts and its max rho is
+below ``threshold`` (so that it does not make the agent act at the next step), else do nothing.
+These calls count in ``simulate_calls`` and in ``recovery_calls``; ``recovery_steps`` counts the
+steps where a recovery was played. Such a step is not an acting step.
+
 Each agent counts its ``simulate`` calls and keeps one record per acting step (see
 :attr:`SimulatingAgent.records`); :meth:`~SimulatingAgent.reset` starts an episode's counters,
 the ``total_*`` counters run over the agent's life. The agents pickle (grid2op's Runner copies
@@ -60,8 +75,11 @@ from gridoracle.agent.features import FeatureRow
 from gridoracle.errors import InvalidOption, ModelMismatch
 
 __all__ = [
+    "ACT",
     "DONOTHING",
     "RECONNECT",
+    "RECOVER",
+    "RECOVERY",
     "GreedyAgent",
     "RandomKAgent",
     "ScreeningAgent",
@@ -72,6 +90,10 @@ DONOTHING = "donothing"
 """Name of do nothing in the records."""
 RECONNECT = "reconnect-line-{}"
 """Name of the reconnection of line ``i`` in the records."""
+RECOVER = "recover-sub-{}"
+"""Name of the return of substation ``s`` to its reference topology in the records."""
+ACT, RECOVERY = "act", "recover"
+"""The ``kind`` of a record: an acting step, a step where a recovery was simulated."""
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +164,19 @@ def _check_k(k: Any) -> int:
     return int(k)
 
 
+def _check_recover(recover: Any, threshold: float) -> float | None:
+    if recover is None:
+        return None
+    ok = not isinstance(recover, bool) and isinstance(recover, int | float | np.number)
+    if not ok or not math.isfinite(float(recover)) or not 0 < float(recover) <= threshold:
+        raise InvalidOption(
+            f"recover {recover!r}: expected a number in (0, threshold {threshold:g}] (max rho "
+            "below which the agent returns to the reference topology) or None",
+            param="recover",
+        )
+    return float(recover)
+
+
 def _check_time_step(time_step: Any) -> int:
     if isinstance(time_step, bool) or time_step not in (0, 1):
         raise InvalidOption(f"time_step {time_step!r}: expected 0 or 1", param="time_step")
@@ -162,18 +197,32 @@ class SimulatingAgent(BaseAgent):
         Max rho at or above which the agent acts.
     time_step : {0, 1}, default 1
         ``obs.simulate``'s ``time_step``: 1 uses the next step's forecast (grid2op's default).
+    recover : float, optional
+        Max rho below which the agent returns a substation to the reference topology (see the
+        module docstring); ``0 < recover <= threshold``. None (default): never.
 
     Attributes
     ----------
     simulate_calls, acting_steps, steps : int
-        Of the current episode (since :meth:`reset`).
+        Of the current episode (since :meth:`reset`); ``simulate_calls`` counts every call,
+        the recovery's included.
+    recovery_calls, recovery_steps : int
+        Of the current episode: the ``simulate`` calls of recoveries, and the steps where a
+        recovery was played.
+    reference : numpy.ndarray or None
+        The reference ``topo_vect`` (of the observation :meth:`reset` got).
     records : list of dict
-        One per acting step: ``step``, ``rho`` (observed max rho), ``legal`` (legal candidates),
-        ``calls``, ``seconds`` (time in :meth:`act`, ``perf_counter``), ``action`` (name played),
+        One per acting step (``kind`` ``"act"``): ``step``, ``rho`` (observed max rho),
+        ``legal`` (legal candidates), ``calls``, ``seconds`` (time in :meth:`act`,
+        ``perf_counter``), ``action`` (name played),
         ``simulated_rho`` (its simulated max rho), ``donothing_rho`` (do nothing's) and
         ``predicted`` (the model's value of the action played). A value is None where there is
         none: a simulation that does not count (do nothing's may not), no model, no prediction
-        (the reconnection). JSON-ready.
+        (the reconnection). JSON-ready. And one per step where a recovery was simulated
+        (``kind`` ``"recover"``): ``step``, ``rho``, ``substations`` (those simulated), ``calls``,
+        ``seconds``, ``action`` (``recover-sub-<s>`` or ``donothing`` when none was played),
+        ``simulated_rho`` (of the best recovery simulated), ``values`` (each one's, None where
+        the simulation does not count).
     total_simulate_calls, total_acting_steps, total_steps : int
         Over every episode.
     last_candidates : list of str
@@ -190,10 +239,16 @@ class SimulatingAgent(BaseAgent):
         threshold: float = 0.95,
         *,
         time_step: int = 1,
+        recover: float | None = None,
     ) -> None:
         super().__init__(action_space)
         self.threshold = _check_threshold(threshold)
         self.time_step = _check_time_step(time_step)
+        self.recover = _check_recover(recover, self.threshold)
+        self.reference: np.ndarray | None = None
+        # the substation of each element of topo_vect (grid2op orders it by substation)
+        sub_info = np.asarray(action_space.sub_info, dtype=np.intp)
+        self._sub_of = np.repeat(np.arange(sub_info.size), sub_info)
         self.actions: list[Action] = list(actions)
         self.action_names = [a.name for a in self.actions]
         self._candidates = np.array(
@@ -205,6 +260,8 @@ class SimulatingAgent(BaseAgent):
         self.total_simulate_calls = 0
         self.total_acting_steps = 0
         self.total_steps = 0
+        self.total_recovery_calls = 0
+        self.total_recovery_steps = 0
         self._reset_counters()
 
     # -- state -------------------------------------------------------------------------------
@@ -224,6 +281,8 @@ class SimulatingAgent(BaseAgent):
         self.simulate_calls = 0
         self.acting_steps = 0
         self.steps = 0
+        self.recovery_calls = 0
+        self.recovery_steps = 0
         self.records: list[dict[str, Any]] = []
         self.last_candidates: list[str] = []
 
@@ -238,8 +297,10 @@ class SimulatingAgent(BaseAgent):
         self._fresh_caches()
 
     def reset(self, obs: Any) -> None:
-        """Start an episode: the per-episode counters and records restart from zero."""
+        """Start an episode: the per-episode counters and records restart from zero, and the
+        reference topology is ``obs.topo_vect`` (None: taken from the next observation)."""
         self._reset_counters()
+        self.reference = None if obs is None else np.array(obs.topo_vect, dtype=np.intp)
 
     # -- grid2op actions ---------------------------------------------------------------------
 
@@ -368,10 +429,16 @@ class SimulatingAgent(BaseAgent):
         self.total_steps += 1
         line = self.reconnectable_line(obs)
         rho = float(np.max(obs.rho))
+        if self.reference is None:  # no reset: the episode's first observation seen
+            self.reference = np.array(obs.topo_vect, dtype=np.intp)
         if rho < self.threshold:
-            if line is None:
-                return self.action_space({})
-            return copy.deepcopy(self._reconnection(line))
+            if line is not None:
+                return copy.deepcopy(self._reconnection(line))
+            if self.recover is not None and rho < self.recover:
+                recovery = self._recover(obs, rho, start)
+                if recovery is not None:
+                    return recovery
+            return self.action_space({})
         legal = self.legal_candidates(obs)
         chosen, predicted = self.choose_candidates(obs, legal)
         chosen = np.sort(np.asarray(chosen, dtype=np.intp))  # simulated in catalogue order
@@ -403,6 +470,7 @@ class SimulatingAgent(BaseAgent):
         played = self.action_space({}) if best_action is None else copy.deepcopy(best_action)
         self.records.append(
             {
+                "kind": ACT,
                 "step": int(obs.current_step),
                 "rho": rho,
                 "legal": int(legal.size),
@@ -416,34 +484,112 @@ class SimulatingAgent(BaseAgent):
         )
         return played
 
+    def recovery_actions(self, obs: Any) -> list[tuple[int, Any]]:
+        """The recoveries possible on ``obs``: (substation, grid2op action), ascending id.
+
+        One per substation that has a connected element on another bus than the reference's and
+        whose cooldown is 0; its action sets every connected element of the substation (known in
+        the reference) to its reference bus, and leaves the others (a disconnected line end) at 0.
+        """
+        if self.reference is None:
+            self.reference = np.array(obs.topo_vect, dtype=np.intp)
+        reference = self.reference
+        topo = np.asarray(obs.topo_vect, dtype=np.intp)
+        use = (topo > 0) & (reference > 0)
+        differ = use & (topo != reference)
+        if not differ.any():
+            return []
+        ready = np.asarray(obs.time_before_cooldown_sub) == 0
+        out = []
+        for sub in np.unique(self._sub_of[differ]):
+            if not ready[sub]:
+                continue
+            mask = use & (self._sub_of == sub)
+            bus = np.zeros(topo.size, dtype=np.intp)
+            bus[mask] = reference[mask]
+            out.append((int(sub), self.action_space({"set_bus": bus})))
+        return out
+
+    def _recover(self, obs: Any, rho: float, start: float) -> Any | None:
+        """The recovery to play on ``obs`` (see the module docstring), or None."""
+        candidates = self.recovery_actions(obs)
+        if not candidates:
+            return None
+        values = [self._simulate(obs, action) for _sub, action in candidates]
+        calls = len(values)
+        self.simulate_calls += calls
+        self.total_simulate_calls += calls
+        self.recovery_calls += calls
+        self.total_recovery_calls += calls
+        best = int(np.argmin(values))  # the first of the lowest: the lowest substation id
+        played = None
+        name = DONOTHING
+        if values[best] < self.threshold:  # inf (does not count) is never below
+            sub, action = candidates[best]
+            played, name = action, RECOVER.format(sub)
+            self.recovery_steps += 1
+            self.total_recovery_steps += 1
+        self.records.append(
+            {
+                "kind": RECOVERY,
+                "step": int(obs.current_step),
+                "rho": rho,
+                "substations": [sub for sub, _ in candidates],
+                "calls": calls,
+                "seconds": time.perf_counter() - start,
+                "action": name,
+                "simulated_rho": _finite_or_none(values[best]),
+                "values": [_finite_or_none(v) for v in values],
+            }
+        )
+        return played
+
     def summary(self) -> dict[str, Any]:
         """Counters of the current episode (and of the agent's life), JSON-ready.
 
-        Keys: ``agent``, ``k`` (None for greedy), ``threshold``, ``catalogue`` (actions),
-        ``steps``, ``acting_steps``, ``simulate_calls``, ``calls_per_acting_step``,
+        Keys: ``agent``, ``k`` (None for greedy), ``threshold``, ``recover``, ``catalogue``
+        (actions), ``steps``, ``acting_steps``, ``simulate_calls`` (every call),
+        ``calls_per_acting_step`` (the acting steps' calls, recoveries' left out),
         ``decision_seconds_mean`` / ``_max`` / ``_total`` (acting steps only),
-        ``actions_played`` (acting steps where an action other than do nothing was played), and
-        ``total_steps``, ``total_acting_steps``, ``total_simulate_calls``. Means are None without
-        an acting step.
+        ``actions_played`` (acting steps where an action other than do nothing was played),
+        ``recovery_calls``, ``recovery_steps`` (recoveries played), ``recovery_attempts`` (steps
+        where a recovery was simulated), ``recovery_seconds_mean`` / ``_total`` (of those), and
+        ``total_steps``, ``total_acting_steps``, ``total_simulate_calls``,
+        ``total_recovery_calls``, ``total_recovery_steps``. Means are None without a step to
+        average.
         """
-        seconds = [r["seconds"] for r in self.records]
+        acting = [r for r in self.records if r.get("kind", ACT) == ACT]
+        recoveries = [r for r in self.records if r.get("kind") == RECOVERY]
+        seconds = [r["seconds"] for r in acting]
+        recovery_seconds = [r["seconds"] for r in recoveries]
         n = self.acting_steps
+        acting_calls = self.simulate_calls - self.recovery_calls
         return {
             "agent": self.kind,
             "k": getattr(self, "k", None),
             "threshold": self.threshold,
+            "recover": self.recover,
             "catalogue": len(self.actions),
             "steps": self.steps,
             "acting_steps": n,
             "simulate_calls": self.simulate_calls,
-            "calls_per_acting_step": self.simulate_calls / n if n else None,
+            "calls_per_acting_step": acting_calls / n if n else None,
             "decision_seconds_mean": float(np.mean(seconds)) if seconds else None,
             "decision_seconds_max": float(np.max(seconds)) if seconds else None,
             "decision_seconds_total": float(np.sum(seconds)),
-            "actions_played": sum(r["action"] != DONOTHING for r in self.records),
+            "actions_played": sum(r["action"] != DONOTHING for r in acting),
+            "recovery_calls": self.recovery_calls,
+            "recovery_steps": self.recovery_steps,
+            "recovery_attempts": len(recoveries),
+            "recovery_seconds_mean": (
+                float(np.mean(recovery_seconds)) if recovery_seconds else None
+            ),
+            "recovery_seconds_total": float(np.sum(recovery_seconds)),
             "total_steps": self.total_steps,
             "total_acting_steps": self.total_acting_steps,
             "total_simulate_calls": self.total_simulate_calls,
+            "total_recovery_calls": self.total_recovery_calls,
+            "total_recovery_steps": self.total_recovery_steps,
         }
 
 
@@ -459,6 +605,8 @@ class GreedyAgent(SimulatingAgent):
         Max rho at or above which it acts.
     time_step : {0, 1}, default 1
         ``obs.simulate``'s ``time_step``.
+    recover : float, optional
+        Return to the reference topology below this max rho (see the module docstring).
 
     Examples
     --------
@@ -476,6 +624,7 @@ class GreedyAgent(SimulatingAgent):
         threshold: float = 0.95,
         *,
         time_step: int = 1,
+        recover: float | None = None,
     ) -> None:
         threshold = _check_threshold(threshold)
         super().__init__(
@@ -483,6 +632,7 @@ class GreedyAgent(SimulatingAgent):
             resolve_actions(actions, action_space),
             threshold,
             time_step=time_step,
+            recover=recover,
         )
 
     def choose_candidates(self, obs: Any, legal: np.ndarray) -> tuple[np.ndarray, None]:
@@ -503,6 +653,8 @@ class RandomKAgent(SimulatingAgent):
         Seed of its NumPy Generator; :meth:`seed` reseeds it (grid2op's Runner calls it with
         ``agent_seeds``). Same seed, same draws.
     time_step : {0, 1}, default 1
+    recover : float, optional
+        Return to the reference topology below this max rho (see the module docstring).
     """
 
     kind = "random"
@@ -516,6 +668,7 @@ class RandomKAgent(SimulatingAgent):
         seed: int = 0,
         *,
         time_step: int = 1,
+        recover: float | None = None,
     ) -> None:
         self.k = _check_k(k)
         threshold = _check_threshold(threshold)
@@ -524,6 +677,7 @@ class RandomKAgent(SimulatingAgent):
             resolve_actions(actions, action_space),
             threshold,
             time_step=time_step,
+            recover=recover,
         )
         self.seed(seed)
 
@@ -556,6 +710,8 @@ class ScreeningAgent(SimulatingAgent):
         Overrides the model's catalogue; must hold the model's action names (any order).
     time_step : {0, 1}, default 1
         ``obs.simulate``'s ``time_step``.
+    recover : float, optional
+        Return to the reference topology below this max rho (see the module docstring).
 
     Raises
     ------
@@ -580,6 +736,7 @@ class ScreeningAgent(SimulatingAgent):
         actions: ActionsLike | None = None,
         *,
         time_step: int = 1,
+        recover: float | None = None,
     ) -> None:
         self.k = _check_k(k)
         threshold = _check_threshold(threshold)
@@ -603,7 +760,7 @@ class ScreeningAgent(SimulatingAgent):
         else:
             given = resolve_actions(actions, action_space)
             catalogue = check_same_names(given, predictor, "the actions given")
-        super().__init__(action_space, catalogue, threshold, time_step=time_step)
+        super().__init__(action_space, catalogue, threshold, time_step=time_step, recover=recover)
         self.predictor = predictor
         self.horizon = horizon
         self.feature_row = row

@@ -25,6 +25,15 @@ Model = Annotated[
 ]
 KList = Annotated[str, typer.Option("--k", help="Actions simulated by random-k and screening-k.")]
 Threshold = Annotated[float, typer.Option(help="Max rho from which the agents act.")]
+Recover = Annotated[
+    float | None,
+    typer.Option(
+        help="Below this max rho (at most --threshold), greedy, random-k and screening-k return "
+        "a substation to the episode's initial topology when its simulation stays below the "
+        "threshold [default: never].",
+        show_default=False,
+    ),
+]
 MaxSteps = Annotated[
     int | None,
     typer.Option(
@@ -53,6 +62,7 @@ def agents_evaluate_cmd(
     out: Out,
     k: KList = "1,5,10,20",
     threshold: Threshold = 0.95,
+    recover: Recover = None,
     max_steps: MaxSteps = None,
     seed: Seed = 0,
     workers: Workers = None,
@@ -68,7 +78,9 @@ def agents_evaluate_cmd(
     under the real rules. Writes OUT/results.csv, results.json, summary.json, survival.png,
     max_rho.png, calls_vs_survival.png, report.html, the Runner's episode folders under
     OUT/episodes/<agent>/ (grid2viz reads them) and the Oracle's under OUT/oracle/. A rerun skips
-    finished episodes of the same configuration (--force plays them again).
+    finished episodes of the same configuration (--force plays them again). With --recover R
+    the simulating agents also return to the initial topology when max rho is below R (the
+    recoveries and their simulate calls are columns of results.csv).
 
     Example: gridoracle agents evaluate --env l2rpn_case14_sandbox --chronics 2
     --model results/models/line_flows --k 1,5,10,20 --out results/agents
@@ -87,6 +99,7 @@ def agents_evaluate_cmd(
         seed=seed,
         oracle=not no_oracle,
         force=force,
+        recover=recover,
     )
     backend = Backend.from_options(workers=1 if workers is None else workers)
     with terminal_progress(quiet) as progress:
@@ -124,16 +137,22 @@ def _print_report(report: Any) -> None:
     rather than cut to 80.
     """
     table = Table(title="Agents: steps survived, L2RPN reward, gap to the Oracle", box=box.SIMPLE)
-    for name, justify in COLUMNS:
+    recovering = report.summary.get("config", {}).get("recover") is not None
+    columns = list(COLUMNS)
+    if recovering:  # recoveries played (and their simulate calls), after the acting steps
+        columns.insert(5, ("recoveries (calls)", "right"))
+    for name, justify in columns:
         table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     for r in report.rows:
         decision = r["decision_s_per_acting_step"]
+        recoveries = [f"{r['recovery_steps']:,} ({r['recovery_calls']:,})"] if recovering else []
         table.add_row(
             r["agent"],
             str(r["chronic"]),
             f"{r['steps']}/{r['max_steps']}",
             _number(r["reward"]),
             _number(r["acting_steps"]),
+            *recoveries,
             _number(r["calls_per_acting_step"]),
             "-" if decision is None else f"{1000 * decision:.2f}",
             _number(r["reward_gap"]),

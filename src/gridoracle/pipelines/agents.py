@@ -10,6 +10,11 @@ each chronic once in grid2op's :class:`~grid2op.Runner.Runner`:
 - ``screening_<k>``: :class:`~gridoracle.agent.ScreeningAgent`, the k legal actions of lowest
   predicted max rho simulated.
 
+With ``recover`` (``--recover R``), greedy, random-k and screening-k also return a substation to
+the episode's initial topology when max rho is below R (see :mod:`gridoracle.agent.agents`; do
+nothing is unaffected); their recovery calls count in ``simulate_calls`` and in the
+``recovery_calls`` column, the recoveries played in ``recovery_steps``.
+
 One work unit is one (agent, chronic): a single-process Runner (``nb_process=1``) in a worker of
 :func:`gridoracle.parallel.map_units`, so that the agent that played comes back with its counters
 (simulate calls, decision time per acting step). Seeds: every agent gets the same environment and
@@ -102,6 +107,8 @@ RESULT_COLUMNS: tuple[str, ...] = (
     "reward",
     "acting_steps",
     "simulate_calls",
+    "recovery_steps",
+    "recovery_calls",
     "calls_per_acting_step",
     "decision_s_per_acting_step",
     "oracle_reward",
@@ -224,6 +231,9 @@ class AgentsRequest:
         Also run the Oracle on each chronic.
     force : bool
         Play every (agent, chronic) again, and the Oracle, even when a finished one matches.
+    recover : float, optional
+        Max rho below which greedy, random-k and screening-k return to the reference topology
+        (``0 < recover <= threshold``); None: never.
     """
 
     env: str
@@ -236,6 +246,7 @@ class AgentsRequest:
     seed: int = 0
     oracle: bool = True
     force: bool = False
+    recover: float | None = None
 
 
 @dataclass
@@ -289,6 +300,7 @@ class _Task:
     agent_seed: int
     folder: str  # the agent's path_save (out/episodes/<agent>)
     key: str  # config hash
+    recover: float | None = None  # return to the reference topology below this max rho
 
 
 @dataclass(frozen=True)
@@ -321,12 +333,18 @@ def _worker(env: str) -> dict[str, Any]:
 
 
 def build_agent(
-    spec: AgentSpec, action_space: Any, model: Any, threshold: float, actions: Any = None
+    spec: AgentSpec,
+    action_space: Any,
+    model: Any,
+    threshold: float,
+    actions: Any = None,
+    recover: float | None = None,
 ) -> Any:
     """The grid2op agent of ``spec`` on ``action_space``.
 
     ``model`` is a model folder or a loaded :class:`~gridoracle.models.persist.Predictor`;
-    ``actions`` (default: the model's catalogue) the catalogue of greedy and random-k.
+    ``actions`` (default: the model's catalogue) the catalogue of greedy and random-k;
+    ``recover`` the max rho below which they return to the reference topology (not do nothing).
     """
     if spec.kind == "do_nothing":
         from grid2op.Agent import DoNothingAgent
@@ -336,13 +354,20 @@ def build_agent(
 
     if spec.kind == "screening":
         return ScreeningAgent(
-            action_space, model, k=int(spec.k or 1), threshold=threshold, actions=actions
+            action_space,
+            model,
+            k=int(spec.k or 1),
+            threshold=threshold,
+            actions=actions,
+            recover=recover,
         )
     catalogue = actions if actions is not None else load_catalogue(model, action_space)
     if spec.kind == "greedy":
-        return GreedyAgent(action_space, catalogue, threshold=threshold)
+        return GreedyAgent(action_space, catalogue, threshold=threshold, recover=recover)
     if spec.kind == "random":
-        return RandomKAgent(action_space, catalogue, k=int(spec.k or 1), threshold=threshold)
+        return RandomKAgent(
+            action_space, catalogue, k=int(spec.k or 1), threshold=threshold, recover=recover
+        )
     raise ValueError(f"unknown agent kind {spec.kind!r}")
 
 
@@ -358,7 +383,9 @@ def _worker_agent(task: _Task, worker: dict[str, Any]) -> Any:
         predictor = load_predictor(task.model)
         worker["models"][task.model] = (predictor, load_catalogue(predictor, env.action_space))
     predictor, catalogue = worker["models"][task.model]
-    return build_agent(task.spec, env.action_space, predictor, task.threshold, catalogue)
+    return build_agent(
+        task.spec, env.action_space, predictor, task.threshold, catalogue, task.recover
+    )
 
 
 def _run_unit(unit: _Task | _OracleTask) -> dict[str, Any]:
@@ -497,6 +524,7 @@ def _episode_record(
     grid2op_times = [float(times[i]) for i in acting if 0 <= i < n]
     acting_steps = int(counters["acting_steps"])
     calls = int(counters["simulate_calls"])
+    recovery_calls = int(counters["recovery_calls"])
     return {
         "key": task.key,
         "agent": task.spec.name,
@@ -514,7 +542,12 @@ def _episode_record(
         "runner_cum_reward": float(cum_reward),
         "acting_steps": acting_steps,
         "simulate_calls": calls,
-        "calls_per_acting_step": calls / acting_steps if acting_steps else None,
+        "recovery_steps": int(counters["recovery_steps"]),
+        "recovery_calls": recovery_calls,
+        "recovery_attempts": int(counters["recovery_attempts"]),
+        "recovery_s_per_attempt": counters["recovery_s_per_attempt"],
+        # the acting steps' own calls (a recovery's are not an acting step's)
+        "calls_per_acting_step": (calls - recovery_calls) / acting_steps if acting_steps else None,
         "decision_s_per_acting_step": counters["decision_s_per_acting_step"],
         "decision_s_per_acting_step_grid2op": (
             float(np.mean(grid2op_times)) if grid2op_times else None
@@ -526,9 +559,11 @@ def _episode_record(
 
 
 def _agent_counters(agent: Any) -> dict[str, Any]:
-    """Simulate calls, acting steps and decision times of an agent of :mod:`gridoracle.agent`.
+    """Simulate calls, acting steps, recoveries and decision times of an agent of
+    :mod:`gridoracle.agent`.
 
-    grid2op's ``DoNothingAgent`` has none: it never acts, never simulates.
+    grid2op's ``DoNothingAgent`` has none: it never acts, never simulates. ``actions_played``
+    counts the actions of the acting steps and the recoveries played.
     """
     if not hasattr(agent, "summary"):
         return {
@@ -537,15 +572,30 @@ def _agent_counters(agent: Any) -> dict[str, Any]:
             "decision_s_per_acting_step": None,
             "acting_step_indices": [],
             "actions_played": {},
+            "recovery_steps": 0,
+            "recovery_calls": 0,
+            "recovery_attempts": 0,
+            "recovery_s_per_attempt": None,
         }
+    from gridoracle.agent.agents import ACT, RECOVERY
+    from gridoracle.agent.agents import DONOTHING as NOTHING_PLAYED
+
     summary = agent.summary()
+    acting = [r for r in agent.records if r.get("kind", ACT) == ACT]
+    played = acting + [
+        r for r in agent.records if r.get("kind") == RECOVERY and r["action"] != NOTHING_PLAYED
+    ]
     return {
         "simulate_calls": int(summary["simulate_calls"]),
         "acting_steps": int(summary["acting_steps"]),
         "decision_s_per_acting_step": summary["decision_seconds_mean"],
         # the index in the episode's arrays (step 1 → 0) of each acting step
-        "acting_step_indices": [int(r["step"]) for r in agent.records],
-        "actions_played": dict(sorted(Counter(str(r["action"]) for r in agent.records).items())),
+        "acting_step_indices": [int(r["step"]) for r in acting],
+        "actions_played": dict(sorted(Counter(str(r["action"]) for r in played).items())),
+        "recovery_steps": int(summary.get("recovery_steps", 0)),
+        "recovery_calls": int(summary.get("recovery_calls", 0)),
+        "recovery_attempts": int(summary.get("recovery_attempts", 0)),
+        "recovery_s_per_attempt": summary.get("recovery_seconds_mean"),
     }
 
 
@@ -665,6 +715,7 @@ def _check_request(request: AgentsRequest) -> _Setup:
         raise InvalidOption(f"threshold {request.threshold}: must be at least 0", param="threshold")
     if request.max_steps is not None and request.max_steps < 1:
         raise InvalidOption(f"max_steps {request.max_steps}: must be at least 1", param="max_steps")
+    _check_recover(request.recover, float(request.threshold))
     parse_k_list(list(request.k))
     _check_output(Path(request.out))
     env = make_env(request.env)
@@ -696,6 +747,19 @@ def _check_request(request: AgentsRequest) -> _Setup:
         grid,
         versions(),
     )
+
+
+def _check_recover(recover: Any, threshold: float) -> None:
+    """``recover`` is None or a number in (0, threshold]."""
+    if recover is None:
+        return
+    number = isinstance(recover, int | float) and not isinstance(recover, bool)
+    if not number or not math.isfinite(recover) or not 0 < recover <= threshold:
+        raise InvalidOption(
+            f"recover {recover}: must be a number above 0 and at most the threshold "
+            f"({threshold:g})",
+            param="recover",
+        )
 
 
 def _model_catalogue(model: Path, env: Any) -> tuple[list[Any], str]:
@@ -748,9 +812,15 @@ def _check_output(out: Path) -> None:
 
 
 def _task_key(request: AgentsRequest, setup: _Setup, spec: AgentSpec, chronic: int) -> str:
+    """The configuration hash of one episode (``recover`` is part of it only when set and not
+    for do nothing, so that the records of runs without it stay valid)."""
     env_seed, agent_seed = episode_seeds(request.seed, chronic)
+    extra = {}
+    if request.recover is not None and spec.kind != "do_nothing":
+        extra["recover"] = float(request.recover)
     return config_hash(
         {
+            **extra,
             "env": request.env,
             "chronic": chronic,
             "chronic_name": setup.names[setup.chronics.index(chronic)],
@@ -867,6 +937,7 @@ def evaluate_agents(
                     agent_seed,
                     str(folder),
                     key,
+                    None if request.recover is None else float(request.recover),
                 )
             )
     oracle_tasks, oracle_done = _oracle_tasks(request, setup, out)
@@ -986,6 +1057,9 @@ def _rows(
                     "reward": r["reward"],
                     "acting_steps": r["acting_steps"],
                     "simulate_calls": r["simulate_calls"],
+                    # records written before recoveries existed had none
+                    "recovery_steps": r.get("recovery_steps", 0),
+                    "recovery_calls": r.get("recovery_calls", 0),
                     "calls_per_acting_step": r["calls_per_acting_step"],
                     "decision_s_per_acting_step": r["decision_s_per_acting_step"],
                     "oracle_reward": o_reward,
@@ -1021,7 +1095,13 @@ def _totals(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         "reward": float(sum(float(r["reward"]) for r in rows)),
         "acting_steps": acting,
         "simulate_calls": calls,
-        "calls_per_acting_step": calls / acting if acting else None,
+        "recovery_steps": sum(int(r.get("recovery_steps") or 0) for r in rows),
+        "recovery_calls": sum(int(r.get("recovery_calls") or 0) for r in rows),
+        "calls_per_acting_step": (
+            (calls - sum(int(r.get("recovery_calls") or 0) for r in rows)) / acting
+            if acting
+            else None
+        ),
         "decision_s_per_acting_step": seconds / acting if acting and weighted else None,
         "reward_gap": float(sum(gaps)) if len(gaps) == len(rows) else None,
         "steps_gap": int(sum(steps_gaps)) if len(steps_gaps) == len(rows) else None,
@@ -1050,6 +1130,7 @@ def _summary(
             "n_actions": len(setup.catalogue),
             "k": list(request.k),
             "threshold": float(request.threshold),
+            "recover": None if request.recover is None else float(request.recover),
             "max_steps": request.max_steps,
             "episode_steps": {
                 setup.names[i]: setup.lengths[c] for i, c in enumerate(setup.chronics)
