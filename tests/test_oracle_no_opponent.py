@@ -72,6 +72,36 @@ def test_the_option_makes_the_environment_without_its_opponent() -> None:
             env.close()
 
 
+def test_spawned_workers_make_the_environment_without_its_opponent() -> None:
+    """Workers that do not inherit this process's environment make it from its name: without
+    the opponent (with it, its reward table could not be read from the chronics)."""
+    import numpy as np
+
+    from gridoracle.actions.combine import combinations
+    from gridoracle.actions.oracle_input import load_oracle_actions
+    from gridoracle.engine.batched import BatchedEngine
+    from gridoracle.oracle.sim.rewards import reward_table
+    from gridoracle.parallel import Backend
+
+    name = oracle_env_name(ENV, opponent=False)
+    env = make_oracle_env(ENV, opponent=False)  # the workers make theirs from ``name``
+    try:
+        engine = BatchedEngine(env)
+        unitary, _, _ = load_oracle_actions(ACTIONS, env)
+        actions = combinations(unitary, 1)
+        assert len(actions) > 2
+        spawned = Backend(kind="processes", workers=2, start_method="spawn")
+        tables = [
+            reward_table(env, engine, actions, 0, 8, 0, chunk=2, backend=b, env_name=name)
+            for b in (Backend(), spawned)
+        ]
+    finally:
+        env.close()
+    assert tables[0].source == "chronics"
+    np.testing.assert_array_equal(tables[0].rewards, tables[1].rewards)
+    np.testing.assert_array_equal(tables[0].overload, tables[1].overload)
+
+
 def test_no_opponent_equals_the_environment_without_one(tmp_path: Path) -> None:
     """The run with --no-opponent: no attack, no multiverse, superposition used; the tables
     are those of the same environment made without opponent by its own config.py."""
