@@ -17,10 +17,11 @@ error
 agree
     ``gridoracle oracle`` with ``--combine exact`` then ``--combine superposition`` on the same
     inputs, each in a child process (wall time and peak memory from ``/usr/bin/time``): the best
-    paths and kpis.csv compared byte for byte. ``--no-opponent`` is passed to both runs (an
-    environment with an opponent is otherwise simulated exactly in both), ``--workers`` as the
-    CLI's when above 1, ``--keep DIR`` keeps both runs' outputs in ``DIR/exact`` and
-    ``DIR/superposition``.
+    paths and kpis.csv compared byte for byte, and the rows of the superposition run's
+    reward_df.csv (its exactly simulated actions) with exact's. ``--no-opponent`` is passed to
+    both runs (an environment with an opponent is otherwise simulated exactly in both),
+    ``--workers`` as the CLI's when above 1; ``--keep DIR`` keeps both runs' outputs in
+    ``DIR/exact`` and ``DIR/superposition``.
 scale
     ``gridoracle oracle --combine superposition`` alone (exact is out of reach there), timed with
     its peak memory and its step timings from summary.json.
@@ -198,6 +199,30 @@ def _oracle(args: list[str], out: Path) -> dict[str, Any]:
         "load": load,
         "folder": folders[0],
         "summary": summary,
+    }
+
+
+def _same_rows(exact: Path, superposed: Path) -> dict[str, Any]:
+    """Whether every row of the superposition run's reward_df.csv (its exactly simulated
+    actions) is exact's row of the same action and timestep, value for value."""
+    import pandas as pd
+
+    rows = pd.read_csv(superposed / "reward_df.csv")
+    reference = pd.read_csv(exact / "reward_df.csv")
+    both = rows.merge(
+        reference, on=["name", "timestep"], how="left", suffixes=("", "_exact"), indicator=True
+    )
+    missing = int((both["_merge"] == "left_only").sum())
+    same = [
+        bool(((both[c] == both[f"{c}_exact"]) | (both[c].isna() & both[f"{c}_exact"].isna())).all())
+        for c in ("reward", "overload_reward")
+    ]
+    return {
+        "actions": int(rows["name"].nunique()),
+        "rows": len(rows),
+        "missing_in_exact": missing,
+        "rewards_equal": same[0],
+        "overload_equal": same[1],
     }
 
 
@@ -429,6 +454,9 @@ def main() -> None:
                     for name in ("best_path.json", "best_path_no_overload.json", "kpis.csv")
                 }
                 print("identical to exact:", same)
+                rows = _same_rows(runs["exact"]["folder"], runs["superposition"]["folder"])
+                print("superposition's reward_df.csv rows (its exact columns) in exact's:", rows)
+                results["reward_df_rows"] = rows
                 ratio = runs["exact"]["wall_s"] / runs["superposition"]["wall_s"]
                 print(f"exact / superposition wall time: {ratio:.2f}x")
                 results["identical"] = same
