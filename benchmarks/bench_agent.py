@@ -100,6 +100,32 @@ measurement follows (``--paired`` acting steps of the greedy's episode, on which
 decide on the same observation, wall and CPU time): where a greedy step's time goes
 (simulate calls x time per call) and the ratio on identical states, checked too (CPU).
 
+``--recover R`` (``none`` or a max rho) plays greedy, random-k and screening-k with
+``agents evaluate --recover R``: below max rho R, with no line to reconnect, they return a
+substation to the episode's initial topology when its simulation stays below the threshold
+(:mod:`gridoracle.agent.agents`). ``--recover-candidates none,0.7,0.8,0.9`` chooses R per case
+on the training chronics only, by this rule, written before any held-out chronic was played with
+a recovery:
+
+1. greedy and screening-10, both with the candidate R, play each training chronic (the hand
+   loop of ``screening_steps``: ``env.reset(seed=0)``, env.step calls, a game over's step
+   included);
+2. chosen: first the R whose screening-10 survives at least as many steps as greedy (with the
+   same R) on every training chronic; among them (or among all, if none does) the fewest
+   simulate calls of screening-10 summed over the training chronics (its recoveries' included);
+   then the smaller R (``none``, never recovering, counts as the smallest);
+3. where no candidate simulates a single recovery on the training chronics (they cannot be
+   told apart: the sandbox's chronics 0-1, where greedy never acts, so the topology never
+   leaves the reference), the R chosen on the case before it (case14) is used, and the output
+   says so.
+
+The held-out chronic is then played once with the chosen R (its own ``agents-...-recover<R>``
+folder; the Oracle runs there again). Calls compare every simulate call of the episode, the
+recoveries' included. The decision time per acting step leaves the recovery steps out (a step
+where a recovery is simulated is not an acting step: max rho is below the threshold); their
+time per recovery decision is printed beside it, and the ratio again with every decision (acting
+steps and steps where a recovery was simulated) in the mean.
+
 The exit code is 0 whether targets are met or not (PASS/MISS lines say which).
 """
 
@@ -255,11 +281,15 @@ def model(case: Case, data: Path, folder: Path, name: str | None) -> Path:
     return folder
 
 
-def evaluate(case: Case, model_dir: Path, out: Path, args: argparse.Namespace) -> list[dict]:
+def evaluate(
+    case: Case, model_dir: Path, out: Path, args: argparse.Namespace, recover: float | None = None
+) -> list[dict]:
     """``gridoracle agents evaluate`` on the case's test chronics; the rows of results.json."""
     cmd = ["agents", "evaluate", "--env", case.env, "--chronics", case.test_chronics,
            "--model", str(model_dir), "--k", ",".join(str(k) for k in KS), "--seed", "0",
            "--workers", str(args.workers), "--out", str(out)]  # fmt: skip
+    if recover is not None:
+        cmd += ["--recover", str(recover)]
     if args.max_steps:
         cmd += ["--max-steps", str(args.max_steps)]
     run_cli(cmd, "agents evaluate")
@@ -307,15 +337,20 @@ def print_table(rows: list[dict], out: Path) -> None:
         print(f"\n  chronic {chronic} ({first.get('chronic_name')}), {first['max_steps']} steps")
         print(
             f"  {'agent':<14}{'steps':>7}{'reward':>12}{'acting':>8}{'calls/act':>10}"
-            f"{'ms/act':>9}{'calls':>8}{'reward gap':>12}{'steps gap':>10}{'plan gap':>10}"
+            f"{'ms/act':>9}{'recov':>6}{'r.calls':>8}{'r.ms':>6}{'calls':>8}{'reward gap':>12}"
+            f"{'steps gap':>10}{'plan gap':>10}"
         )
         for r in part:
             ms = r.get("decision_s_per_acting_step")
+            rec = _episode_result(out, r)
+            r_ms = rec.get("recovery_s_per_attempt")
             gap = None if planned is None else planned - r["reward"]
             print(
                 f"  {r['agent']:<14}{r['steps']:>7}{_num(r['reward'], ',.0f'):>12}"
                 f"{r['acting_steps'] or 0:>8}{_num(r['calls_per_acting_step'], '.1f'):>10}"
                 f"{_num(None if ms is None else 1e3 * ms, '.1f'):>9}"
+                f"{r.get('recovery_steps') or 0:>6}{r.get('recovery_calls') or 0:>8}"
+                f"{_num(None if r_ms is None else 1e3 * r_ms, '.1f'):>6}"
                 f"{r['simulate_calls'] or 0:>8}{_num(r['reward_gap'], ',.0f'):>12}"
                 f"{_num(r['steps_gap'], 'd'):>10}{_num(gap, ',.0f'):>10}"
             )
@@ -332,6 +367,23 @@ def print_table(rows: list[dict], out: Path) -> None:
             print(f"    Oracle: {warning}")
 
 
+def _episode_result(out: Path, row: dict) -> dict[str, Any]:
+    """The ``gridoracle_result.json`` of one row's episode (its recovery attempts and times)."""
+    path = (
+        out / "episodes" / str(row["agent"]) / str(row["chronic_name"]) / "gridoracle_result.json"
+    )
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _per_decision(out: Path, row: dict) -> float | None:
+    """Mean seconds per decision, acting steps and steps where a recovery was simulated alike."""
+    rec = _episode_result(out, row)
+    acting, attempts = int(row["acting_steps"] or 0), int(rec.get("recovery_attempts") or 0)
+    total = (row["decision_s_per_acting_step"] or 0.0) * acting + (
+        rec.get("recovery_s_per_attempt") or 0.0) * attempts  # fmt: skip
+    return total / (acting + attempts) if acting + attempts else None
+
+
 class Checks:
     """Target checks: printed as PASS/MISS with the measured ratio, summed up at the end."""
 
@@ -343,8 +395,9 @@ class Checks:
         print(f"  {'PASS' if ok else 'MISS'} {what}: {detail}")
 
 
-def check_targets(tag: str, rows: list[dict], checks: Checks) -> None:
-    """Issue 14's three targets on every chronic of ``rows``."""
+def check_targets(tag: str, rows: list[dict], checks: Checks, out: Path | None = None) -> None:
+    """Issue 14's three targets on every chronic of ``rows`` (``out``: the episodes' folder, for
+    the recovery decisions' times)."""
     for chronic in sorted({r["chronic"] for r in rows}):
         part = [r for r in rows if r["chronic"] == chronic]
         greedy = _agent_of(part, "greedy")
@@ -379,8 +432,20 @@ def check_targets(tag: str, rows: list[dict], checks: Checks) -> None:
             f"{where} greedy / screening-{TARGET_K} decision time per acting step >= 5x",
             bool(ratio >= 5.0),
             f"{_num(g_t and 1e3 * g_t, '.1f')} ms / {_num(s_t and 1e3 * s_t, '.1f')} ms = "
-            f"{ratio:.1f}x (wall, episodes played one after the other)",
+            f"{ratio:.1f}x (wall, episodes played one after the other; recovery steps left "
+            "out)",
         )
+        if out is not None and (greedy.get("recovery_calls") or screen.get("recovery_calls")):
+            g_d, s_d = _per_decision(out, greedy), _per_decision(out, screen)
+            g_r = _episode_result(out, greedy).get("recovery_s_per_attempt")
+            s_r = _episode_result(out, screen).get("recovery_s_per_attempt")
+            print(
+                f"       recovery decisions: greedy {_num(g_r and 1e3 * g_r, '.2f')} ms, "
+                f"screening-{TARGET_K} {_num(s_r and 1e3 * s_r, '.2f')} ms per step where one "
+                f"was simulated; every decision counted (acting and recovery steps): "
+                f"{_num(g_d and 1e3 * g_d, '.1f')} / {_num(s_d and 1e3 * s_d, '.1f')} ms = "
+                f"{(g_d / s_d) if (g_d and s_d) else math.nan:.1f}x"
+            )
 
 
 def _played(folder: Path) -> np.ndarray:
@@ -696,16 +761,27 @@ def greedy_states(
     }
 
 
-def screening_steps(case: Case, model_dir: Path, chronic: int, max_steps: int) -> dict[str, Any]:
-    """Screening-10's episode length on a chronic: a hand loop from ``env.reset(seed=0)``,
-    ``env.step`` calls counted (the game over's step included)."""
+def screening_steps(
+    case: Case,
+    model_dir: Path,
+    chronic: int,
+    max_steps: int,
+    recover: float | None = None,
+    kind: str = "screening",
+) -> dict[str, Any]:
+    """Screening-10's (or greedy's: ``kind``) episode length on a chronic: a hand loop from
+    ``env.reset(seed=0)``, ``env.step`` calls counted (the game over's step included)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        from gridoracle.agent import ScreeningAgent
+        from gridoracle.agent import GreedyAgent, ScreeningAgent
         from gridoracle.grid import make_env
 
         env = make_env(case.env)
-    agent = ScreeningAgent(env.action_space, model_dir, k=TARGET_K)
+    agent: Any
+    if kind == "greedy":
+        agent = GreedyAgent(env.action_space, model_dir, recover=recover)
+    else:
+        agent = ScreeningAgent(env.action_space, model_dir, k=TARGET_K, recover=recover)
     obs = env.reset(seed=0, options={"time serie id": chronic})
     agent.reset(obs)
     steps = 0
@@ -715,7 +791,90 @@ def screening_steps(case: Case, model_dir: Path, chronic: int, max_steps: int) -
         if done:
             break
     env.close()
-    return {"steps": steps, "acting": agent.acting_steps, "calls": agent.simulate_calls}
+    return {"steps": steps, "acting": agent.acting_steps, "calls": agent.simulate_calls,
+            "recovery_calls": agent.recovery_calls,
+            "recovery_steps": agent.recovery_steps}  # fmt: skip
+
+
+def _parse_recover(text: str) -> float | None:
+    token = text.strip().lower()
+    return None if token in ("none", "") else float(token)
+
+
+def _recover_tag(recover: float | None) -> str:
+    return "none" if recover is None else f"{recover:g}"
+
+
+def choose_recover(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The rule of ``--recover-candidates`` (the module docstring), on the training rows."""
+
+    def key(r: dict[str, Any]) -> tuple[Any, ...]:
+        return (
+            not r["survives"],
+            r["screen_calls"],
+            -1.0 if r["recover"] is None else r["recover"],
+        )
+
+    return min(rows, key=key)
+
+
+def select_recover(
+    case: Case,
+    root: Path,
+    model_dir: Path,
+    args: argparse.Namespace,
+    previous: dict[str, float | None],
+) -> tuple[float | None, str]:
+    """R chosen among ``--recover-candidates`` on the training chronics; and how (``previous``:
+    the R of the cases run before, the fallback of the rule's step 3)."""
+    train = [int(c) for c in case.data_chronics.split(",") if c != case.test_chronics]
+    steps = args.max_steps or case.max_steps
+    sha = _meta_sha(model_dir)
+    cands = [_parse_recover(c) for c in args.recover_candidates.split(",")]
+    rows = []
+    for recover in cands:
+        tag = _recover_tag(recover)
+        runs: dict[str, list[dict[str, Any]]] = {"greedy": [], "screening": []}
+        for chronic in train:
+            for kind in runs:
+                tick = time.perf_counter()
+                name = f"recover-{kind}-{tag}-c{chronic}-s{steps}.json"
+                got = _cached(root / "select" / name, json.dumps({"v": 1, "model": sha}),
+                              lambda c=chronic, k=kind, r=recover: screening_steps(
+                                  case, model_dir, c, steps, r, k))  # fmt: skip
+                runs[kind].append(got)
+                print(f"    recover {tag}, chronic {chronic}, {kind}: {got['steps']} steps, "
+                      f"{got['acting']} acting, {got['calls']} calls ({got['recovery_calls']} "
+                      f"recovery), {got['recovery_steps']} recoveries played "
+                      f"({time.perf_counter() - tick:.0f} s)")  # fmt: skip
+        g, sc = runs["greedy"], runs["screening"]
+        rows.append({
+            "recover": recover, "greedy_steps": [x["steps"] for x in g],
+            "screen_steps": [x["steps"] for x in sc],
+            "survives": all(a["steps"] >= b["steps"] for a, b in zip(sc, g, strict=True)),
+            "screen_calls": sum(x["calls"] for x in sc),
+            "greedy_calls": sum(x["calls"] for x in g),
+            "recovery_calls": sum(x["recovery_calls"] for x in sc + g),
+            "screen_recoveries": sum(x["recovery_steps"] for x in sc),
+        })  # fmt: skip
+    best = choose_recover(rows)
+    how = "the rule"
+    if previous and not any(r["recovery_calls"] for r in rows):
+        before, fallback = next(reversed(previous.items()))
+        best = next((r for r in rows if r["recover"] == fallback), best)
+        how = (f"no candidate simulated a recovery on the training chronics: the R chosen on "
+               f"{before}")  # fmt: skip
+    print(f"\n  --recover selection on training chronic(s) {','.join(map(str, train))}")
+    print(f"  {'R':<6}{'greedy steps':>14}{'screening-10 steps':>20}{'screening-10 calls':>20}"
+          f"{'(recoveries played)':>21}{'greedy calls':>14}")  # fmt: skip
+    for r in rows:
+        mark = "  <- chosen" if r is best else ""
+        print(f"  {_recover_tag(r['recover']):<6}{', '.join(map(str, r['greedy_steps'])):>14}"
+              f"{', '.join(map(str, r['screen_steps'])):>20}{r['screen_calls']:>20}"
+              f"{r['screen_recoveries']:>21}{r['greedy_calls']:>14}"
+              f"{' (>= greedy)' if r['survives'] else ''}{mark}")  # fmt: skip
+    print(f"  chosen R = {_recover_tag(best['recover'])} ({how})")
+    return best["recover"], how
 
 
 def choose(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -810,7 +969,11 @@ def select(
     return chosen, models[chosen.label]
 
 
-def run_case(name: str, args: argparse.Namespace, checks: Checks) -> None:
+def run_case(
+    name: str, args: argparse.Namespace, checks: Checks, chosen: dict[str, float | None]
+) -> None:
+    """One case: the model (selected or given), R (selected or given), the evaluation, the
+    targets; ``chosen`` collects each case's R (the next case's fallback)."""
     case = CASES[name]
     root = args.work / name
     actions = catalogue_file(case, root, args)
@@ -833,11 +996,18 @@ def run_case(name: str, args: argparse.Namespace, checks: Checks) -> None:
     meta = json.loads((model_dir / "metadata.json").read_text())
     print(f"  model {model_dir.name}: {meta.get('model')} ({len(meta['actions'])} actions)")
     steps = f"-steps{args.max_steps}" if args.max_steps else ""
-    out = root / f"agents-{cat}{label}{steps}"
-    rows = evaluate(case, model_dir, out, args)
+    recover = args.recover
+    if args.recover_candidates:
+        recover, _how = select_recover(case, root, model_dir, args, chosen)
+    chosen[name] = recover
+    rtag = "" if recover is None else f"-recover{_recover_tag(recover)}"
+    out = root / f"agents-{cat}{label}{steps}{rtag}"
+    if recover is not None:
+        print(f"  agents play with --recover {_recover_tag(recover)}")
+    rows = evaluate(case, model_dir, out, args, recover)
     print_table(rows, out)
     print()
-    check_targets(name, rows, checks)
+    check_targets(name, rows, checks, out)
     parting(case, model_dir, out, rows)
     if args.audit:
         for chronic in sorted({int(r["chronic"]) for r in rows}):
@@ -870,6 +1040,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--topologies", type=int, default=0, help="generate --topologies")
     parser.add_argument("--outages", type=int, default=0, help="generate --outages")
     parser.add_argument("--model", default=None, help="train --model (default: train's)")
+    parser.add_argument("--recover", type=_parse_recover, default=None,
+                        help="agents evaluate --recover R (none: never)")  # fmt: skip
+    parser.add_argument("--recover-candidates", default=None,
+                        help="choose R among these (none,0.7,0.8,0.9) on the training "
+                        "chronics, by the module docstring's rule")  # fmt: skip
     parser.add_argument("--paired", type=int, default=30,
                         help="acting steps of the paired timing (0: skip)")  # fmt: skip
     parser.add_argument(
@@ -886,8 +1061,9 @@ def main(argv: list[str] | None = None) -> int:
     args.work.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("PYTHONWARNINGS", "ignore")
     checks = Checks()
+    chosen: dict[str, float | None] = {}
     for name in cases:
-        run_case(name, args, checks)
+        run_case(name, args, checks, chosen)
     missed = [what for what, ok in checks.rows if not ok]
     print(f"\n{len(checks.rows) - len(missed)} of {len(checks.rows)} targets met")
     for what in missed:
