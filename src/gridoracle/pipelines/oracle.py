@@ -250,9 +250,8 @@ def run_oracle(
     _prepare_output(_output_folder(request))  # before any work: nothing runs for nothing
     with _timed(timings, "0 inputs"):
         progress.stage("0 - environment and unitary actions")
-        sim_env = make_oracle_env(
-            request.env, request.reward, opponent=not request.settings.no_opponent
-        )
+        opponent = not request.settings.no_opponent
+        sim_env = make_oracle_env(oracle_env_name(request.env, opponent=opponent), request.reward)
     try:
         return _run(request, sim_env, _table_backend(request.settings, backend), progress, timings)
     finally:
