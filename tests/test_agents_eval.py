@@ -509,7 +509,7 @@ def test_recover_through_the_cli(model, tmp_path, capsys):
     args[args.index("--chronics") + 1] = str(RECOVER_CHRONIC)
     code, stdout, err = _cli(args, capsys)
     assert code == 0, err
-    assert "recoveries" in stdout  # the table's column
+    assert "recov (calls)" in stdout  # the table's column
     summary = json.loads((out / "summary.json").read_text())
     assert summary["config"]["recover"] == RECOVER_AT
     frame = pd.read_csv(out / "results.csv").set_index("agent")

@@ -133,14 +133,15 @@ def _print_report(report: Any) -> None:
     """The results table (one row per agent and chronic), then where the files are.
 
     Steps are survived of the episode's length; gaps are the Oracle's minus the agent's; calls
-    and milliseconds are per acting step. Not on a terminal (a log), the table is 120 columns wide
-    rather than cut to 80.
+    and milliseconds are per acting step (the recoveries of --recover left out: their count and
+    calls have a column of their own). Not on a terminal (a log), the table is 120 columns wide
+    (140 with --recover) rather than cut to 80.
     """
     table = Table(title="Agents: steps survived, L2RPN reward, gap to the Oracle", box=box.SIMPLE)
     recovering = report.summary.get("config", {}).get("recover") is not None
     columns = list(COLUMNS)
     if recovering:  # recoveries played (and their simulate calls), after the acting steps
-        columns.insert(5, ("recoveries (calls)", "right"))
+        columns.insert(5, ("recov (calls)", "right"))
     for name, justify in columns:
         table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     for r in report.rows:
@@ -159,8 +160,8 @@ def _print_report(report: Any) -> None:
             _number(r["steps_gap"]),
         )
     console = render.stdout()
-    if not console.is_terminal:
-        console.width = max(console.width, 120)
+    if not console.is_terminal:  # the recoveries' column needs 20 more
+        console.width = max(console.width, 140 if recovering else 120)
     console.print(table)
     render.warnings(report.warnings)
     bounds = {(r["chronic"], r["oracle_path"], r["oracle_steps"]) for r in report.rows}
