@@ -292,7 +292,6 @@ def _table(args: Any) -> dict[str, Any]:
     from gridoracle.oracle.core.transitions import allowed_transitions
     from gridoracle.oracle.sim import superposition as sup
     from gridoracle.oracle.sim.env import has_opponent, make_oracle_env
-    from gridoracle.oracle.sim.rewards import drop_incomplete
 
     env = make_oracle_env(args.env, "oracle", opponent=not args.no_opponent)
     if has_opponent(env):
@@ -329,11 +328,9 @@ def _table(args: Any) -> dict[str, Any]:
             margin=args.margin,
         ),
     )
-    table = found.table
-    keep, _ = drop_incomplete(table.played, table.names)
-    table = table if len(keep) == len(table.names) else table.select(keep)
+    table = found.table  # complete runs only
     rules = timed("transitions", lambda: allowed_transitions(table.names))
-    flags = sup._overload_flags(table.overload)
+    flags = table.overload_flags()
     best, best_no = timed(
         "best paths", lambda: best_paths(table.rewards, rules, flags, significant_digits=5)
     )
@@ -345,7 +342,7 @@ def _table(args: Any) -> dict[str, Any]:
         superposition={k: v for k, v in found.stats.items() if k != "not_usable"},
         best_value=best.value,
         best_no_overload_value=best_no.value,
-        best_path_exact=bool(all(found.exact[keep[i]] for i in best.path)),
+        best_path_exact=bool(all(found.exact[i] for i in best.path)),
         children_cpu_s=round(children.ru_utime + children.ru_stime, 1),
         children_peak_gb=round(children.ru_maxrss / 2**20, 2),
         load_after=_load(),

@@ -64,32 +64,35 @@ def test_islanding_combinations_end_as_the_exact_runs_do(
     combos = combinations(unitary, 2)
     islanding = next(u.name for u in unitary if u.name.startswith("sub-12-"))
     found = sup.superposed_reward_table(env, engine, combos, 0, STEPS, 0, margin=1e9)
-    ended = {n for n, p in zip(found.table.names, found.table.played, strict=True) if p < STEPS}
     holding = {c.name for c in combos if c.depth == 2 and islanding in c.name.split("_")}
-    n_ended = found.stats["n_ended_islanded_unsimulated"]
-    assert n_ended >= len(holding) - 2 > 10  # (conflicts on substation 12 are simulated)
+    ended = found.ended
+    assert found.stats["n_ended_islanded_unsimulated"] == len(ended) >= len(holding) - 2 > 10
+    assert set(ended) <= holding  # (conflicts on substation 12 are simulated)
     assert found.stats["n_flagged"] < len(holding)  # they used to be flagged and simulated
-    unsimulated = [
-        a
-        for a, exact in zip(found.actions, found.exact, strict=True)
-        if a.name in ended and not exact
-    ]
-    assert len(unsimulated) == n_ended
+    # the table holds complete runs only; reward_df's table the exact ones; the warning all
+    assert (found.table.played == STEPS).all()
+    assert not set(ended) & set(found.table.names) and not set(ended) & set(found.written.names)
+    assert islanding in found.written.names and islanding not in found.table.names
+    assert all(
+        f"{name} ({end + 1} of {STEPS} steps)" in found.dropped[0] for name, end in ended.items()
+    )
     truth = reward_table(env, engine, combos, 0, STEPS, 0)
     col = {n: j for j, n in enumerate(truth.names)}
-    for action in unsimulated:
-        j = col[action.name]
-        k = found.table.names.index(action.name)
-        assert truth.played[j] == found.table.played[k] < STEPS, action.name
-        d = int(truth.played[j]) - 1
-        assert truth.rewards[d, j] == 0.0 and truth.overload[d, j] == -1.0
-        assert d >= 100  # the maintenance, not t0
-    paths = []
-    for table in (truth, found.table):
-        keep, _ = drop_incomplete(table.played, table.names)
-        sub = table.select(keep)
-        rules = allowed_transitions(sub.names, max_sub=1, max_line=1)
-        flags = np.nan_to_num(sub.overload, nan=-1).astype(np.int8)
-        best, best_no = best_paths(sub.rewards, rules, flags)
-        paths.append(([sub.names[i] for i in best.path], [sub.names[i] for i in best_no.path]))
-    assert paths[0] == paths[1]
+    for name, end in ended.items():
+        j = col[name]
+        assert truth.played[j] == end + 1 < STEPS, name
+        assert truth.rewards[end, j] == 0.0 and truth.overload[end, j] == -1.0
+        assert end >= 100  # the maintenance, not t0
+    written = found.written
+    for k, name in enumerate(written.names):  # reward_df's columns are the exact runs
+        j = col[name]
+        assert written.played[k] == truth.played[j]
+        np.testing.assert_array_equal(written.rewards[:, k], truth.rewards[:, j])
+    keep, _ = drop_incomplete(truth.played, truth.names)
+    sub = truth.select(keep)
+    rules = allowed_transitions(sub.names, max_sub=1, max_line=1)
+    best, best_no = best_paths(sub.rewards, rules, sub.overload_flags())
+    assert found.paths is not None
+    for exact_path, path in zip((best, best_no), found.paths, strict=True):
+        assert [sub.names[i] for i in exact_path.path] == [found.table.names[i] for i in path.path]
+        assert exact_path.value == path.value

@@ -319,11 +319,18 @@ def _run(
     episode.warnings += _steps_warnings(settings.max_iter, full_table)
     keep, drop_warnings = drop_incomplete(full_table.played, full_table.names)
     episode.warnings += drop_warnings
-    table = full_table.select(keep)
-    overload = np.nan_to_num(table.overload, nan=-1).astype(np.int8)
+    table = full_table if len(keep) == len(full_table.names) else full_table.select(keep)
+    overload = table.overload_flags()
+    # --combine superposition hands back complete runs only, often searched already
+    found = episode.superposition
+    searched = found is not None and found.table is table and found.paths is not None
     with _timed(timings, "3 transitions"):
         progress.stage("3 - transitions under the game rules")
-        rules = allowed_transitions(table.names, max_sub=1, max_line=1)
+        if searched:
+            assert found is not None
+            rules = found.rules
+        else:
+            rules = allowed_transitions(table.names, max_sub=1, max_line=1)
     opponent_report = None
     with _timed(timings, "4 best paths"):
         progress.stage("4 - best paths")
@@ -338,6 +345,9 @@ def _run(
                 int(sum(np.isfinite(b).any(axis=1).sum() for b in full_universes.multi_rewards)),
             )
             best, best_no = _universe_paths(opponent_report, rules, settings)
+        elif searched:
+            assert found is not None and found.paths is not None
+            best, best_no = found.paths
         else:
             best, best_no = best_paths(
                 table.rewards,
@@ -365,9 +375,8 @@ def _run(
     )
     dicts = [episode.actions[i].grid2op for i in keep]
     with _timed(timings, "outputs"):
-        written = episode.superposition  # superposed columns are not written
-        exact = None if written is None else np.flatnonzero(written.exact)
-        _write_tables(report, full_table if exact is None else full_table.select(exact), dicts)
+        written = None if found is None else found.written  # superposed columns are not
+        _write_tables(report, full_table if written is None else written, dicts)
         if request.export_graph:
             _export_graph(report, rules, overload)
     with _timed(timings, "6 replay"):
@@ -498,6 +507,7 @@ def _superposed_rewards(
     episode.superposition = found
     episode.actions = found.actions
     episode.filtered = found.filtered
+    episode.warnings += found.dropped  # its table holds the complete runs only
     if found.filtered:
         episode.warnings.append(f"{len(found.filtered)} combined action(s) filtered at t0")
     stats = found.stats

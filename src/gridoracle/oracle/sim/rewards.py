@@ -111,6 +111,14 @@ class RewardTable:
         """Actions whose run reached the last timestep without error."""
         return (self.played == self.n_steps) & (self.overload != -1).all(axis=0)
 
+    def overload_flags(self) -> NDArray[np.int8]:
+        """The overload flags as int8, -1 after a run ended (``nan_to_num(overload, nan=-1)``),
+        made a timestep at a time: no float64 copy of the (T, N) table."""
+        out = np.empty(self.overload.shape, dtype=np.int8)
+        for step, row in enumerate(self.overload):
+            out[step] = np.nan_to_num(row, nan=-1)
+        return out
+
     def select(self, index: Sequence[int] | np.ndarray) -> RewardTable:
         idx = np.asarray(index, dtype=np.int64)
         return RewardTable(

@@ -737,8 +737,9 @@ class SuperposedTable:
     Attributes
     ----------
     table : RewardTable
-        Every combined action kept, in the order given (exact rows where ``exact``, superposed
-        elsewhere).
+        Every combined action kept at t0 whose run lasts the whole episode, in the order given
+        (exact rows where ``exact``, superposed elsewhere); those whose run ended early are
+        already dropped (``dropped``), so the caller searches it as it is.
     actions : list of CombinedAction
         The actions of ``table``, in its order.
     exact : ndarray of bool, shape (N,)
@@ -749,6 +750,19 @@ class SuperposedTable:
         Counts: unitary, combined, screened, flagged (superposition not used), candidates
         (within the margin), added for the paths, rounds, margin, and why unitary actions were
         not usable.
+    written : RewardTable
+        The exactly simulated actions, complete or not, in the order given: what
+        reward_df.csv holds.
+    dropped : list of str
+        The warning naming the actions whose run ended before the others' (as
+        :func:`~gridoracle.oracle.sim.rewards.drop_incomplete` words it), or none.
+    rules, paths
+        The transition rules of ``table`` and its two best paths (best, without overload), as
+        the last search found them; None when the table was not searched (above
+        ``graph_limit``).
+    ended : dict of str to int
+        Combinations left unsimulated because their topology islands the grid at that
+        timestep (their run ends there: see :func:`_islanding_ends`).
     """
 
     table: RewardTable
@@ -756,6 +770,11 @@ class SuperposedTable:
     exact: np.ndarray
     filtered: list[tuple[str, str]]
     stats: dict[str, Any]
+    written: RewardTable | None = None
+    dropped: list[str] = field(default_factory=list)
+    rules: Any = None
+    paths: tuple[Any, Any] | None = None
+    ended: dict[str, int] = field(default_factory=dict)
 
 
 def superposed_reward_table(
@@ -789,7 +808,7 @@ def superposed_reward_table(
        a step (the unconstrained KPI) that is still superposed is filtered at t0 and simulated
        exactly, and the search runs again, until all of them are exact. Above it, the table
        returned holds the exactly simulated actions only (the best paths are then searched on
-       them by the caller).
+       them by the caller). Either way it holds only the runs that last the whole episode.
 
     Parameters
     ----------
@@ -923,44 +942,62 @@ def superposed_reward_table(
         simulate(flagged + candidates, islanded)
     n_candidates = len(candidates)
 
+    def complete(only_exact: bool) -> tuple[list[Any], list[str]]:
+        """The actions kept at t0 whose run lasts the whole episode (exact ones only, or with
+        the superposed ones), in the order of ``combos``, and the warning naming the others."""
+        kept = [
+            c
+            for c in combos
+            if (c.name in exact_rows and exact_rows[c.name][2] >= 0)
+            or (not only_exact and c.name in superposed)
+        ]
+        played = [exact_rows[c.name][2] if c.name in exact_rows else n_steps for c in kept]
+        keep, warnings = drop_incomplete(played, [c.name for c in kept])
+        return [kept[int(i)] for i in keep], warnings
+
     added = 0
     rounds = 0
     known_rules: dict[tuple[str, ...], Any] = {}
+    paths: tuple[Any, Any] | None = None
+    rules: Any = None
+    table: RewardTable | None = None
     n_kept = sum(1 for c in combos if exact_rows.get(c.name, (0, 0, 0))[2] != -1)
     whole_graph = n_kept <= graph_limit
     while whole_graph:
         rounds += 1
-        actions = [c for c in combos if exact_rows.get(c.name, (0, 0, 0))[2] != -1]
-        actions = [c for c in actions if c.name in exact_rows or c.name in superposed]
+        actions, dropped = complete(only_exact=False)
+        table = flags = None  # the last round's (T, N) arrays go before the next are made
         with clock("mixed table"):
             table = _mixed_table(actions, exact_rows, superposed, n_steps, stopped, source)
-        keep, _ = drop_incomplete(table.played, table.names)
-        sub = table if len(keep) == len(actions) else table.select(keep)
-        flags = _overload_flags(sub.overload)
-        key = tuple(sub.names)
+        flags = table.overload_flags()
+        key = tuple(table.names)
         if key not in known_rules:  # the names change only when an action is dropped
             known_rules.clear()
             with clock("rules"):
-                known_rules[key] = allowed_transitions(sub.names, max_sub=1, max_line=1)
+                known_rules[key] = allowed_transitions(table.names, max_sub=1, max_line=1)
         rules = known_rules[key]
         with clock("paths"):
-            best_path, best_no = best_paths(
-                sub.rewards, rules, flags, kind=kind, significant_digits=significant_digits
+            paths = best_paths(
+                table.rewards, rules, flags, kind=kind, significant_digits=significant_digits
             )
-        wanted = set(best_path.path) | set(best_no.path)
-        if sub.rewards.size:
-            wanted |= set(_argmax_per_step(sub.rewards, sign).tolist())
-        missing = [actions[int(keep[i])] for i in sorted(wanted)]
-        missing = [a for a in missing if a.name not in exact_rows]
+        wanted = set(paths[0].path) | set(paths[1].path)
+        if table.rewards.size:
+            wanted |= set(_argmax_per_step(table.rewards, sign).tolist())
+        missing = [actions[i] for i in sorted(wanted) if actions[i].name not in exact_rows]
         if not missing or rounds >= _MAX_ROUNDS:
             break
         added += len(missing)
         with clock("exact for the paths"):
             simulate(missing)
     if not whole_graph:
-        actions = [c for c in combos if exact_rows.get(c.name, (0, 0, -1))[2] >= 0]
+        actions, dropped = complete(only_exact=True)
         table = _mixed_table(actions, exact_rows, superposed, n_steps, stopped, source)
-    exact = np.array([a.name in exact_rows and a.name not in ended for a in actions], dtype=bool)
+    assert table is not None
+    exact = np.array([a.name in exact_rows for a in actions], dtype=bool)
+    simulated = [
+        c for c in combos if c.name not in ended and exact_rows.get(c.name, (0, 0, -1))[2] >= 0
+    ]
+    written = _mixed_table(simulated, exact_rows, {}, n_steps, stopped, source)
     stats = {
         "margin": float(margin),
         "per_step": per_step,
@@ -978,7 +1015,9 @@ def superposed_reward_table(
         "not_usable": reasons,
         "seconds": {k: round(v, 3) for k, v in seconds.items()},
     }
-    return SuperposedTable(table, actions, exact, filtered, stats)
+    return SuperposedTable(
+        table, actions, exact, filtered, stats, written, dropped, rules, paths, ended
+    )
 
 
 def _islanding_ends(
@@ -1160,14 +1199,6 @@ class _Clock:
             yield
         finally:
             self.seconds[label] = self.seconds.get(label, 0.0) + time.perf_counter() - tick
-
-
-def _overload_flags(overload: np.ndarray) -> np.ndarray:
-    """``nan_to_num(overload, nan=-1).astype(int8)``, a step at a time (no float64 copy)."""
-    out = np.empty(overload.shape, dtype=np.int8)
-    for step, row in enumerate(overload):
-        out[step] = np.nan_to_num(row, nan=-1)
-    return out
 
 
 def _argmax_per_step(rewards: np.ndarray, sign: float) -> np.ndarray:
