@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from gridoracle.actions.combine import combinations
+from gridoracle.actions.combine import combinations, filter_at_t0
 from gridoracle.actions.parse import convert
 from gridoracle.engine.batched import BatchedEngine
 from gridoracle.oracle.core.best_path import best_paths
@@ -76,6 +76,14 @@ def test_islanding_combinations_end_as_the_exact_runs_do(
     assert all(
         f"{name} ({end + 1} of {STEPS} steps)" in found.dropped[0] for name, end in ended.items()
     )
+    # every combination superposed is a candidate here (margin): all the others are filtered
+    # at t0, so the drops at t0 are exactly the filter's, those made unsimulated (their
+    # topology islands the grid at t0: singular in DC, not always in AC) included
+    deep = [c for c in combos if c.depth == 2]
+    really = dict(filter_at_t0(deep, env, 0, 0)[1])
+    ours = {name for name, _ in found.filtered if "_" in name}
+    assert ours == set(really) and not set(ended) & set(really)
+    assert found.stats["n_islanded_unsimulated"] >= found.stats["n_singular_in_dc"] > 0
     truth = reward_table(env, engine, combos, 0, STEPS, 0)
     col = {n: j for j, n in enumerate(truth.names)}
     for name, end in ended.items():

@@ -879,12 +879,18 @@ def superposed_reward_table(
     n_steps = found_states.n_steps
     superposed: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # views of the screens
     ended: dict[str, int] = {}  # ends at this timestep (islands the grid), not simulated
+    at_t0: dict[str, str] = {}  # islands the grid at t0: dropped as the filter would, unsimulated
+    n_singular = 0
     flagged: list[Any] = []
     candidates: list[Any] = []
     reasons: dict[str, str] = {}
     if deep and states is not None and n_steps:
         with clock("basis"):
             basis = unitary_basis(env, engine, states, unitary)
+            # in DC at the first step of each base topology: where a combination islands the
+            # grid its beta system is singular there (exact in DC), which AC's may not show
+            firsts = np.array([int(g.rows[0]) for g in basis.groups], dtype=np.int64)
+            dc_basis = unitary_basis(env, engine, states.select(firsts), unitary, dc=True)
         reasons = basis.reasons
         index = {a.name: i for i, a in enumerate(unitary)}
         exact_best = np.full(n_steps, -np.inf)
@@ -898,6 +904,7 @@ def superposed_reward_table(
             else:
                 flagged.append(combo)  # a part was dropped at t0: no unitary result
         screened: list[tuple[list[Any], Screened]] = []
+        n_singular = 0
         best = exact_best.copy()
         # the reward table's local processes: as many screening threads
         backend = table_options.get("backend")
@@ -906,6 +913,7 @@ def superposed_reward_table(
             parts = np.array([[index[p.name] for p in c.parts] for c in group], dtype=np.int64)
             with clock("screen"):
                 result = screen(basis, parts, engine.thermal_limit, workers=workers)
+                n_singular += _flag_dc_singular(dc_basis, basis, parts, result)
             screened.append((group, result))
             best = np.fmax(best, _best_per_step(result, sign))
         floor = best - margin
@@ -924,6 +932,12 @@ def superposed_reward_table(
                     end = ends.get(combo.name)
                     if end is None:
                         flagged.append(combo)
+                    elif end == 0:  # its topology islands the grid at t0: the filter drops it
+                        flagged.append(combo)
+                        at_t0[combo.name] = (
+                            "diverges at t0: its topology islands the grid (checked on its "
+                            "topology, not simulated)"
+                        )
                     else:
                         ended[combo.name] = end
                         exact_rows[combo.name] = _ended_rows(result, j, end)
@@ -938,6 +952,7 @@ def superposed_reward_table(
     if flagged and states is not None and n_steps:
         with clock("islanded"):
             islanded = _islanded_with_a_part(flagged, shallow, dict(filtered), engine, states)
+    islanded |= at_t0
     with clock("exact candidates"):
         simulate(flagged + candidates, islanded)
     n_candidates = len(candidates)
@@ -1007,6 +1022,7 @@ def superposed_reward_table(
         "n_flagged": len(flagged),
         "n_islanded_unsimulated": len(islanded),
         "n_ended_islanded_unsimulated": len(ended),
+        "n_singular_in_dc": n_singular,
         "n_candidates": n_candidates,
         "n_added_for_paths": added,
         "n_exact": int(exact.sum()),
@@ -1036,8 +1052,10 @@ def _islanding_ends(
     run fails, at that timestep or earlier (an AC divergence before it is not looked for). Its
     run is then incomplete and Oracle4Grid drops it, so it is not simulated. Only steps where
     superposition was not used (``ok`` False) are looked at, one per base topology (the
-    islanding depends on the topology and the lines out only); combinations whose parts set
-    the same element or reconnect a line are left to the exact simulation.
+    islanding depends on the topology and the lines out only), and only the first of them in
+    time: where that one does not island the grid the combination is left to the exact
+    simulation (its run may fail there otherwise), as are combinations whose parts set the
+    same element or reconnect a line. A first timestep 0 means the filter at t0 drops it.
 
     Parameters
     ----------
@@ -1100,17 +1118,35 @@ def _islanding_ends(
         names = [p.name for p in combo.parts]
         if any(n not in index for n in names):
             continue
-        for g in order:
+        for g in order:  # the first base topology where superposition was not used decides
             rows = basis.groups[g].rows
             if ok[rows, j].all():
                 continue
             topo = combined(g, names)
-            if topo is None:
-                break
-            if engine.islanded(topo):
+            if topo is not None and engine.islanded(topo):
                 out[combo.name] = int(rows[0])
-                break
+            break
     return out
+
+
+def _flag_dc_singular(
+    dc: UnitaryBasis, basis: UnitaryBasis, parts: np.ndarray, result: Screened
+) -> int:
+    """Mark as not superposed (``ok`` False, reward NaN) every base topology of ``basis``
+    where a combination's beta system is singular or ill-conditioned in DC (``dc`` holds the
+    first step of each of ``basis.groups``, in their order): the combination islands the grid
+    there, or a virtual line carries almost nothing. The AC system may miss it (its flows are
+    not linear in the betas). Returns how many combinations were so marked somewhere."""
+    marked = np.zeros(parts.shape[0], dtype=bool)
+    for g, group in enumerate(basis.groups):
+        _, good = _betas(dc, g, parts)
+        bad = np.flatnonzero(~good & result.ok[group.rows].any(axis=0))
+        if bad.size:
+            where = np.ix_(group.rows, bad)
+            result.ok[where] = False
+            result.rewards[where] = np.nan
+            marked[bad] = True
+    return int(marked.sum())
 
 
 def _ended_rows(result: Screened, j: int, end: int) -> tuple[np.ndarray, np.ndarray, int]:
