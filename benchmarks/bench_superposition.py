@@ -41,7 +41,8 @@ table
     --no-opponent`` does (l2rpn_neurips_2020_track1 has one, and with an opponent
     ``gridoracle oracle`` simulates every combination exactly);
     ``--margin`` as ``superposed_reward_table``'s; ``--workers`` screening threads (the exact
-    simulations run in this process); ``--graph-limit`` as :data:`GRAPH_LIMIT`.
+    simulations run in this process); ``--graph-limit`` as ``superposed_reward_table``'s
+    (default :data:`GRAPH_CELLS` over the steps).
 
 The machine's load (1-minute load average) is printed with every figure: other jobs share it.
 """
@@ -353,7 +354,7 @@ def _table(args: Any) -> dict[str, Any]:
 
 
 def main() -> None:
-    from gridoracle.oracle.sim.superposition import DEFAULT_MARGIN, GRAPH_LIMIT
+    from gridoracle.oracle.sim.superposition import DEFAULT_MARGIN
 
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -366,7 +367,7 @@ def main() -> None:
     parser.add_argument("--combos", type=int, default=150)
     parser.add_argument("--json")
     parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--graph-limit", type=int, default=GRAPH_LIMIT)
+    parser.add_argument("--graph-limit", type=int, default=None)
     parser.add_argument("--no-opponent", action="store_true")
     parser.add_argument("--margin", type=float, default=DEFAULT_MARGIN)
     parser.add_argument("--keep", help="agree, scale: write the runs' outputs here (kept)")

@@ -80,7 +80,7 @@ class RewardTable:
         Combined action names, N of them.
     rewards : ndarray of float64, shape (T, N)
         Reward of the (k+1)-th step at timestep k; NaN after a run ended.
-    overload : ndarray of float64, shape (T, N)
+    overload : ndarray of float64 (float32 in ``--combine superposition``'s), shape (T, N)
         1 no overload, 0 overload, -1 error; NaN after a run ended.
     played : ndarray of int, shape (N,)
         Steps each run lasted (T when it reached the end).

@@ -60,6 +60,7 @@ from gridoracle.oracle.sim.rewards import RewardTable, drop_incomplete, reward_t
 
 __all__ = [
     "DEFAULT_MARGIN",
+    "GRAPH_CELLS",
     "MAX_CONDITION",
     "Screened",
     "SuperposedTable",
@@ -718,16 +719,17 @@ DEFAULT_PER_STEP = 32
 DEFAULT_MARGIN = 2.0
 # most rounds of "simulate the chosen paths' actions exactly and search again"
 _MAX_ROUNDS = 20
-#: up to this many combined actions the best paths are searched on the whole mixed table
-#: (superposed and exact rewards); above it, on the exactly simulated actions only (the
-#: candidates of every step, the unitary actions, those superposition cannot take). That
-#: limited graph has no bound on what it misses: its path is the best among the exact actions.
-#: The search is no longer what holds the limit: two searches over 155,686 actions and 864
-#: steps now take 34.5 s of CPU and under 1.1 GB beyond the table (297 s and 6.3 GB before
-#: their rows were computed per step); what does is each refinement round's (T, N) mixed table
-#: (2.1 GB there) and the pipeline's copies of it after (its selection, its overload flags), a
-#: few rounds of 40 s or more, under 8 GB and 10 minutes in all
-GRAPH_LIMIT = 20_000
+#: up to this many (timestep, combined action) cells the best paths are searched on the whole
+#: mixed table (superposed and exact rewards); above it, on the exactly simulated actions only
+#: (the candidates of every step, the unitary actions, those superposition cannot take). That
+#: limited graph has no bound on what it misses: its path is the best among the exact actions
+#: (on l2rpn_neurips_2020_track1 at depth 3 it was 0.40 below the whole graph's). Measured at
+#: the limit's scale (``bench_superposition.py table``, 2 cores): 134.5 M cells (155,686
+#: actions, 864 steps) take 2:56 wall and 4.0 GB in all, 121 M (420,800 complete actions of
+#: the 118-bus grid, 288 steps) 7:21 and 7.4 GB with float64 overload flags (float32 now). A
+#: search holds the (T, N) table, int32 backpointers and per-step arrays the size of the
+#: transitions (15 M at the 118-bus grid's depth 2).
+GRAPH_CELLS = 150_000_000
 
 
 @dataclass
@@ -788,7 +790,7 @@ def superposed_reward_table(
     kind: str = "longest",
     significant_digits: int | None = None,
     margin: float = DEFAULT_MARGIN,
-    graph_limit: int = GRAPH_LIMIT,
+    graph_limit: int | None = None,
     screen_workers: int | None = None,
     per_step: int | None = DEFAULT_PER_STEP,
     **table_options: Any,
@@ -820,8 +822,10 @@ def superposed_reward_table(
         The best path search (as :func:`~gridoracle.oracle.core.best_path.best_paths`).
     margin : float
         Reward units below the best reward of a step.
-    graph_limit : int
-        Most combined actions in the graph of the mixed table (see above).
+    graph_limit : int, optional
+        Most combined actions in the graph of the mixed table (see above); default
+        :data:`GRAPH_CELLS` over the episode's timesteps (173,611 at 864 steps, 18,601 at
+        8,064).
     per_step : int, optional
         At most about this many candidates per step (3.): the best ``per_step`` superposed
         rewards of each step (ties included) among those within ``margin``; None: every one
@@ -977,6 +981,8 @@ def superposed_reward_table(
     rules: Any = None
     table: RewardTable | None = None
     n_kept = sum(1 for c in combos if exact_rows.get(c.name, (0, 0, 0))[2] != -1)
+    if graph_limit is None:
+        graph_limit = GRAPH_CELLS // max(n_steps, 1)
     whole_graph = n_kept <= graph_limit
     while whole_graph:
         rounds += 1
@@ -1012,7 +1018,7 @@ def superposed_reward_table(
     simulated = [
         c for c in combos if c.name not in ended and exact_rows.get(c.name, (0, 0, -1))[2] >= 0
     ]
-    written = _mixed_table(simulated, exact_rows, {}, n_steps, stopped, source)
+    written = _mixed_table(simulated, exact_rows, {}, n_steps, stopped, source, np.float64)
     stats = {
         "margin": float(margin),
         "per_step": per_step,
@@ -1284,11 +1290,15 @@ def _mixed_table(
     n_steps: int,
     stopped: str,
     source: str,
+    overload_dtype: Any = np.float32,
 ) -> RewardTable:
-    """A RewardTable of ``actions``: the exact column where there is one, else superposed."""
+    """A RewardTable of ``actions``: the exact column where there is one, else superposed.
+
+    Its overload flags (1, 0, -1, NaN: exact in float32) are float32 unless asked otherwise,
+    half the memory of float64 at scale (1 GB at 420,800 actions and 288 steps)."""
     n = len(actions)
     rewards = np.full((n_steps, n), np.nan)
-    overload = np.full((n_steps, n), np.nan)
+    overload = np.full((n_steps, n), np.nan, dtype=overload_dtype)
     played = np.zeros(n, dtype=np.int64)
     for j, action in enumerate(actions):
         if action.name in exact_rows:
