@@ -128,6 +128,9 @@ def test_counts_match_oracle4grid_rule(seed: int) -> None:
     init_sub, init_line = init_counts(actions)
     assert init_sub.tolist() == [naive_counts({}, x, "sub") for x in actions]
     assert init_line.tolist() == [naive_counts({}, x, "line") for x in actions]
+    ref_sub, ref_line = init_counts(actions, reference=actions[-1])
+    assert ref_sub.tolist() == [naive_counts(actions[-1], x, "sub") for x in actions]
+    assert ref_line.tolist() == [naive_counts(actions[-1], x, "line") for x in actions]
     # names and mappings give the same rules
     names = [combined_name(a) for a in actions]
     assert (allowed_transitions(names).dense() == allowed_transitions(actions).dense()).all()
@@ -152,6 +155,11 @@ def test_sparse_rules_equal_dense_rules(monkeypatch: pytest.MonkeyPatch) -> None
     assert sparse.n_transitions == dense.n_transitions
     assert (sparse.dense() == dense.dense()).all()
     assert (sparse.from_init == dense.from_init).all()
+    # the neighbourhood join a few entries at a time: the same pairs
+    monkeypatch.setattr(transitions, "_JOIN_CHUNK", 7)
+    chunked = allowed_transitions(actions, sparse=True)
+    assert (chunked.allowed != sparse.allowed).nnz == 0
+    assert (chunked.allowed.indptr == sparse.allowed.indptr).all()
     indptr, indices = sparse.predecessors()
     for y in range(0, 300, 37):
         column = indices[indptr[y] : indptr[y + 1]]
