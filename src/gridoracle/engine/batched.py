@@ -20,6 +20,7 @@ Tests check every status and max rho against :class:`gridoracle.engine.reference
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,6 +58,10 @@ class BatchedEngine:
     env : grid2op Environment
         Made with ``LightSimBackend``; its parameters (protection thresholds, rules) are read once.
         The engine keeps a copy of the grid model and does not touch ``env`` afterwards.
+    threads : int
+        :meth:`evaluate` solves this many actions at a time in threads (the solver releases the
+        GIL). Every action is solved on its own copies of the grid model and writes its own
+        column, so the numbers do not depend on it.
 
     Examples
     --------
@@ -68,7 +73,10 @@ class BatchedEngine:
 
     name = "batched"
 
-    def __init__(self, env: Any) -> None:
+    def __init__(self, env: Any, *, threads: int = 1) -> None:
+        if int(threads) < 1:
+            raise ValueError(f"threads {threads}: must be at least 1")
+        self.threads = int(threads)
         backend = env.backend
         if not hasattr(backend, "_grid"):
             raise TypeError("the batched engine needs an environment made with LightSimBackend")
@@ -176,16 +184,12 @@ class BatchedEngine:
             known = self._islanded_cache[key] = self._compute_islanded(topo)
         return known
 
-    def _compute_islanded(self, topo: np.ndarray) -> bool:
+    def _element_buses(self, topo: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The bus graph's edges (connected lines) and the buses of loads, gens and storage."""
         or_bus, ex_bus = topo[self.line_or_pos], topo[self.line_ex_pos]
-        if (topo[self.load_pos] <= 0).any() or (topo[self.gen_pos] <= 0).any():
-            return True  # detached element: grid2op does not allow it
         connected = (or_bus > 0) & (ex_bus > 0)
-        n_bus = self.n_sub * self.n_busbar
         src = self._bus_index(self.line_or_sub[connected], or_bus[connected])
         dst = self._bus_index(self.line_ex_sub[connected], ex_bus[connected])
-        graph = coo_matrix((np.ones(src.size), (src, dst)), shape=(n_bus, n_bus))
-        _, label = connected_components(graph, directed=False)
         buses = [
             self._bus_index(self.load_sub, topo[self.load_pos]),
             self._bus_index(self.gen_sub, topo[self.gen_pos]),
@@ -193,7 +197,39 @@ class BatchedEngine:
         if self.storage_pos.size:
             sto = topo[self.storage_pos]
             buses.append(self._bus_index(self.storage_sub[sto > 0], sto[sto > 0]))
-        return np.unique(label[np.concatenate(buses)]).size > 1
+        return src, dst, np.concatenate(buses)
+
+    def _compute_islanded(self, topo: np.ndarray) -> bool:
+        """Union-find on the bus graph (a few dozen edges: cheaper than building a sparse
+        matrix; :meth:`_compute_islanded_scipy` is the reference the tests compare it with)."""
+        if (topo[self.load_pos] <= 0).any() or (topo[self.gen_pos] <= 0).any():
+            return True  # detached element: grid2op does not allow it
+        src, dst, buses = self._element_buses(topo)
+        parent = list(range(self.n_sub * self.n_busbar))
+
+        def find(x: int) -> int:
+            while parent[x] != x:
+                parent[x] = parent[parent[x]]
+                x = parent[x]
+            return x
+
+        for a, b in zip(src.tolist(), dst.tolist(), strict=True):
+            ra, rb = find(a), find(b)
+            if ra != rb:
+                parent[ra] = rb
+        first, *others = buses.tolist()
+        root = find(first)
+        return any(find(b) != root for b in others)
+
+    def _compute_islanded_scipy(self, topo: np.ndarray) -> bool:
+        """The same as :meth:`_compute_islanded` with scipy's connected components."""
+        if (topo[self.load_pos] <= 0).any() or (topo[self.gen_pos] <= 0).any():
+            return True
+        src, dst, buses = self._element_buses(topo)
+        n_bus = self.n_sub * self.n_busbar
+        graph = coo_matrix((np.ones(src.size), (src, dst)), shape=(n_bus, n_bus))
+        _, label = connected_components(graph, directed=False)
+        return np.unique(label[buses]).size > 1
 
     def _grid_with_topology(self, topo: np.ndarray) -> Any:
         grid = self.base_grid.copy()
@@ -326,6 +362,11 @@ class BatchedEngine:
         all_gens = np.ones(self.n_gen, dtype=bool)
         all_loads = np.ones(self.n_load, dtype=bool)
         n_powerline = len(self.base_grid.get_lines())
+        # the float32 set-points the grid model takes, cast once for all rows (same values)
+        gen_p32 = np.asarray(gen_p).astype(np.float32)
+        gen_v32 = (np.asarray(gen_v) / self.prod_pu_to_kv).astype(np.float32)
+        load_p32 = np.asarray(load_p).astype(np.float32)
+        load_q32 = np.asarray(load_q).astype(np.float32)
         for group in range(int(inverse.max()) + 1):
             rows = np.flatnonzero(inverse == group)
             if self._islanded(topo[rows[0]].astype(np.int64)):
@@ -333,10 +374,10 @@ class BatchedEngine:
             grid = self._grid_with_topology(topo[rows[0]])
             v = self.v_init.copy()
             for r in rows:
-                grid.update_gens_p(all_gens, gen_p[r].astype(np.float32))
-                grid.update_gens_v(all_gens, (gen_v[r] / self.prod_pu_to_kv).astype(np.float32))
-                grid.update_loads_p(all_loads, load_p[r].astype(np.float32))
-                grid.update_loads_q(all_loads, load_q[r].astype(np.float32))
+                grid.update_gens_p(all_gens, gen_p32[r])
+                grid.update_gens_v(all_gens, gen_v32[r])
+                grid.update_loads_p(all_loads, load_p32[r])
+                grid.update_loads_q(all_loads, load_q32[r])
                 solved = grid.ac_pf(v, self.max_it, self.tol)
                 if solved.shape[0] == 0:
                     grid.tell_solver_need_reset()
@@ -382,39 +423,66 @@ class BatchedEngine:
         if n_states == 0:
             return result
         groups = _group_states(states)
-        for j, action in enumerate(actions):
-            act = self._action(action)
-            by_topology: dict[bytes, tuple[np.ndarray, list[np.ndarray]]] = {}
-            for rows in groups:
-                first = int(rows[0])
-                if not kept and not self._is_legal(act, states, first):
-                    result.status[rows, j] = STATUS_ILLEGAL
-                    continue
-                topo = self._resulting_topology(
-                    act,
-                    states.topo_vect[first],
-                    states.prev_topo[first],
-                    states.line_status[first],
-                )
-                if kept:
-                    off = ~states.line_status[first] & (act.set_status != 1)
-                    topo[self.line_or_pos[off]] = -1
-                    topo[self.line_ex_pos[off]] = -1
-                key = topo.tobytes()
-                by_topology.setdefault(key, (topo, []))[1].append(rows)
-            for topo, row_groups in by_topology.values():
-                rows = np.sort(np.concatenate(row_groups))
-                self._evaluate_topology(topo, states, rows, j, result)
+        converted = [self._action(action) for action in actions]
+        if self.threads > 1 and len(converted) > 1:
+            with ThreadPoolExecutor(min(self.threads, len(converted))) as pool:
+                futures = [
+                    pool.submit(self._evaluate_action, j, act, states, groups, kept, result)
+                    for j, act in enumerate(converted)
+                ]
+                cascades = [future.result() for future in futures]
+        else:
+            cascades = [
+                self._evaluate_action(j, act, states, groups, kept, result)
+                for j, act in enumerate(converted)
+            ]
+        result.n_cascade += sum(cascades)
         return result
+
+    def _evaluate_action(
+        self,
+        j: int,
+        act: _ActionArrays,
+        states: StateBatch,
+        groups: list[np.ndarray],
+        kept: bool,
+        result: EngineResult,
+    ) -> int:
+        """Fill column ``j`` of ``result``; return its number of pairs where lines trip."""
+        by_topology: dict[bytes, tuple[np.ndarray, list[np.ndarray]]] = {}
+        for rows in groups:
+            first = int(rows[0])
+            if not kept and not self._is_legal(act, states, first):
+                result.status[rows, j] = STATUS_ILLEGAL
+                continue
+            topo = self._resulting_topology(
+                act,
+                states.topo_vect[first],
+                states.prev_topo[first],
+                states.line_status[first],
+            )
+            if kept:
+                off = ~states.line_status[first] & (act.set_status != 1)
+                topo[self.line_or_pos[off]] = -1
+                topo[self.line_ex_pos[off]] = -1
+            key = topo.tobytes()
+            by_topology.setdefault(key, (topo, []))[1].append(rows)
+        cascades = 0
+        for topo, row_groups in by_topology.values():
+            rows = np.sort(np.concatenate(row_groups))
+            cascades += self._evaluate_topology(topo, states, rows, j, result)
+        return cascades
 
     def _evaluate_topology(
         self, topo: np.ndarray, states: StateBatch, rows: np.ndarray, j: int, result: EngineResult
-    ) -> None:
+    ) -> int:
         """Solve ``rows`` with topology ``topo``, then play the protections level by level.
 
         Rows whose flows trip lines are grouped by the lines they trip, and each group is solved
-        again with those lines disconnected, in one call, until nothing trips.
+        again with those lines disconnected, in one call, until nothing trips. Returns the number
+        of rows where lines trip on the first power flow (the cascades).
         """
+        cascades = 0
         protection = self.nb_overflow_allowed
         pending = [
             (
@@ -439,7 +507,7 @@ class BatchedEngine:
             trip[~converged] = False
             tripping = trip.any(axis=1)
             if first_level:
-                result.n_cascade += int(tripping.sum())
+                cascades = int(tripping.sum())
                 first_level = False
             done = converged & ~tripping
             done_rows = rows[done]
@@ -458,6 +526,7 @@ class BatchedEngine:
                 next_topo[self.line_or_pos[pattern]] = -1
                 next_topo[self.line_ex_pos[pattern]] = -1
                 pending.append((next_topo, rows[sub], counter[sub], increased[sub]))
+        return cascades
 
 
 def _unique_rows(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
