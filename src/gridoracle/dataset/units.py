@@ -267,6 +267,34 @@ class _WorkerContext:
         return states
 
 
+#: at most this many solver threads in a unit run in the main process
+MAX_SOLVER_THREADS = 4
+
+
+def solver_threads() -> int:
+    """How many actions a unit solves at a time (threads of the batched engine).
+
+    Units run in the main process only when they run one after the other (one worker, or a
+    single unit): there the solver threads use the cores this process may run on (at most
+    :data:`MAX_SOLVER_THREADS`). In a worker process (local pool, Dask) the workers already
+    share the cores: one thread. The numbers do not depend on it (see
+    :class:`gridoracle.engine.batched.BatchedEngine`).
+    """
+    import multiprocessing
+    import os
+    import threading
+
+    if multiprocessing.parent_process() is not None:
+        return 1
+    if threading.current_thread() is not threading.main_thread():
+        return 1
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(MAX_SOLVER_THREADS, cores))
+
+
 def _catalogue_action(data: dict[str, Any]) -> Any:
     from gridoracle.actions.model import CatalogueAction
 
@@ -349,6 +377,8 @@ def run_unit(unit: Unit) -> UnitOutcome:
             seconds=time.perf_counter() - tick,
         )
     actions = [Action(str(a["name"]), a["grid2op"]) for a in cfg.actions[unit.start : unit.stop]]
+    if hasattr(ctx.engine, "threads"):
+        ctx.engine.threads = solver_threads()
     result = ctx.engine.evaluate(states, actions, full=cfg.targets == "full")
     names = [a.name for a in actions]
     info = _write_chunk(unit, path, targets_frame(result, names, int(ctx.env.n_line)))
