@@ -21,6 +21,7 @@ This module holds the pure parts: the configuration (:class:`GenerateConfig`), t
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import logging
 import time
@@ -243,6 +244,7 @@ class _WorkerContext:
             self.engine if engine == "batched" else _make_engine("batched", self.env)
         )
         self.episodes: OrderedDict[tuple[Any, ...], SourceStates] = OrderedDict()
+        _freeze_once()
 
     def states(self, config: GenerateConfig, chronic: int) -> SourceStates:
         key = (chronic, canonical_json(config.hashed()))
@@ -265,6 +267,24 @@ class _WorkerContext:
             while len(self.episodes) > 2:
                 self.episodes.popitem(last=False)
         return states
+
+
+_FROZEN = False
+
+
+def _freeze_once() -> None:
+    """Move what exists now (grid2op's modules, the first environment and engines) out of the
+    collector's generations, once per process, so that a full collection during the units does
+    not walk them again (one took 0.14 s of a 3 s ``generate --states chronic`` run on case14).
+
+    A frozen object that later becomes cyclic garbage is never collected; doing it once per
+    process (for its first context) bounds that to one environment, and a process that makes
+    many contexts (tests, notebooks) keeps collecting the later ones as usual.
+    """
+    global _FROZEN
+    if not _FROZEN:
+        _FROZEN = True
+        gc.freeze()
 
 
 #: at most this many solver threads in a unit run in the main process
