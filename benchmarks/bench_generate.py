@@ -32,6 +32,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -90,16 +91,62 @@ def bench_env(
     }
 
 
+class _SolverClock:
+    """Seconds spent in lightsim2grid's computers (``compute`` and ``compute_flows``) during a
+    block, summed over the engine's threads (so it can exceed the wall time with threads)."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> _SolverClock:
+        self._solve, self._read = BatchedEngine._solve, BatchedEngine._read_flows
+        clock = self
+
+        def timed(method):
+            def wrapper(*args, **kwargs):
+                tick = time.perf_counter()
+                try:
+                    return method(*args, **kwargs)
+                finally:
+                    with clock._lock:
+                        clock.seconds += time.perf_counter() - tick
+
+            return wrapper
+
+        BatchedEngine._solve = timed(self._solve)  # type: ignore[method-assign]
+        BatchedEngine._read_flows = timed(self._read)  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        BatchedEngine._solve = self._solve  # type: ignore[method-assign]
+        BatchedEngine._read_flows = self._read  # type: ignore[method-assign]
+
+
 def bench_chronic(
-    name: str, n_actions: int, naive_states: int, workers: int, max_steps: int
+    name: str,
+    n_actions: int,
+    naive_states: int,
+    workers: int,
+    max_steps: int,
+    solver_threads: int | None = None,
 ) -> dict[str, float]:
-    """``generate --states chronic`` end to end against the naive loop, in one run."""
+    """``generate --states chronic`` end to end against the naive loop, in one run.
+
+    ``solver_threads`` None keeps the pipeline's choice
+    (:func:`gridoracle.dataset.units.solver_threads`); a number forces it.
+    """
+    import gridoracle.dataset.units as units
     from gridoracle.dataset import load
     from gridoracle.grid import resolve_chronics
     from gridoracle.parallel import Backend
     from gridoracle.pipelines.generate import GenerateRequest, generate
 
-    with tempfile.TemporaryDirectory() as out:
+    chosen = units.solver_threads
+    if solver_threads is not None:
+        units.solver_threads = lambda: solver_threads  # type: ignore[assignment]
+    threads = units.solver_threads() if workers == 1 else 1
+    with tempfile.TemporaryDirectory() as out, _SolverClock() as clock:
         tick = time.perf_counter()
         report = generate(
             GenerateRequest(
@@ -114,6 +161,7 @@ def bench_chronic(
             Backend.from_options(workers=workers),
         )
         wall = time.perf_counter() - tick
+        units.solver_threads = chosen  # type: ignore[assignment]
         ds = load(report.path)
         size = sum(p.stat().st_size for p in report.path.rglob("*") if p.is_file())
     pairs = int(report.summary["pairs"])
@@ -146,6 +194,8 @@ def bench_chronic(
         "states": len(ds),
         "actions": len(actions),
         "workers": workers,
+        "solver_threads": threads,
+        "solver_s": clock.seconds,
         "naive_pairs": int(ref.status.size),
         "naive_us_per_pair": 1e6 / naive_rate,
         "generate_pairs": pairs,
@@ -224,24 +274,39 @@ def main() -> None:
     parser.add_argument("--chronic-actions", type=int, default=178)
     parser.add_argument("--chronic-max-steps", type=int, default=100_000)
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument(
+        "--solver-threads",
+        default="auto,1",
+        help="with --chronic: comma-separated solver thread counts to time, 'auto' for the "
+        "pipeline's own choice (default: auto,1, the default and single-threaded)",
+    )
     args = parser.parse_args()
     if args.chronic:
         envs = ["l2rpn_case14_sandbox"] + (["rte_case118_example"] if args.big else [])
+        counts = [None if t == "auto" else int(t) for t in args.solver_threads.split(",")]
         chronic = [
             bench_chronic(
-                e, args.chronic_actions, args.naive_states, args.workers, args.chronic_max_steps
+                e, args.chronic_actions, args.naive_states, args.workers, args.chronic_max_steps, t
             )
             for e in envs
+            for t in counts
         ]
-        print(f"generate --states chronic, {os.cpu_count()} cores, --workers {args.workers}")
+        load = os.getloadavg()[0]
+        print(
+            f"generate --states chronic, {os.cpu_count()} cores, --workers {args.workers}, "
+            f"load average {load:.2f} at the end"
+        )
         for r in chronic:
             print(
-                f"{r['env']:22} {r['states']:>6} states x {r['actions']:>4} actions: "
-                f"{r['generate_wall_s']:.1f} s, {r['generate_us_per_pair']:.1f} us/pair, "
-                f"{r['bytes_on_disk'] / 2**20:.1f} MiB | naive {r['naive_us_per_pair']:.0f} "
-                f"us/pair ({r['naive_pairs']} pairs) | speedup {r['speedup']:.1f}x | "
-                f"max|dmaxrho| {r['max_abs_delta_max_rho']:.1e}, status diff "
-                f"{r['status_mismatches']}"
+                f"{r['env']:22} {r['states']:>6} states x {r['actions']:>4} actions, "
+                f"{r['solver_threads']} solver thread(s): "
+                f"{r['generate_wall_s']:.2f} s, {r['generate_us_per_pair']:.2f} us/pair "
+                f"(solver {1e6 * r['solver_s'] / r['generate_pairs']:.2f} us/pair, "
+                f"{r['solver_s']:.2f} s = {100 * r['solver_s'] / r['generate_wall_s']:.0f} % "
+                f"of the wall), {r['bytes_on_disk'] / 2**20:.1f} MiB | "
+                f"naive {r['naive_us_per_pair']:.0f} us/pair ({r['naive_pairs']} pairs) | "
+                f"speedup {r['speedup']:.1f}x | max|dmaxrho| {r['max_abs_delta_max_rho']:.1e}, "
+                f"status diff {r['status_mismatches']}"
             )
         if args.json:
             args.json.write_text(json.dumps(chronic, indent=2))
