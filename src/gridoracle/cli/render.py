@@ -93,10 +93,21 @@ def line(text: str) -> None:
     stdout().print(text, markup=False, highlight=False, soft_wrap=True)
 
 
-def warnings(messages: Iterable[str]) -> None:
-    """Each message as one yellow ``warning:`` line on stderr."""
+#: a warning longer than this is cut at a list separator on the terminal (the outputs' own
+#: record of it, e.g. summary.json, keeps it whole)
+WARNING_CHARS = 600
+
+
+def warnings(messages: Iterable[str], *, whole_in: str = "") -> None:
+    """Each message as one yellow ``warning:`` line on stderr; one longer than
+    :data:`WARNING_CHARS` (a list of hundreds of actions) is cut after its last ``, `` before
+    the limit, with ``whole_in`` named as where it is whole."""
     err = stderr()
     for message in messages:
+        if whole_in and len(message) > WARNING_CHARS:
+            cut = message.rfind(", ", 0, WARNING_CHARS)
+            cut = cut if cut > 0 else WARNING_CHARS
+            message = f"{message[:cut]}, ... (the whole line in {whole_in})"
         err.print(f"[yellow]warning:[/yellow] {escape(message)}", highlight=False, soft_wrap=True)
 
 
@@ -444,7 +455,7 @@ def oracle_report(report: OracleReport) -> None:
         extra = len(report.filtered) - 10
         more = f" and {extra} more (summary.json)" if extra > 0 else ""
         out.print(f"filtered at t0: {shown}{more}", highlight=False, soft_wrap=True)
-    warnings(report.warnings)
+    warnings(report.warnings, whole_in="summary.json")
     timings = ", ".join(f"{k} {v:.2f} s" for k, v in report.timings.items())
     out.print(f"time: {timings}", highlight=False, soft_wrap=True)
     out.print(f"outputs: {report.folder}", highlight=False, soft_wrap=True)

@@ -141,17 +141,20 @@ def compute_kpis(
     digits = check_significant_digits(significant_digits)
     path = _path_of(best_path)
     path_no_overload = _path_of(best_path_no_overload)
-    column_sums = table.sum(axis=0)
+
+    def column_sum(j: int) -> float:
+        # one column at a time: the same pairwise sum whatever the table's memory layout
+        # (``table.sum(axis=0)`` adds a C-ordered table's rows in sequence, an F-ordered one's
+        # columns pairwise: their last bits differ)
+        return float(np.sum(table[:, j]))
 
     rows: list[tuple[str, float]] = []
     donothing = (
-        float(column_sums[list(names).index(DONOTHING_NAME)])
-        if DONOTHING_NAME in names
-        else float("nan")
+        column_sum(list(names).index(DONOTHING_NAME)) if DONOTHING_NAME in names else float("nan")
     )
     rows.append((MSG_DONOTHING, donothing))
     for action in most_frequent(path, n_best_topos):
-        rows.append((f"{names[action]}{MSG_TOPO}", float(column_sums[action])))
+        rows.append((f"{names[action]}{MSG_TOPO}", column_sum(action)))
     if path_rewards is None:
         best, best_no_ol = path_reward(table, path), path_reward(table, path_no_overload)
     else:
