@@ -24,6 +24,7 @@ from gridoracle.actions.enumerate import enumerate_actions, sample_actions
 from gridoracle.dataset.chunks import PARQUET_OPTIONS, arrow_table, arrow_table_pandas
 from gridoracle.dataset.sources import build_states
 from gridoracle.dataset.units import solver_threads
+from gridoracle.engine import batched
 from gridoracle.engine.base import STATUS_OK
 from gridoracle.engine.batched import BatchedEngine
 
@@ -55,13 +56,26 @@ def _same(a, b) -> None:
 
 
 @pytest.mark.parametrize("kept", [False, True])
-def test_threads_give_the_same_numbers(setting, kept):
+def test_threads_give_the_same_numbers(setting, kept, monkeypatch):
     engine, actions, source = setting
+    pools = []
+
+    class Pool(batched.ThreadPoolExecutor):
+        def __init__(self, workers: int) -> None:
+            pools.append(workers)
+            super().__init__(workers)
+
+    monkeypatch.setattr(batched, "ThreadPoolExecutor", Pool)
     engine.threads = 1
     serial = engine.evaluate(source.batch, actions, full=True, kept=kept)
+    assert pools == []
     engine.threads = 3
     try:
         threaded = engine.evaluate(source.batch, actions, full=True, kept=kept)
+        assert pools == [3]  # the threaded path ran
+        few = source.batch.select(np.arange(batched.MIN_THREADED_STATES - 1))
+        engine.evaluate(few, actions)
+        assert pools == [3]  # too few states: no pool
     finally:
         engine.threads = 1
     _same(serial, threaded)

@@ -40,6 +40,10 @@ from gridoracle.engine.base import (
 )
 from gridoracle.engine.states import StateBatch
 
+#: below this many states an evaluation stays in the calling thread: a pool's start-up and the
+#: hand-offs cost more than the power flows they would share (the greedy expert, one state a call)
+MIN_THREADED_STATES = 16
+
 
 @dataclass(frozen=True)
 class _ActionArrays:
@@ -60,8 +64,9 @@ class BatchedEngine:
         The engine keeps a copy of the grid model and does not touch ``env`` afterwards.
     threads : int
         :meth:`evaluate` solves this many actions at a time in threads (the solver releases the
-        GIL). Every action is solved on its own copies of the grid model and writes its own
-        column, so the numbers do not depend on it.
+        GIL), for batches of at least :data:`MIN_THREADED_STATES` states. Every action is solved
+        on its own copies of the grid model and writes its own column, so the numbers do not
+        depend on it.
 
     Examples
     --------
@@ -424,7 +429,7 @@ class BatchedEngine:
             return result
         groups = _group_states(states)
         converted = [self._action(action) for action in actions]
-        if self.threads > 1 and len(converted) > 1:
+        if self.threads > 1 and len(converted) > 1 and n_states >= MIN_THREADED_STATES:
             with ThreadPoolExecutor(min(self.threads, len(converted))) as pool:
                 futures = [
                     pool.submit(self._evaluate_action, j, act, states, groups, kept, result)
