@@ -508,7 +508,8 @@ class BatchedEngine:
             if self.no_overflow_disconnection or protection.size == 0:
                 trip = np.zeros_like(converged, shape=amps.shape)
             else:
-                trip = self._to_trip(np.nan_to_num(amps), status, counter, increased)
+                # rows that did not converge are NaN, which trips nothing (and are cleared below)
+                trip = self._to_trip(amps, status, counter, increased)
             trip[~converged] = False
             tripping = trip.any(axis=1)
             if first_level:
