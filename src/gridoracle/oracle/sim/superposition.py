@@ -27,11 +27,12 @@ part's own power flow islands the grid or diverges, or when the beta system is i
 (condition number above :data:`MAX_CONDITION`: the combination islands the grid, or a virtual
 line carries almost nothing in the base state), in AC at any step or in DC at the first step of
 each base topology (in DC the system of a combination that islands the grid is singular, which
-AC's may not show: 742 such combinations of the 118-bus grid's 442,908 at depth 2). A flagged combination holding a part that
-diverged at t0 on its own and whose topology islands the grid is dropped as the filter at t0
-would drop it, without a simulation (:func:`_islanded_with_a_part`); one whose topology
-islands the grid at a later step (a line in maintenance) ends there, as its exact run would, and
-is dropped as incomplete without a simulation (:func:`_islanding_ends`).
+AC's may not show: 742 such combinations of the 118-bus grid's 442,908 at depth 2). A flagged
+combination holding a part that diverged at t0 on its own and whose topology islands the grid
+is dropped as the filter at t0 would drop it, without a simulation
+(:func:`_islanded_with_a_part`); one whose topology islands the grid at a later step (a line in
+maintenance) ends there, as its exact run would, and is dropped as incomplete without a
+simulation (:func:`_islanding_ends`).
 
 Cost (:func:`screen`, measured on 2 shared cores): per (combination, step), 0.55 us of CPU at
 depth 3 on l2rpn_neurips_2020_track1 (59 lines, 100 unitary actions), 1.4 us at depth 2 on
