@@ -449,7 +449,14 @@ def test_a_ctrl_c_leaves_finished_episodes_and_no_partial_one(model, tmp_path):
     args = _evaluate(model, out, "--workers", "2", "--no-oracle")
     args[args.index("--max-steps") + 1] = "200"
     command = [sys.executable, "-c", "from gridoracle.cli import main; main()", *args]
-    proc = subprocess.Popen(command, start_new_session=True, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        command,
+        start_new_session=True,
+        stderr=subprocess.PIPE,
+        text=True,
+        # SIGINT as a terminal delivers it (a run started in the background inherits it ignored)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.monotonic() + 300
     while not list(out.glob(f"episodes/*/*/{RESULT_FILE}")) and time.monotonic() < deadline:
         assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""

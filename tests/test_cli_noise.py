@@ -121,11 +121,17 @@ def test_a_ctrl_c_while_the_summary_of_a_complete_dataset_prints_exits_0(tmp_pat
     monkeypatch.setattr(data_cli.render, "generate_report", interrupted_summary)
     args = ["generate", "--env", "l2rpn_case14_sandbox", "--chronics", "0", "--max-steps", "2"]
     args += ["--actions", "2", "--workers", "1", "--out", str(tmp_path / "data"), "--quiet"]
+    # Python's own handler, as in a terminal (a test run started in the background, nohup or
+    # &, inherits SIGINT ignored, and the os.kill above would then do nothing)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
-        main(args)
-    except SystemExit as exc:
-        assert exc.code in (0, None)
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        try:
+            main(args)
+        except SystemExit as exc:
+            assert exc.code in (0, None)
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @pytest.mark.parametrize(

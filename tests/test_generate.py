@@ -271,6 +271,10 @@ def _generate_cmd(out: Path) -> list[str]:
     ]
 
 
+def _sigint_default() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
 def test_interrupted_run_resumes_to_identical_bytes(tmp_path, sig):
     """Kill a run once some chunks are done; the same command completes it, byte-identical."""
@@ -278,7 +282,14 @@ def test_interrupted_run_resumes_to_identical_bytes(tmp_path, sig):
     subprocess.run(_generate_cmd(whole), check=True, capture_output=True)
     (reference,) = [p.parent for p in whole.rglob("manifest.json")]
     cut = tmp_path / "cut"
-    proc = subprocess.Popen(_generate_cmd(cut), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # SIGINT as a terminal delivers it: a test run started in the background (nohup, &) hands
+    # its children SIGINT ignored, and Python then keeps it ignored
+    proc = subprocess.Popen(
+        _generate_cmd(cut),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        preexec_fn=_sigint_default,
+    )
     deadline = time.monotonic() + 120
     registered = 0
     while time.monotonic() < deadline and proc.poll() is None:
