@@ -911,7 +911,6 @@ def superposed_reward_table(
             else:
                 flagged.append(combo)  # a part was dropped at t0: no unitary result
         screened: list[tuple[list[Any], Screened]] = []
-        n_singular = 0
         best = exact_best.copy()
         # the reward table's local processes: as many screening threads
         backend = table_options.get("backend")
@@ -1077,61 +1076,32 @@ def _islanding_ends(
         return {}
     index = {name: i for i, name in enumerate(basis.names)}
     or_pos, ex_pos = engine.line_or_pos, engine.line_ex_pos
-    changes: dict[tuple[int, int], tuple[np.ndarray, np.ndarray, frozenset[int]] | None] = {}
+    parts_of = _PartChanges(engine, states)
 
-    def change(g: int, i: int, name: str) -> tuple[np.ndarray, np.ndarray, frozenset[int]] | None:
-        """Unitary action i on group g's base topology: positions, buses, elements it sets
-        (None: it reconnects a line)."""
-        key = (g, i)
-        if key not in changes:
-            rows = basis.groups[g].rows
-            first = int(rows[0])
-            topo0 = states.topo_vect[first].astype(np.int64)
-            prev0 = states.prev_topo[first].astype(np.int64)
-            status0 = states.line_status[first]
-            action = actions[name]
-            converted = engine.action_space(dict(action.grid2op))
-            status = np.asarray(converted.line_set_status, dtype=np.int64)
-            if (status == 1).any() or (np.asarray(converted.line_change_status) != 0).any():
-                changes[key] = None
-            else:
-                topo = engine.resulting_topology(action, topo0, prev0, status0)
-                where = np.flatnonzero(topo != topo0)
-                lines = np.flatnonzero(status != 0)
-                touched = np.flatnonzero(np.asarray(converted.set_bus) != 0).tolist()
-                touched += or_pos[lines].tolist() + ex_pos[lines].tolist()
-                changes[key] = (where, topo[where], frozenset(touched))
-        return changes[key]
-
-    def combined(g: int, names: list[str]) -> np.ndarray | None:
+    def combined(g: int, combo: Any) -> np.ndarray | None:
         """The combination's topology on group g (lines out at -1), None if not built here."""
         first = int(basis.groups[g].rows[0])
-        topo = states.topo_vect[first].astype(np.int64)
-        touched: set[int] = set()
-        for name in names:
-            found = change(g, index[name], name)
-            if found is None or touched & found[2]:
-                return None  # a reconnection or two parts on one element: simulated exactly
-            touched |= found[2]
-            topo[found[0]] = found[1]
+        if any(parts_of.change(first, part).reconnects for part in combo.parts):
+            return None  # a reconnection: simulated exactly
+        topo = parts_of.combined(first, combo.parts)
+        if topo is None:
+            return None  # two parts on one element: simulated exactly
         off = ~np.asarray(states.line_status[first], dtype=bool)
         topo[or_pos[off]] = -1
         topo[ex_pos[off]] = -1
         return topo
 
-    actions = {p.name: p for c in combos for p in c.parts}
     # the base topologies in the order of their first timestep: the first that islands is the end
     order = sorted(range(len(basis.groups)), key=lambda g: int(basis.groups[g].rows[0]))
     out: dict[str, int] = {}
     for j, combo in enumerate(combos):
-        names = [p.name for p in combo.parts]
-        if any(n not in index for n in names):
+        if any(p.name not in index for p in combo.parts):
             continue
         for g in order:  # the first base topology where superposition was not used decides
             rows = basis.groups[g].rows
             if ok[rows, j].all():
                 continue
-            topo = combined(g, names)
+            topo = combined(g, combo)
             if topo is not None and engine.islanded(topo):
                 out[combo.name] = int(rows[0])
             break
@@ -1186,49 +1156,72 @@ def _islanded_with_a_part(
     the filter (grid2op finds some of them ambiguous).
     """
     by_name = {c.name: c for c in shallow if c.depth == 1}
-    topo0 = states.topo_vect[0].astype(np.int64)
-    prev0 = states.prev_topo[0].astype(np.int64)
-    status0 = states.line_status[0]
-    changed: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-
-    set_positions: dict[str, set[int]] = {}
-
-    def change(name: str) -> tuple[np.ndarray, np.ndarray]:
-        found = changed.get(name)
-        if found is None:
-            action = by_name[name]
-            topo = engine.resulting_topology(action, topo0, prev0, status0)
-            where = np.flatnonzero(topo != topo0)
-            found = changed[name] = (where, topo[where])
-            # every element the action sets (a bus, or a line's status at both ends)
-            converted = engine.action_space(dict(action.grid2op))
-            lines = np.flatnonzero(np.asarray(converted.line_set_status) != 0)
-            touched = np.flatnonzero(np.asarray(converted.set_bus) != 0).tolist()
-            touched += engine.line_or_pos[lines].tolist() + engine.line_ex_pos[lines].tolist()
-            set_positions[name] = set(touched)
-        return found
-
+    parts_of = _PartChanges(engine, states)
     out: dict[str, str] = {}
     for combo in flagged:
         names = [p.name for p in combo.parts]
         lost = [n for n in names if dropped.get(n, "").startswith("diverges at t0")]
         if not lost or any(n not in by_name for n in names):
             continue
-        topo = topo0.copy()
-        touched: set[int] = set()
-        for name in names:
-            where, value = change(name)
-            if touched & set_positions[name]:
-                break
-            touched |= set_positions[name]
-            topo[where] = value
-        else:
-            if engine.islanded(topo):
-                out[combo.name] = (
-                    f"diverges at t0: it islands the grid, as its part {lost[0]} does alone "
-                    "(checked on its topology, not simulated)"
-                )
+        topo = parts_of.combined(0, [by_name[n] for n in names])
+        if topo is not None and engine.islanded(topo):
+            out[combo.name] = (
+                f"diverges at t0: it islands the grid, as its part {lost[0]} does alone "
+                "(checked on its topology, not simulated)"
+            )
     return out
+
+
+@dataclass(frozen=True)
+class _PartChange:
+    """What one unitary action changes on a base state's topology."""
+
+    where: np.ndarray  # positions of topo_vect it changes
+    buses: np.ndarray  # their new buses
+    sets: frozenset[int]  # every element it sets (a bus, or a line's status at both ends)
+    reconnects: bool  # it sets or changes a line's status to connected
+
+
+class _PartChanges:
+    """The change of each unitary action on the base state of a row of ``states`` (computed
+    once per row and action name), and a combination of them applied together."""
+
+    def __init__(self, engine: Any, states: StateBatch) -> None:
+        self.engine, self.states = engine, states
+        self._known: dict[tuple[int, str], _PartChange] = {}
+
+    def change(self, row: int, action: Any) -> _PartChange:
+        key = (row, action.name)
+        found = self._known.get(key)
+        if found is None:
+            engine, states = self.engine, self.states
+            topo0 = states.topo_vect[row].astype(np.int64)
+            prev0 = states.prev_topo[row].astype(np.int64)
+            topo = engine.resulting_topology(action, topo0, prev0, states.line_status[row])
+            where = np.flatnonzero(topo != topo0)
+            converted = engine.action_space(dict(action.grid2op))
+            status = np.asarray(converted.line_set_status, dtype=np.int64)
+            lines = np.flatnonzero(status != 0)
+            sets = np.flatnonzero(np.asarray(converted.set_bus) != 0).tolist()
+            sets += engine.line_or_pos[lines].tolist() + engine.line_ex_pos[lines].tolist()
+            reconnects = bool(
+                (status == 1).any() or (np.asarray(converted.line_change_status) != 0).any()
+            )
+            found = self._known[key] = _PartChange(where, topo[where], frozenset(sets), reconnects)
+        return found
+
+    def combined(self, row: int, parts: Sequence[Any]) -> np.ndarray | None:
+        """The topology of ``parts`` applied together on row ``row``'s base state; None when
+        two of them set the same element (grid2op finds some such combinations ambiguous)."""
+        topo = self.states.topo_vect[row].astype(np.int64)
+        touched: set[int] = set()
+        for part in parts:
+            found = self.change(row, part)
+            if touched & found.sets:
+                return None
+            touched |= found.sets
+            topo[found.where] = found.buses
+        return topo
 
 
 class _Clock:
