@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -409,12 +411,10 @@ def compared(result: CompareResult, held_out: str) -> None:
 
 def _path_steps(names: Sequence[str]) -> str:
     """``a (t0-t3), b (t4)``: a path's actions, each with the steps it is played."""
-    runs: list[tuple[str, int, int]] = []
-    for t, name in enumerate(names):
-        if runs and runs[-1][0] == name:
-            runs[-1] = (name, runs[-1][1], t)
-        else:
-            runs.append((name, t, t))
+    runs = []
+    for name, steps in groupby(enumerate(names), key=itemgetter(1)):
+        ts = [t for t, _ in steps]
+        runs.append((name, ts[0], ts[-1]))
     return ", ".join(f"{n} (t{a}-t{b})" if a != b else f"{n} (t{a})" for n, a, b in runs)
 
 

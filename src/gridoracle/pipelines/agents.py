@@ -50,6 +50,7 @@ import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import groupby
 from pathlib import Path
 from typing import Any
 
@@ -635,12 +636,8 @@ def _run_oracle_unit(task: _OracleTask) -> dict[str, Any]:
         replayed = next((r for r in report.replays if r.label == label), None)
         path = found[label]
         names = report.path_names(path)
-        runs: list[list[Any]] = []  # the path as (action, consecutive steps) runs
-        for name in names:
-            if runs and runs[-1][0] == name:
-                runs[-1][1] += 1
-            else:
-                runs.append([name, 1])
+        # the path as (action, consecutive steps) runs
+        runs = [[name, len(list(steps))] for name, steps in groupby(names)]
         paths[label] = {
             "value": float(path.reward) if names else None,
             "actions": runs,
