@@ -893,11 +893,14 @@ def superposed_reward_table(
     reasons: dict[str, str] = {}
     if deep and states is not None and n_steps:
         with clock("basis"):
-            basis = unitary_basis(env, engine, states, unitary)
+            solver = FlowSolver(env)  # each solve starts from its copy: one serves both
+            basis = unitary_basis(env, engine, states, unitary, solver=solver)
             # in DC at the first step of each base topology: where a combination islands the
             # grid its beta system is singular there (exact in DC), which AC's may not show
             firsts = np.array([int(g.rows[0]) for g in basis.groups], dtype=np.int64)
-            dc_basis = unitary_basis(env, engine, states.select(firsts), unitary, dc=True)
+            dc_basis = unitary_basis(
+                env, engine, states.select(firsts), unitary, dc=True, solver=solver
+            )
         reasons = basis.reasons
         index = {a.name: i for i, a in enumerate(unitary)}
         exact_best = np.full(n_steps, -np.inf)
