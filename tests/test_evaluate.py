@@ -184,7 +184,7 @@ def test_current_max_rho_reads_the_rho_features():
 
 
 def test_parse_model_list():
-    assert parse_model_list("all")[0] == "mean" and len(parse_model_list("all")) == 9
+    assert parse_model_list("all")[0] == "mean" and len(parse_model_list("all")) == 10
     assert parse_model_list("ridge,ridge, mlp") == ["ridge", "mlp"]
     with pytest.raises(InvalidOption, match="unknown model"):
         parse_model_list("ridge,boost")

@@ -33,6 +33,7 @@ FAST = {
     "hist_gradient_boosting": {"max_iter": 10, "n_jobs": 1},
     "mlp": {"hidden_layer_sizes": (16,), "max_iter": 50},
     "action_conditioned": {"max_iter": 20},
+    "flow_boost": {"max_iter": 20, "max_leaf_nodes": 7},
 }
 
 
@@ -69,6 +70,7 @@ def test_zoo_names():
         "line_flows",
         "line_flows_trees",
         "topology_flows",
+        "flow_boost",
     )
     assert "action_conditioned" in ALL_MODEL_NAMES
     assert "action_conditioned" not in MODEL_NAMES

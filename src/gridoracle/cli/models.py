@@ -44,7 +44,7 @@ def train_cmd(
         str | None,
         typer.Option(
             help="mean, ridge, random_forest, extra_trees, hist_gradient_boosting, mlp, "
-            "line_flows, line_flows_trees, topology_flows (or action_conditioned) "
+            "line_flows, line_flows_trees, topology_flows, flow_boost (or action_conditioned) "
             "[default: line_flows; "
             "random_forest on a dataset generated without --targets full].",
             show_default=False,

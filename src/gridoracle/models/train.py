@@ -258,10 +258,10 @@ def _fit(
     # one BLAS thread: the MLP's small matrix products got 13x slower with one thread per core
     # on a busy 2-core machine (measured in gridoracle run)
     with threadpool_limits(limits=1, user_api="blas"):
-        if line_rho is None:
-            estimator.fit(X, Y)
-        elif getattr(estimator, "requires_topology", False):
+        if getattr(estimator, "requires_topology", False):
             estimator.fit(X, Y, line_rho=line_rho, context=_topology_context(train_ds))
+        elif line_rho is None:
+            estimator.fit(X, Y)
         else:
             estimator.fit(X, Y, line_rho=line_rho)
     seconds = time.perf_counter() - start
