@@ -89,6 +89,23 @@ rte_case14_realistic chronic 1, and its best path replayed dies at step 1,381 (p
 the gap to it is negative for every agent but do nothing and random-10; on the sandbox both
 paths are the same and survive (9,576 against greedy's 9,263).
 
+Rerun with the candidates ``chronic:flow_boost`` and ``chronic-t2:flow_boost`` added (the
+pooled boosted model on DC physics, :mod:`gridoracle.models.flowboost`; added after every
+earlier candidate's chronic-1 results were seen; the rule and the six others' rows unchanged)::
+
+    chronic:flow_boost            0.0726  0.0024    18      62.0%  4844 (>= greedy)
+    chronic-t2:flow_boost         0.0137  0.0060     2      70.9%  2539
+
+chronic-t2:flow_boost ranks best by far (regret@10 0.014 against 0.052-0.083, a set without a
+finite max rho on 2 of greedy's 256 acting steps against 10-20), but its screening-10 dies on
+chronic 0 at step 2,539, before greedy's 3,306: the rule keeps chronic-t2:line_flows. Played on
+chronic 1 for information only (``--topologies 2 --model flow_boost``; not chosen, so not a
+result of the rule): screening-10 survives all 8,064 steps (reward 127,067 against greedy's
+128,053; screening-20 8,064, screening-5 5,306, screening-1 4,836), with 11.0 of 126.0 calls
+per acting step but 12.7 % of greedy's over the episode (it acts on 108 steps, greedy on 74),
+and 5.0x greedy's CPU time on the same 30 states: its prediction takes 10.7 ms a state (the 300
+trees of scikit-learn's HistGradientBoostingRegressor, ~20 us a tree for 126 rows).
+
 Printed per case: per agent (do nothing, greedy, random-k and screening-k for k = 1, 5, 10, 20,
 the Oracle) steps survived, L2RPN reward, acting steps, simulate calls per acting step, decision
 time per acting step, and the gap to the Oracle; then the targets, per chronic, with their

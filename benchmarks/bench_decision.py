@@ -191,6 +191,7 @@ def case14(root: Path, workers: int, checks: Checks, pf_us: float) -> None:
 
 
 TOPOLOGY_MODEL = "topology_flows"
+BOOST_MODEL = "flow_boost"
 
 
 def topo(root: Path, workers: int, checks: Checks, pf_us: float, cv: bool = True) -> None:
@@ -207,8 +208,11 @@ def topo(root: Path, workers: int, checks: Checks, pf_us: float, cv: bool = True
                 TOPOLOGY_MODEL,
                 {**base, "alpha": alpha, "interactions": inter},
             )
+    boost = default_params(BOOST_MODEL)
+    for top in (None, 6):
+        candidates[f"{BOOST_MODEL} top_lines={top}"] = (BOOST_MODEL, {**boost, "top_lines": top})
     for train_c, test_c in ((0, 1), (1, 0)):
-        params = base
+        chosen_params: dict[str, dict[str, Any]] = {}
         if cv:
             # the formulation, the topology model's penalty and interactions, chosen by
             # cross-validation on the training chronic only: 2 blocks of steps (12 steps left
@@ -220,11 +224,14 @@ def topo(root: Path, workers: int, checks: Checks, pf_us: float, cv: bool = True
             print(f"  cross-validation on chronic {train_c} only:")
             print(table.round(5).to_string())
             print(f"  chosen by CV: {best}")
-            if candidates[best][0] == TOPOLOGY_MODEL:
-                params = dict(candidates[best][1])
-        for name in (DEFAULT_MODEL, TOPOLOGY_MODEL):
+            # each model family is trained with the parameters its own best CV row had
+            for label in table.index:
+                family = candidates[str(label)][0]
+                if family != DEFAULT_MODEL and family not in chosen_params:
+                    chosen_params[family] = dict(candidates[str(label)][1])
+        for name in (DEFAULT_MODEL, TOPOLOGY_MODEL, BOOST_MODEL):
             t = time.perf_counter()
-            chosen = params if name == TOPOLOGY_MODEL else None
+            chosen = chosen_params.get(name) if name != DEFAULT_MODEL else None
             result = train(ds, name, test_chronics=[test_c], params=chosen)
             fit = time.perf_counter() - t
             record = evaluate(result.model, ds, test_chronics=[test_c])
