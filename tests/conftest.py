@@ -18,6 +18,8 @@ from gridoracle.grid import GRID_CACHE_ENV, make_env
 if TYPE_CHECKING:
     from grid2op.Environment import Environment
 
+    from gridoracle.dataset import Dataset
+
 
 def pytest_configure(config: pytest.Config) -> None:
     """The tests keep their grid cache (see ``gridoracle.grid``) in a folder of their own.
@@ -51,3 +53,26 @@ def env_rte14() -> Iterator[Environment]:
     env = make_env("rte_case14_realistic", seed=0)
     yield env
     env.close()
+
+
+@pytest.fixture(scope="session")
+def case14_variants(tmp_path_factory: pytest.TempPathFactory) -> Dataset:
+    """case14 chronic states 0-2 (25 steps), each also in 1 other topology and with 1 line out,
+    10 actions, every line's rho (the topology models' tests)."""
+    from gridoracle.dataset import load
+    from gridoracle.pipelines.generate import GenerateRequest, generate
+
+    report = generate(
+        GenerateRequest(
+            "l2rpn_case14_sandbox",
+            chronics="0,1,2",
+            max_steps=25,
+            n_actions=10,
+            targets="full",
+            states="chronic",
+            topologies=1,
+            outages=1,
+            out=tmp_path_factory.mktemp("variants"),
+        )
+    )
+    return load(report.path)

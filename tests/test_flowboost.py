@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
 
 import numpy as np
 import pytest
 
-from gridoracle.dataset import Dataset, load
+from gridoracle.dataset import Dataset
 from gridoracle.errors import InvalidOption
 from gridoracle.models import load as load_model
 from gridoracle.models import make_model, train
@@ -15,7 +16,6 @@ from gridoracle.models.flowboost import FlowBoostRegressor
 from gridoracle.models.metrics import decision_metrics
 from gridoracle.models.topology import context_for_dataset
 from gridoracle.models.zoo import fill_targets
-from gridoracle.pipelines.generate import GenerateRequest, generate
 
 CASE14 = "l2rpn_case14_sandbox"
 #: small enough to fit in seconds on the 25-step fixture
@@ -23,23 +23,10 @@ FAST = {"max_iter": 60, "max_leaf_nodes": 15}
 
 
 @pytest.fixture(scope="module")
-def variants(tmp_path_factory) -> Dataset:
+def variants(case14_variants) -> Dataset:
     """case14 chronic states 0-2 (25 steps), each also in 1 other topology and with 1 line out,
-    10 actions, max rho only (the model needs no line targets)."""
-    out = tmp_path_factory.mktemp("flowboost")
-    report = generate(
-        GenerateRequest(
-            CASE14,
-            chronics="0,1,2",
-            max_steps=25,
-            n_actions=10,
-            states="chronic",
-            topologies=1,
-            outages=1,
-            out=out,
-        )
-    )
-    return load(report.path)
+    10 actions; without its lines' rho: the model needs max rho only."""
+    return dataclasses.replace(case14_variants, rho=None, rho_lines=None)
 
 
 @pytest.fixture(scope="module")

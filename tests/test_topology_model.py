@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from grid2op.Parameters import Parameters
 
-from gridoracle.dataset import Dataset, load
+from gridoracle.dataset import Dataset
 from gridoracle.dataset.features import features_from_observations
 from gridoracle.engine.batched import BatchedEngine
 from gridoracle.engine.states import StateBatch
@@ -27,24 +27,10 @@ CASE14 = "l2rpn_case14_sandbox"
 
 
 @pytest.fixture(scope="module")
-def variants(tmp_path_factory) -> Dataset:
+def variants(case14_variants) -> Dataset:
     """case14 chronic states 0-2 (25 steps), each also in 1 other topology and with 1 line out,
-    10 actions, every line's rho."""
-    out = tmp_path_factory.mktemp("variants")
-    report = generate(
-        GenerateRequest(
-            CASE14,
-            chronics="0,1,2",
-            max_steps=25,
-            n_actions=10,
-            targets="full",
-            states="chronic",
-            topologies=1,
-            outages=1,
-            out=out,
-        )
-    )
-    return load(report.path)
+    10 actions, every line's rho (shared with tests/test_flowboost.py)."""
+    return case14_variants
 
 
 @pytest.fixture(scope="module")
