@@ -19,7 +19,13 @@ from dataset_helpers import dataset_files, generate
 from gridoracle.actions.enumerate import enumerate_actions, sample_actions
 from gridoracle.dataset import load
 from gridoracle.dataset.features import features_from_observations
-from gridoracle.dataset.sources import build_states, check_source, do_nothing_episode
+from gridoracle.dataset.sources import (
+    VARIANT_POOL,
+    _variant_pool,
+    build_states,
+    check_source,
+    do_nothing_episode,
+)
 from gridoracle.dataset.units import GenerateConfig
 from gridoracle.engine.base import STATUS_OK
 from gridoracle.engine.batched import BatchedEngine
@@ -247,6 +253,40 @@ def test_episode_config_hash_is_unchanged():
     }
     other = GenerateConfig("e", (0,), 5, 0, "max", "batched", 0, 50, (), states="chronic")
     assert other.hashed()["states"] == "chronic"
+    assert "variant_pool" not in other.hashed()  # the default pool keeps earlier hashes
+    wider = GenerateConfig("e", (0,), 5, 0, "max", "batched", 0, 50, (), variant_pool=64)
+    assert wider.hashed()["variant_pool"] == 64
+
+
+def test_variant_pool_sets_how_many_topologies_the_variants_come_from(env, catalogue):
+    """A pool of 2 gives at most 2 other topologies; a pool of 64 more than the default's 32,
+    and its first draws are the default pool's."""
+    engine = BatchedEngine(env)
+
+    def variants(pool: int) -> set[str]:
+        states = build_states(
+            env,
+            engine,
+            source="chronic",
+            chronic=0,
+            max_steps=40,
+            seed=0,
+            horizon=0,
+            actions=catalogue,
+            topologies=3,
+            variant_pool=pool,
+        )
+        source = states.meta.state_source.to_numpy()
+        return set(states.meta.base_actions.to_numpy()[source == "chronic+topology"])
+
+    assert 1 <= len(variants(2)) <= 2
+    default, wide = variants(VARIANT_POOL), variants(64)
+    assert len(wide) > len(default)
+    rng = lambda: np.random.default_rng([0, 0, 1])  # noqa: E731 (the draws of chronic 0)
+    topo_actions = [a for a in catalogue if getattr(a, "kind", "topology") == "topology"]
+    small = _variant_pool(engine, topo_actions, rng(), VARIANT_POOL)
+    large = _variant_pool(engine, topo_actions, rng(), 64)
+    assert large[: len(small)] == small
 
 
 @pytest.mark.parametrize(
@@ -257,6 +297,7 @@ def test_episode_config_hash_is_unchanged():
         (("episode", 0, -2, "batched"), "outages"),
         (("chronic", 0, 0, "reference"), "engine"),
         (("episode", 1, 0, "reference"), "engine"),
+        (("chronic", 2, 0, "batched", 0), "variant_pool"),
     ],
 )
 def test_bad_state_options(args, param):

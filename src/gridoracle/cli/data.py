@@ -80,6 +80,13 @@ def generate_cmd(
     outages: Annotated[
         int, typer.Option(help="Each state also with this many single lines out (N-1).")
     ] = 0,
+    variant_pool: Annotated[
+        int,
+        typer.Option(
+            help="Topology combinations drawn per chronic, among which each state takes its "
+            "--topologies (more: more topologies to learn from)."
+        ),
+    ] = 32,
     keep_no_op: Annotated[
         bool,
         typer.Option(
@@ -131,6 +138,7 @@ def generate_cmd(
         states=states,
         topologies=topologies,
         outages=outages,
+        variant_pool=variant_pool,
         keep_no_op=keep_no_op,
     )
     with terminal_progress(quiet, "simulating") as progress:

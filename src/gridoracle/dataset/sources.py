@@ -59,20 +59,24 @@ __all__ = [
 STATE_SOURCES = ("episode", "chronic", "random-topology", "greedy")
 DEFAULT_SOURCE = "episode"
 #: topology combinations drawn per chronic, among which each state takes its ``topologies``
+#: (the default of ``--variant-pool``)
 VARIANT_POOL = 32
 #: steps a random-topology policy holds a topology at least / at most
 HOLD_STEPS = (6, 24)
 _META_DTYPES = {"state_source": object, "base_actions": object, "line_out": np.int32}
 
 
-def check_source(states: str, topologies: int, outages: int, engine: str) -> None:
-    """Check ``--states``, ``--topologies``, ``--outages`` before any work.
+def check_source(
+    states: str, topologies: int, outages: int, engine: str, variant_pool: int = VARIANT_POOL
+) -> None:
+    """Check ``--states``, ``--topologies``, ``--outages``, ``--variant-pool`` before any work.
 
     Raises
     ------
     InvalidOption
-        An unknown source, a negative count, or the reference engine on states that have no
-        grid2op observation (chronic states, topology variants, outages).
+        An unknown source, a negative count, a pool of fewer than one combination, or the
+        reference engine on states that have no grid2op observation (chronic states, topology
+        variants, outages).
     """
     if states not in STATE_SOURCES:
         raise InvalidOption(
@@ -81,6 +85,8 @@ def check_source(states: str, topologies: int, outages: int, engine: str) -> Non
     for name, value in (("topologies", topologies), ("outages", outages)):
         if value < 0:
             raise InvalidOption(f"{name} {value}: must be 0 or more", param=name)
+    if variant_pool < 1:
+        raise InvalidOption(f"variant-pool {variant_pool}: must be 1 or more", param="variant_pool")
     if engine == "reference" and (states == "chronic" or topologies or outages):
         raise InvalidOption(
             "engine reference: grid2op's simulate needs an observation of every state; chronic "
@@ -411,16 +417,17 @@ def _subs_of(engine: Any, action: Any) -> frozenset[int]:
 
 
 def _variant_pool(
-    engine: Any, actions: Sequence[Any], rng: np.random.Generator
+    engine: Any, actions: Sequence[Any], rng: np.random.Generator, size: int = VARIANT_POOL
 ) -> list[tuple[Any, ...]]:
-    """Up to :data:`VARIANT_POOL` combinations of one or two topology actions (two substations)."""
+    """Up to ``size`` combinations of one or two topology actions (two substations); the first
+    ``k`` of a larger pool are those of a pool of ``k`` (same draws)."""
     if not actions:
         return []
     subs = [_subs_of(engine, a) for a in actions]
     pool: list[tuple[int, ...]] = []
     seen: set[tuple[int, ...]] = set()
-    for _ in range(VARIANT_POOL * 8):
-        if len(pool) >= VARIANT_POOL:
+    for _ in range(size * 8):
+        if len(pool) >= size:
             break
         first = int(rng.integers(len(actions)))
         combo: tuple[int, ...] = (first,)
@@ -674,6 +681,7 @@ def build_states(
     actions: Sequence[Any] = (),
     topologies: int = 0,
     outages: int = 0,
+    variant_pool: int = VARIANT_POOL,
 ) -> SourceStates:
     """The states of ``chronic`` from ``source``, with their variants (see the module docstring).
 
@@ -722,7 +730,7 @@ def build_states(
     counts = {source: len(frame)}
     if topologies and len(frame):
         rng = np.random.default_rng([int(seed), int(chronic), 1])
-        pool = _variant_pool(engine, topo_actions, rng)
+        pool = _variant_pool(engine, topo_actions, rng, variant_pool)
         (rows, topos), names = _variants(engine, obs_cls, base, topologies, pool, rng)
         v_frame, v_batch, keep = _realise(engine, obs_cls, base.take(rows), topos, horizon)
         skipped += rows.size - keep.size

@@ -37,6 +37,7 @@ import pandas as pd
 from gridoracle.actions.model import Action
 from gridoracle.dataset.sources import (
     DEFAULT_SOURCE,
+    VARIANT_POOL,
     SourceStates,
     build_states,
     do_nothing_episode,
@@ -108,6 +109,8 @@ class GenerateConfig:
     topologies, outages : int
         Per state, this many other topologies / single lines out (see
         :mod:`gridoracle.dataset.sources`).
+    variant_pool : int
+        Topology combinations drawn per chronic, among which the states take their variants.
     """
 
     env: str
@@ -122,6 +125,7 @@ class GenerateConfig:
     states: str = DEFAULT_SOURCE
     topologies: int = 0
     outages: int = 0
+    variant_pool: int = VARIANT_POOL
 
     @property
     def default_states(self) -> bool:
@@ -135,7 +139,13 @@ class GenerateConfig:
         episodes keeps the hash (and the folder) it had before they existed.
         """
         data = asdict(self)
-        for name, default in (("states", DEFAULT_SOURCE), ("topologies", 0), ("outages", 0)):
+        defaults = (
+            ("states", DEFAULT_SOURCE),
+            ("topologies", 0),
+            ("outages", 0),
+            ("variant_pool", VARIANT_POOL),
+        )
+        for name, default in defaults:
             if data[name] == default:
                 del data[name]
         data["chronics"] = list(self.chronics)
@@ -262,6 +272,7 @@ class _WorkerContext:
                 actions=catalogue,
                 topologies=config.topologies,
                 outages=config.outages,
+                variant_pool=config.variant_pool,
             )
             self.episodes[key] = states
             while len(self.episodes) > 2:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gridoracle.dataset.sources import check_source
+from gridoracle.dataset.sources import VARIANT_POOL, check_source
 from gridoracle.dataset.store import DatasetStore
 from gridoracle.dataset.units import (
     GenerateConfig,
@@ -78,6 +78,10 @@ class GenerateRequest:
         ``greedy`` (see :mod:`gridoracle.dataset.sources`).
     topologies, outages : int
         Per state, also this many other topologies / single lines out.
+    variant_pool : int
+        Topology combinations (one or two catalogue actions) drawn per chronic, among which each
+        state takes its ``topologies`` (default 32). More combinations: more topologies met in
+        training.
     keep_no_op : bool
         Keep the actions that change nothing on the reference topology, and those of the same
         effect as an earlier action (:func:`gridoracle.actions.effects.distinct_actions`); by
@@ -102,6 +106,7 @@ class GenerateRequest:
     states: str = "episode"
     topologies: int = 0
     outages: int = 0
+    variant_pool: int = VARIANT_POOL
     keep_no_op: bool = False
 
 
@@ -274,7 +279,9 @@ def _resolve_config(
     horizon = check_options(
         request.horizon, request.targets, request.engine, request.max_steps, request.chunk_actions
     )
-    check_source(request.states, request.topologies, request.outages, request.engine)
+    check_source(
+        request.states, request.topologies, request.outages, request.engine, request.variant_pool
+    )
     env_arg = str(request.env)
     if Path(env_arg).exists():
         env_arg = str(Path(env_arg).resolve())
@@ -307,6 +314,7 @@ def _resolve_config(
         states=request.states,
         topologies=int(request.topologies),
         outages=int(request.outages),
+        variant_pool=int(request.variant_pool),
     )
     keep_context(config, context)
     return config, columns, distinct
