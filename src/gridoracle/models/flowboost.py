@@ -45,8 +45,6 @@ from gridoracle.models.dcflows import TopologyContext
 
 __all__ = ["FlowBoostRegressor"]
 
-#: per-line values in each slot of a pair's row (and the line id after them)
-SLOT_VALUES = ("carry", "shift", "dc_after", "dc_before", "rho")
 #: categories of a HistGradientBoostingRegressor categorical feature (its max_bins)
 _MAX_CATEGORIES = 255
 #: rows below which prediction runs in one thread

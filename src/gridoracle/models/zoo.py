@@ -186,7 +186,7 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 # The class whose constructor takes the parameters of each model (for checking their names);
-# action_conditioned: ActionConditionedRegressor.
+# action_conditioned: ActionConditionedRegressor (defined below).
 _PARAM_OWNER: dict[str, type] = {
     "mean": DummyRegressor,
     "ridge": Ridge,
@@ -194,6 +194,10 @@ _PARAM_OWNER: dict[str, type] = {
     "extra_trees": ExtraTreesRegressor,
     "hist_gradient_boosting": HistGradientBoostingRegressor,
     "mlp": MLPRegressor,
+    "line_flows": LineFlowRegressor,
+    "line_flows_trees": LineFlowRegressor,
+    "topology_flows": TopologyFlowRegressor,
+    "flow_boost": FlowBoostRegressor,
 }
 _WRAPPER_PARAMS: dict[str, tuple[str, ...]] = {"hist_gradient_boosting": ("n_jobs",)}
 
@@ -269,16 +273,7 @@ def parse_model_list(models: str | Sequence[str]) -> list[str]:
 
 
 def _check_params(name: str, params: dict[str, Any]) -> None:
-    if name == "flow_boost":
-        owner: type = FlowBoostRegressor
-    elif name in TOPOLOGY_MODEL_NAMES:
-        owner = TopologyFlowRegressor
-    elif name in LINE_MODEL_NAMES:
-        owner = LineFlowRegressor
-    elif name == "action_conditioned":
-        owner = ActionConditionedRegressor
-    else:
-        owner = _PARAM_OWNER[name]
+    owner = ActionConditionedRegressor if name == "action_conditioned" else _PARAM_OWNER[name]
     allowed = set(owner().get_params(deep=False)) | set(_WRAPPER_PARAMS.get(name, ()))
     allowed.discard("random_state")  # the seed argument sets it
     if "random_state" in params:
