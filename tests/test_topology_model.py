@@ -5,6 +5,7 @@ from __future__ import annotations
 import pickle
 
 import numpy as np
+import pandas as pd
 import pytest
 from grid2op.Parameters import Parameters
 
@@ -13,7 +14,7 @@ from gridoracle.dataset.features import features_from_observations
 from gridoracle.engine.batched import BatchedEngine
 from gridoracle.engine.states import StateBatch
 from gridoracle.engine.unitary import FlowSolver
-from gridoracle.errors import InvalidOption
+from gridoracle.errors import DatasetError, InvalidOption
 from gridoracle.grid import make_env
 from gridoracle.models import load as load_model
 from gridoracle.models import make_model, train
@@ -290,3 +291,94 @@ def test_folds_by_topology_leave_the_validation_topologies_out_of_training(varia
     assert reference.any()
     with pytest.raises(InvalidOption, match="group_by"):
         fold_masks(variants, n_folds=2, group_by="chronic")
+
+
+# ------------------------------------------------- cross-validating the training data itself
+
+
+@pytest.fixture(scope="module")
+def wider(tmp_path_factory):
+    """The states of ``variants``' chronics and steps from a pool of 2 topology combinations a
+    chronic instead of 32, and with 2 other topologies a state: other training data."""
+    from gridoracle.dataset import load
+    from gridoracle.pipelines.generate import GenerateRequest, generate
+
+    report = generate(
+        GenerateRequest(
+            "l2rpn_case14_sandbox",
+            chronics="0,1,2",
+            max_steps=25,
+            n_actions=10,
+            targets="full",
+            states="chronic",
+            topologies=2,
+            outages=1,
+            variant_pool=2,
+            out=tmp_path_factory.mktemp("wider"),
+        )
+    )
+    return load(report.path)
+
+
+def _keys(ds):
+    return (ds.meta["base_actions"].astype(str) + "|" + ds.meta["line_out"].astype(str)).to_numpy()
+
+
+def _where(ds):
+    return set(zip(ds.meta["chronic"], ds.meta["step"], strict=True))
+
+
+def test_fold_masks_on_the_dataset_itself_are_its_training_masks(variants):
+    from gridoracle.models.selection import fold_masks, fold_masks_on
+
+    one = variants.select(variants.meta["chronic"].eq(0).to_numpy())
+    for ds in (variants, one):
+        for group_by in ("topology", None):
+            folds = fold_masks(ds, n_folds=2, gap=1, group_by=group_by)
+            for mask, (train_mask, _valid) in zip(
+                fold_masks_on(ds, ds, folds, group_by), folds, strict=True
+            ):
+                np.testing.assert_array_equal(mask, train_mask)
+
+
+def test_fold_masks_on_other_data_keep_the_folds_apart(variants, wider):
+    """The rows of another dataset a fold trains on are at its training steps only, and in
+    none of its validation topologies."""
+    from gridoracle.models.selection import fold_masks, fold_masks_on
+
+    assert len(set(_keys(wider))) != len(set(_keys(variants)))  # other topologies
+    one, one_w = (d.select(d.meta["chronic"].eq(0).to_numpy()) for d in (variants, wider))
+    for ds, other in ((variants, wider), (one, one_w)):
+        folds = fold_masks(ds, n_folds=2, gap=1, group_by="topology")
+        for mask, (train_mask, valid_mask) in zip(
+            fold_masks_on(ds, other, folds, "topology"), folds, strict=True
+        ):
+            assert mask.any()
+            fit, valid, trained = other.select(mask), ds.select(valid_mask), ds.select(train_mask)
+            assert _where(fit) <= _where(trained)
+            assert not _where(fit) & _where(valid) - _where(trained)
+            held = set(_keys(valid)) - {"|-1"}
+            assert held and not held & set(_keys(fit))
+
+
+def test_cross_validate_on_fit_data(variants, wider):
+    """fit_data = the dataset itself gives the plain table; other data gives other scores on
+    the same validation states; a catalogue or chronics that differ are refused."""
+    from gridoracle.models.selection import CV_COLUMNS, cross_validate, select_model
+
+    candidates = {"mean": ("mean", {}), "lf": ("line_flows", {})}
+    options = dict(n_folds=2, gap=1, group_by="topology")
+    plain = cross_validate(variants, candidates, **options)
+    itself = cross_validate(variants, candidates, fit_data=variants, **options)
+    cols = [c for c in CV_COLUMNS if plain[c].notna().all()]
+    pd.testing.assert_frame_equal(plain[cols], itself.loc[plain.index, cols])
+    other = cross_validate(variants, candidates, fit_data=wider, **options)
+    assert not np.allclose(other.loc["lf", cols], plain.loc["lf", cols])
+    best, table = select_model(variants, candidates, test_chronics=[2], fit_data=wider)
+    assert best in candidates and (table["folds"] == 2).all()
+    fewer = variants.select(variants.meta["chronic"].ne(1).to_numpy())
+    with pytest.raises(DatasetError, match="training chronics"):
+        select_model(variants, candidates, test_chronics=[2], fit_data=fewer)
+    renamed = Dataset(**{**wider.__dict__, "Y": wider.Y.rename(columns=lambda c: c + "x")})
+    with pytest.raises(DatasetError, match="actions"):
+        cross_validate(variants, candidates, fit_data=renamed, **options)

@@ -10,6 +10,13 @@ training states (states minutes apart are near-copies).
 Every candidate is scored on each fold with the decision metrics of
 :mod:`gridoracle.models.metrics`; the table gives their mean over the folds, sorted by mean
 regret (then top-5 recall).
+
+The training data itself can be chosen the same way: with ``fit_data`` (another dataset of the
+same environment, chronics and catalogue, e.g. generated with a larger ``--variant-pool``), each
+fold's models are fitted on the rows of ``fit_data`` that the fold could train on
+(:func:`fold_masks_on`: the fold's training steps, none of its own topologies) and validated on
+the fold's states of the first dataset, so that the rows compared are the same for every
+candidate training set.
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ from gridoracle.models.metrics import TOP_K, decision_metrics, state_subsets
 from gridoracle.models.train import _fit, _line_targets, as_dataset
 from gridoracle.models.zoo import make_model
 
-__all__ = ["CV_COLUMNS", "cross_validate", "fold_masks", "select_model"]
+__all__ = ["CV_COLUMNS", "cross_validate", "fold_masks", "fold_masks_on", "select_model"]
 
 CV_COLUMNS = (
     "mean_regret",
@@ -46,6 +53,16 @@ CV_COLUMNS = (
 Candidate = tuple[str, Mapping[str, Any]]
 
 
+_REFERENCE = "|-1"
+"""The topology key of the reference topology with every line in."""
+
+
+def _topology_keys(ds: Dataset) -> np.ndarray:
+    """Each row's pre-action topology: its ``base_actions`` and ``line_out``."""
+    meta = ds.meta
+    return (meta["base_actions"].astype(str) + "|" + meta["line_out"].astype(str)).to_numpy()
+
+
 def _topology_groups(ds: Dataset, n_folds: int, seed: int) -> np.ndarray:
     """The fold (0 .. n_folds - 1) of each row's pre-action topology, -1 for the reference one:
     the distinct ``base_actions`` + ``line_out`` of the rows, shuffled by ``seed``, dealt out."""
@@ -55,12 +72,13 @@ def _topology_groups(ds: Dataset, n_folds: int, seed: int) -> np.ndarray:
             "generated with --topologies or --outages",
             param="group_by",
         )
-    key = ds.meta["base_actions"].astype(str) + "|" + ds.meta["line_out"].astype(str)
-    reference = (ds.meta["base_actions"].astype(str) == "") & (ds.meta["line_out"] < 0)
+    key = _topology_keys(ds)
+    reference = key == _REFERENCE
     names = np.array(sorted(set(key[~reference])))
     order = np.random.default_rng(seed).permutation(len(names))
     fold_of = {str(names[j]): i % n_folds for i, j in enumerate(order)}
-    return np.where(reference, -1, key.map(fold_of).fillna(-1).to_numpy()).astype(np.int64)
+    fold = pd.Series(key).map(fold_of).fillna(-1).to_numpy()
+    return np.where(reference, -1, fold).astype(np.int64)
 
 
 def fold_masks(
@@ -119,6 +137,62 @@ def fold_masks(
     return folds
 
 
+def _has_topology(ds: Dataset) -> bool:
+    return "base_actions" in ds.meta.columns and "line_out" in ds.meta.columns
+
+
+def fold_masks_on(
+    ds: Dataset,
+    other: Dataset,
+    folds: Sequence[tuple[np.ndarray, np.ndarray]],
+    group_by: str | None = None,
+) -> list[np.ndarray]:
+    """The rows of ``other`` each fold of ``ds`` (:func:`fold_masks`) may train on.
+
+    ``other`` holds states of the same chronics and steps (e.g. generated with another
+    ``--variant-pool``). A row of ``other`` is in a fold's training when its (chronic, step) is
+    one whose reference-topology state the fold trains on and, with ``group_by="topology"`` (as
+    the folds were made), its pre-action topology is none of the fold's own (those of its
+    validation states, and of the states at its training steps that it leaves out). With
+    ``other`` = ``ds``, these are the folds' training masks.
+    """
+    topology = group_by == "topology" and _has_topology(ds) and _has_topology(other)
+    keys = _topology_keys(ds) if topology else np.full(len(ds), _REFERENCE, dtype=object)
+    keys_other = (
+        _topology_keys(other) if topology else np.full(len(other), _REFERENCE, dtype=object)
+    )
+    where = ds.meta["chronic"].astype(np.int64).to_numpy() * (1 << 32) + ds.meta["step"].to_numpy()
+    where_other = (
+        other.meta["chronic"].astype(np.int64).to_numpy() * (1 << 32)
+        + other.meta["step"].to_numpy()
+    )
+    reference = keys == _REFERENCE
+    masks = []
+    for train_mask, valid_mask in folds:
+        at = np.unique(where[train_mask & reference])
+        own = (
+            set(keys[valid_mask | (np.isin(where, at) & ~train_mask)]) - {_REFERENCE}
+            if topology
+            else set()
+        )
+        masks.append(np.isin(where_other, at) & ~np.isin(keys_other, sorted(own)))
+    return masks
+
+
+def _check_fit_data(train_ds: Dataset, fit_data: Dataset) -> None:
+    if list(fit_data.action_names) != list(train_ds.action_names):
+        raise DatasetError(
+            f"dataset {fit_data.path}: its actions are not those of {train_ds.path} "
+            "(the training data must share the catalogue)"
+        )
+    missing = sorted(set(train_ds.X.columns) - set(fit_data.X.columns))
+    if missing:
+        raise DatasetError(
+            f"dataset {fit_data.path}: lacks the features {', '.join(missing[:3])}"
+            f"{' ...' if len(missing) > 3 else ''} of {train_ds.path}"
+        )
+
+
 def cross_validate(
     train_ds: Dataset,
     candidates: Mapping[str, Candidate],
@@ -127,6 +201,7 @@ def cross_validate(
     gap: int = DEFAULT_GAP,
     seed: int = 0,
     group_by: str | None = None,
+    fit_data: Dataset | None = None,
 ) -> pd.DataFrame:
     """Score every candidate on the folds of ``train_ds`` (training states only).
 
@@ -142,6 +217,9 @@ def cross_validate(
         Seed of the models (and of the topologies' folds).
     group_by : {None, "topology"}
         See :func:`fold_masks`.
+    fit_data : Dataset, optional
+        Fit each fold's models on these rows instead (:func:`fold_masks_on`), of the training
+        chronics only; validate on ``train_ds``'s. Same catalogue and features.
 
     Returns
     -------
@@ -150,12 +228,18 @@ def cross_validate(
         folds), ``folds`` and ``fit_seconds``; sorted by mean regret, then top-5 recall.
     """
     folds = fold_masks(train_ds, n_folds, gap, group_by=group_by, seed=seed)
+    source = train_ds
+    fit_masks = [train_mask for train_mask, _valid in folds]
+    if fit_data is not None:
+        _check_fit_data(train_ds, fit_data)
+        source = fit_data
+        fit_masks = fold_masks_on(train_ds, fit_data, folds, group_by=group_by)
     rows = []
     for label, (name, params) in candidates.items():
         scores: dict[str, list[float]] = {c: [] for c in CV_COLUMNS}
         seconds = 0.0
-        for train_mask, valid_mask in folds:
-            fit_ds, valid_ds = train_ds.select(train_mask), train_ds.select(valid_mask)
+        for fit_mask, (_train, valid_mask) in zip(fit_masks, folds, strict=True):
+            fit_ds, valid_ds = source.select(fit_mask), train_ds.select(valid_mask)
             estimator = make_model(name, seed=seed, **dict(params))
             took, _ = _fit(estimator, fit_ds, _line_targets(name, fit_ds))
             seconds += took
@@ -205,16 +289,39 @@ def select_model(
     gap: int = DEFAULT_GAP,
     fold_gap: int = DEFAULT_GAP,
     group_by: str | None = None,
+    fit_data: str | Dataset | None = None,
 ) -> tuple[str, pd.DataFrame]:
     """Split off the test side as :func:`~gridoracle.models.train.train` does (``gap``: that of
     a split by time), cross-validate the candidates on the training side only (``fold_gap``:
-    see :func:`fold_masks`); return the best label and the table."""
+    see :func:`fold_masks`; ``fit_data``: see :func:`cross_validate`, split the same way);
+    return the best label and the table."""
     ds = as_dataset(data)
-    train_ds, _test = ds.split(
-        by=split_by, test_chronics=test_chronics, test_fraction=test_fraction, seed=seed, gap=gap
-    )
-    del _test  # never read: the choice is made on the training states only
+
+    def training_side(data: Dataset) -> Dataset:
+        return data.split(
+            by=split_by,
+            test_chronics=test_chronics,
+            test_fraction=test_fraction,
+            seed=seed,
+            gap=gap,
+        )[0]
+
+    train_ds = training_side(ds)  # the test side is never read: the choice is made without it
+    fit_train = None
+    if fit_data is not None:
+        fit_train = training_side(as_dataset(fit_data))
+        if sorted(fit_train.chronics) != sorted(train_ds.chronics):
+            raise DatasetError(
+                f"dataset {fit_train.path}: training chronics {fit_train.chronics}, "
+                f"not those of {ds.path} ({train_ds.chronics})"
+            )
     table = cross_validate(
-        train_ds, candidates, n_folds=n_folds, gap=fold_gap, seed=seed, group_by=group_by
+        train_ds,
+        candidates,
+        n_folds=n_folds,
+        gap=fold_gap,
+        seed=seed,
+        group_by=group_by,
+        fit_data=fit_train,
     )
     return str(table.index[0]), table
