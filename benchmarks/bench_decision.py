@@ -2,7 +2,7 @@
 
 Run on demand (minutes; datasets are generated once under --root and reused)::
 
-    .venv/bin/python benchmarks/bench_decision.py [--only case14,topo,sandbox,case118]
+    .venv/bin/python benchmarks/bench_decision.py [--only case14,topo,pool,sandbox,case118]
 
 Scenarios (every dataset from ``--states chronic``: every step of the chronics, do-nothing
 topology, full targets), each scored by :func:`gridoracle.models.evaluate` on held-out states,
@@ -26,6 +26,17 @@ nothing:
     CV picks ``flow_boost`` (every line) on both chronics; held out, on non-reference states,
     regret 0.026 / 0.015 and top-10 recall 0.924 / 0.948 (``topology_flows`` 0.054 / 0.047 and
     0.941 / 0.852), 4.6 ms a state: missed.
+``pool``
+    The same held-out states, for ``flow_boost`` trained on states of more topologies:
+    ``generate --variant-pool`` 32 (the default, the ``topo`` dataset), 256 or 2048 topology
+    combinations drawn per chronic (the candidates, fixed before any was scored). The pool is
+    chosen on the training chronic only, on the folds of ``topo``'s cross-validation
+    (``select_model(..., fit_data=)``): each fold's states of the ``topo`` dataset are predicted
+    by a model fitted on the pool's dataset, on the fold's training steps and in none of the
+    fold's own topologies. The chosen pool's model is then trained on the whole training
+    chronic and scored on the test chronic's states of the ``topo`` dataset, also split by
+    whether their topology is among the training ones (a larger pool covers more of the
+    topologies an agent reaches).
 ``sandbox``
     l2rpn_case14_sandbox, 100 actions, train on chronics 0-1, test on 2: the table, printed.
 ``case118``
@@ -49,7 +60,9 @@ from typing import Any
 import numpy as np
 
 from gridoracle.dataset import load
+from gridoracle.dataset.sources import VARIANT_POOL
 from gridoracle.models import evaluate, train
+from gridoracle.models.metrics import decision_metrics, state_subsets
 from gridoracle.models.selection import select_model
 from gridoracle.models.train import DEFAULT_MODEL
 from gridoracle.models.zoo import default_params
@@ -252,6 +265,86 @@ def topo(root: Path, workers: int, checks: Checks, pf_us: float, cv: bool = True
             checks(f"{tag} mean regret", other["mean_regret"], 0.005, True)
 
 
+POOLS = (VARIANT_POOL, 256, 2048)
+"""The ``generate --variant-pool`` values the ``pool`` scenario chooses from (fixed beforehand)."""
+
+
+def _topology_keys(ds: Any) -> np.ndarray:
+    """Each row's pre-action topology (as :func:`gridoracle.models.selection.fold_masks` names
+    them): its ``base_actions`` and ``line_out``."""
+    meta = ds.meta
+    return (meta["base_actions"].astype(str) + "|" + meta["line_out"].astype(str)).to_numpy()
+
+
+def _seen_split(result: Any, ds: Any, test_c: int) -> None:
+    """The held-out non-reference states split by whether their topology (``base_actions`` and
+    ``line_out``) is among the training states' ones: a larger pool covers more of those an
+    agent reaches, besides learning more of the physics."""
+    test = ds.select(ds.meta["chronic"].to_numpy() == test_c)
+    trained = set(_topology_keys(result.train))
+    keys = _topology_keys(test)
+    other = state_subsets(test.X, test.Y, test.meta)["non_reference"]
+    seen = other & np.isin(keys, sorted(trained))
+    pred = result.model.predict(test.X[result.model.feature_names]).to_numpy(dtype=np.float64)
+    n_seen, n_all = len(set(keys[seen])), len(set(keys[other]))
+    print(f"  non-reference test topologies among the training ones: {n_seen} of {n_all}")
+    for label, mask in (("seen in training", seen), ("unseen", other & ~seen)):
+        if mask.any():
+            dec = decision_metrics(test.Y[mask], pred[mask])
+            print(f"    {label:<17} {int(mask.sum()):>6,} states: mean regret "
+                  f"{dec['mean_regret']:.5f}, top-10 recall {dec['top10_recall']:.4f}")  # fmt: skip
+
+
+def pool(root: Path, workers: int, checks: Checks, pf_us: float) -> None:
+    print("\n== rte_case14_realistic, flow_boost trained on more topologies (--variant-pool)")
+    common = dict(env="rte_case14_realistic", chronics="0,1", max_steps=8064, n_actions=100,
+                  topologies=2, outages=1)  # fmt: skip
+    ds = _gen(root, workers, **common)
+    wide = {VARIANT_POOL: ds}
+    for n in POOLS[1:]:
+        wide[n] = _gen(root, workers, targets="max", variant_pool=n, **common)
+    params = default_params(BOOST_MODEL)
+    for train_c, test_c in ((0, 1), (1, 0)):
+        # the same folds as topo's cross-validation; pool n's models fitted on its dataset's
+        # rows of each fold's training steps, none of the fold's own topologies
+        rows = {}
+        for n, data in wide.items():
+            t = time.perf_counter()
+            _best, table = select_model(
+                ds,
+                {f"pool {n}": (BOOST_MODEL, params)},
+                test_chronics=[test_c],
+                n_folds=2,
+                group_by="topology",
+                fit_data=None if n == VARIANT_POOL else data,
+            )
+            rows[n] = table.iloc[0]
+            print(f"  CV on chronic {train_c}, pool {n}: mean regret {rows[n]['mean_regret']:.5f}, "
+                  f"non-reference {rows[n]['non_reference_mean_regret']:.5f} (top-10 "
+                  f"{rows[n]['non_reference_top10_recall']:.4f}) ({time.perf_counter() - t:.0f} s)",
+                  flush=True)  # fmt: skip
+        chosen = min(rows, key=lambda n: (rows[n]["mean_regret"], n))
+        print(f"  chosen by CV on chronic {train_c}: --variant-pool {chosen}")
+        data = wide[chosen]
+        t = time.perf_counter()
+        result = train(data, BOOST_MODEL, test_chronics=[test_c], params=params)
+        print(f"  trained {BOOST_MODEL} on {result.train_rows:,} states of "
+              f"{len(set(_topology_keys(result.train)))} topologies in "
+              f"{time.perf_counter() - t:.1f} s")  # fmt: skip
+        record = evaluate(result.model, ds, test_chronics=[test_c])
+        print_table(f"{BOOST_MODEL}, pool {chosen}: train chronic {train_c}, test chronic {test_c}",
+                    record)  # fmt: skip
+        X = ds.select(ds.meta["chronic"].to_numpy() == test_c).X[result.model.feature_names]
+        us = latency_us(result.model, X.to_numpy(dtype=np.float64))
+        print(f"  {BOOST_MODEL} predict one state: {us:.1f} µs = {us / pf_us:.2f} x one AC power "
+              f"flow ({pf_us:.1f} µs)")  # fmt: skip
+        _seen_split(result, ds, test_c)
+        other = record["results"]["model"]["subsets"]["non_reference"]
+        tag = f"pool test {test_c} non-reference {BOOST_MODEL}"
+        checks(f"{tag} top-10 recall", other["top10_recall"], 0.95, False)
+        checks(f"{tag} mean regret", other["mean_regret"], 0.005, True)
+
+
 def sandbox(root: Path, workers: int) -> None:
     print("\n== l2rpn_case14_sandbox, 100 actions, chronic states, train 0-1 / test 2")
     ds = _gen(root, workers, env="l2rpn_case14_sandbox", chronics="0,1,2", max_steps=8064,
@@ -322,7 +415,7 @@ def case118(root: Path, workers: int, checks: Checks, n_actions: int, pf_us: flo
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=Path("/tmp/gridoracle-bench-decision"))
-    parser.add_argument("--only", default="case14,topo,sandbox,case118")
+    parser.add_argument("--only", default="case14,topo,pool,sandbox,case118")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--actions-118", type=int, default=600)
     parser.add_argument(
@@ -338,6 +431,8 @@ def main(argv: list[str] | None = None) -> int:
         case14(args.root, args.workers, checks, power_flow_us("rte_case14_realistic"))
     if "topo" in only:
         topo(args.root, args.workers, checks, power_flow_us("rte_case14_realistic"), not args.no_cv)
+    if "pool" in only:
+        pool(args.root, args.workers, checks, power_flow_us("rte_case14_realistic"))
     if "sandbox" in only:
         sandbox(args.root, args.workers)
     if "case118" in only:
