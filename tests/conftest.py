@@ -7,7 +7,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -55,24 +55,30 @@ def env_rte14() -> Iterator[Environment]:
     env.close()
 
 
+def _case14_variants(
+    tmp_path_factory: pytest.TempPathFactory, label: str, **options: Any
+) -> Dataset:
+    from gridoracle.dataset import load
+    from gridoracle.pipelines.generate import GenerateRequest, generate
+
+    config: dict[str, Any] = dict(chronics="0,1,2", max_steps=25, n_actions=10, targets="full",
+                                  states="chronic", topologies=1, outages=1)  # fmt: skip
+    config.update(options)
+    report = generate(
+        GenerateRequest("l2rpn_case14_sandbox", out=tmp_path_factory.mktemp(label), **config)
+    )
+    return load(report.path)
+
+
 @pytest.fixture(scope="session")
 def case14_variants(tmp_path_factory: pytest.TempPathFactory) -> Dataset:
     """case14 chronic states 0-2 (25 steps), each also in 1 other topology and with 1 line out,
     10 actions, every line's rho (the topology models' tests)."""
-    from gridoracle.dataset import load
-    from gridoracle.pipelines.generate import GenerateRequest, generate
+    return _case14_variants(tmp_path_factory, "variants")
 
-    report = generate(
-        GenerateRequest(
-            "l2rpn_case14_sandbox",
-            chronics="0,1,2",
-            max_steps=25,
-            n_actions=10,
-            targets="full",
-            states="chronic",
-            topologies=1,
-            outages=1,
-            out=tmp_path_factory.mktemp("variants"),
-        )
-    )
-    return load(report.path)
+
+@pytest.fixture(scope="session")
+def case14_variants_wider(tmp_path_factory: pytest.TempPathFactory) -> Dataset:
+    """The states of ``case14_variants``' chronics and steps, each in 2 other topologies drawn
+    from a pool of 2 combinations a chronic: other training data for the same states."""
+    return _case14_variants(tmp_path_factory, "wider", topologies=2, variant_pool=2)

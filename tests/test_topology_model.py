@@ -297,27 +297,8 @@ def test_folds_by_topology_leave_the_validation_topologies_out_of_training(varia
 
 
 @pytest.fixture(scope="module")
-def wider(tmp_path_factory):
-    """The states of ``variants``' chronics and steps from a pool of 2 topology combinations a
-    chronic instead of 32, and with 2 other topologies a state: other training data."""
-    from gridoracle.dataset import load
-    from gridoracle.pipelines.generate import GenerateRequest, generate
-
-    report = generate(
-        GenerateRequest(
-            "l2rpn_case14_sandbox",
-            chronics="0,1,2",
-            max_steps=25,
-            n_actions=10,
-            targets="full",
-            states="chronic",
-            topologies=2,
-            outages=1,
-            variant_pool=2,
-            out=tmp_path_factory.mktemp("wider"),
-        )
-    )
-    return load(report.path)
+def wider(case14_variants_wider):
+    return case14_variants_wider
 
 
 def _keys(ds):
