@@ -170,6 +170,7 @@ import argparse
 import json
 import math
 import os
+import re
 import resource
 import shutil
 import subprocess
@@ -183,6 +184,9 @@ from typing import Any
 import numpy as np
 
 KS = (1, 5, 10, 20)
+#: ``generate --variant-pool``'s default (gridoracle.dataset.sources.VARIANT_POOL, not imported:
+#: this script loads gridoracle only where it plays)
+VARIANT_POOL = 32
 #: ``--select``'s default candidates: data source x model
 CANDIDATES = tuple(
     f"{source}:{name}"
@@ -210,11 +214,13 @@ class Source:
     states: str = "chronic"
     topologies: int = 0
     outages: int = 0
+    variant_pool: int = VARIANT_POOL
 
     @property
     def tag(self) -> str:
         return self.states + (f"-t{self.topologies}" if self.topologies else "") + (
-            f"-o{self.outages}" if self.outages else "")  # fmt: skip
+            f"-o{self.outages}" if self.outages else "") + (
+            f"-p{self.variant_pool}" if self.variant_pool != VARIANT_POOL else "")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -230,12 +236,14 @@ class Candidate:
 
     @classmethod
     def parse(cls, text: str) -> Candidate:
-        """``STATES[-tN][-oN]:MODEL``, e.g. ``chronic:topology_flows``, ``chronic-t2:ridge``."""
+        """``STATES[-tN][-oN][-pN]:MODEL`` (``-pN``: ``generate --variant-pool N``), e.g.
+        ``chronic:topology_flows``, ``chronic-t2:ridge``, ``random-topology-t2-p256:flow_boost``."""
         src, _, name = text.partition(":")
-        parts = src.split("-")
-        topo = next((int(p[1:]) for p in parts[1:] if p.startswith("t")), 0)
-        outs = next((int(p[1:]) for p in parts[1:] if p.startswith("o")), 0)
-        return cls(Source(parts[0], topo, outs), None if name in ("", "line_flows") else name)
+        states, counts = src, {"t": 0, "o": 0, "p": VARIANT_POOL}
+        while (found := re.fullmatch(r"(.+)-([top])(\d+)", states)) is not None:
+            states, counts[found.group(2)] = found.group(1), int(found.group(3))
+        source = Source(states, counts["t"], counts["o"], counts["p"])
+        return cls(source, None if name in ("", "line_flows") else name)
 
 
 CASES = {
@@ -287,7 +295,8 @@ def dataset(case: Case, root: Path, source: Source, workers: int, actions: Path 
     gen = ["generate", "--env", case.env, "--chronics", case.data_chronics,
            "--max-steps", str(case.max_steps), *pick,
            "--states", source.states, "--topologies", str(source.topologies),
-           "--outages", str(source.outages), "--targets", "full", "--seed", "0",
+           "--outages", str(source.outages), "--variant-pool", str(source.variant_pool),
+           "--targets", "full", "--seed", "0",
            "--workers", str(workers), "--out", str(root)]  # fmt: skip
     out = run_cli(gen, "generate")
     for line in out.splitlines():
@@ -1024,7 +1033,7 @@ def run_case(
         cand, model_dir = select(case, root, actions, args)
         label = f"{cand.source.tag}-{cand.model or 'default'}"
     else:
-        source = Source(args.states, args.topologies, args.outages)
+        source = Source(args.states, args.topologies, args.outages, args.variant_pool)
         data = dataset(case, root / f"data-{cat}{source.tag}", source, args.workers, actions)
         label = f"{source.tag}-{args.model or 'default'}"
         model_dir = model(case, data, root / f"model-{cat}{label}", args.model)
@@ -1070,10 +1079,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="choose data and model among --candidates on the training "
                         "chronics (the module docstring's rule), then evaluate it")  # fmt: skip
     parser.add_argument("--candidates", default=",".join(CANDIDATES),
-                        help="STATES[-tN][-oN]:MODEL,... for --select")  # fmt: skip
+                        help="STATES[-tN][-oN][-pN]:MODEL,... for --select")  # fmt: skip
     parser.add_argument("--states", default="chronic", help="generate --states")
     parser.add_argument("--topologies", type=int, default=0, help="generate --topologies")
     parser.add_argument("--outages", type=int, default=0, help="generate --outages")
+    parser.add_argument("--variant-pool", type=int, default=VARIANT_POOL,
+                        help="generate --variant-pool")  # fmt: skip
     parser.add_argument("--model", default=None, help="train --model (default: train's)")
     parser.add_argument("--recover", type=_parse_recover, default=None,
                         help="agents evaluate --recover R (none: never)")  # fmt: skip
