@@ -106,6 +106,18 @@ per acting step but 12.7 % of greedy's over the episode (it acts on 108 steps, g
 and 5.0x greedy's CPU time on the same 30 states: its prediction takes 10.7 ms a state (the 300
 trees of scikit-learn's HistGradientBoostingRegressor, ~20 us a tree for 126 rows).
 
+Rerun once more with one candidate added, ``chronic-t2-p2048:flow_boost`` (``-pN``: generate
+``--variant-pool N``; the pool that bench_decision.py's ``pool`` scenario chose by CV on training
+chronic 0, written down before any agent played), the rule and the others' rows unchanged::
+
+    chronic-t2-p2048:flow_boost   0.0900  0.0002    23      62.0%  2526
+
+It ranks worse on greedy's acting steps of chronic 0 than the pool-32 model (0.090 against
+0.014); probably because greedy's states there are in a few of the pool-32 model's training
+topologies, while the larger pool's 12,000 sampled states spread over 1,920 (not checked). Its
+screening-10 dies at step 2,526: the rule keeps chronic-t2:line_flows, and chronic 1 was not
+played for it.
+
 Printed per case: per agent (do nothing, greedy, random-k and screening-k for k = 1, 5, 10, 20,
 the Oracle) steps survived, L2RPN reward, acting steps, simulate calls per acting step, decision
 time per acting step, and the gap to the Oracle; then the targets, per chronic, with their

@@ -36,7 +36,10 @@ nothing:
     fold's own topologies. The chosen pool's model is then trained on the whole training
     chronic and scored on the test chronic's states of the ``topo`` dataset, also split by
     whether their topology is among the training ones (a larger pool covers more of the
-    topologies an agent reaches).
+    topologies an agent reaches). Measured (2 cores): CV regret 0.0138 / 0.0119 / 0.0118 on
+    chronic 0 and 0.0152 / 0.0096 / 0.0089 on chronic 1 for pools 32 / 256 / 2048: 2048 on
+    both; held out, non-reference regret 0.021 / 0.013, top-10 recall 0.947 / 0.956: the
+    recall target met from chronic 1 only, the regret target missed.
 ``sandbox``
     l2rpn_case14_sandbox, 100 actions, train on chronics 0-1, test on 2: the table, printed.
 ``case118``
