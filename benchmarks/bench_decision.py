@@ -66,7 +66,7 @@ from gridoracle.dataset import load
 from gridoracle.dataset.sources import VARIANT_POOL
 from gridoracle.models import evaluate, train
 from gridoracle.models.metrics import decision_metrics, state_subsets
-from gridoracle.models.selection import select_model
+from gridoracle.models.selection import select_model, topology_keys
 from gridoracle.models.train import DEFAULT_MODEL
 from gridoracle.models.zoo import default_params
 from gridoracle.pipelines.generate import GenerateRequest, generate
@@ -272,20 +272,13 @@ POOLS = (VARIANT_POOL, 256, 2048)
 """The ``generate --variant-pool`` values the ``pool`` scenario chooses from (fixed beforehand)."""
 
 
-def _topology_keys(ds: Any) -> np.ndarray:
-    """Each row's pre-action topology (as :func:`gridoracle.models.selection.fold_masks` names
-    them): its ``base_actions`` and ``line_out``."""
-    meta = ds.meta
-    return (meta["base_actions"].astype(str) + "|" + meta["line_out"].astype(str)).to_numpy()
-
-
 def _seen_split(result: Any, ds: Any, test_c: int) -> None:
     """The held-out non-reference states split by whether their topology (``base_actions`` and
     ``line_out``) is among the training states' ones: a larger pool covers more of those an
     agent reaches, besides learning more of the physics."""
     test = ds.select(ds.meta["chronic"].to_numpy() == test_c)
-    trained = set(_topology_keys(result.train))
-    keys = _topology_keys(test)
+    trained = set(topology_keys(result.train))
+    keys = topology_keys(test)
     other = state_subsets(test.X, test.Y, test.meta)["non_reference"]
     seen = other & np.isin(keys, sorted(trained))
     pred = result.model.predict(test.X[result.model.feature_names]).to_numpy(dtype=np.float64)
@@ -309,7 +302,8 @@ def pool(root: Path, workers: int, checks: Checks, pf_us: float) -> None:
     params = default_params(BOOST_MODEL)
     for train_c, test_c in ((0, 1), (1, 0)):
         # the same folds as topo's cross-validation; pool n's models fitted on its dataset's
-        # rows of each fold's training steps, none of the fold's own topologies
+        # rows of each fold's training steps, none of the fold's own topologies (for the
+        # default pool, its dataset is ds itself: the plain folds)
         rows = {}
         for n, data in wide.items():
             t = time.perf_counter()
@@ -319,7 +313,7 @@ def pool(root: Path, workers: int, checks: Checks, pf_us: float) -> None:
                 test_chronics=[test_c],
                 n_folds=2,
                 group_by="topology",
-                fit_data=None if n == VARIANT_POOL else data,
+                fit_data=data,
             )
             rows[n] = table.iloc[0]
             print(f"  CV on chronic {train_c}, pool {n}: mean regret {rows[n]['mean_regret']:.5f}, "
@@ -332,7 +326,7 @@ def pool(root: Path, workers: int, checks: Checks, pf_us: float) -> None:
         t = time.perf_counter()
         result = train(data, BOOST_MODEL, test_chronics=[test_c], params=params)
         print(f"  trained {BOOST_MODEL} on {result.train_rows:,} states of "
-              f"{len(set(_topology_keys(result.train)))} topologies in "
+              f"{len(set(topology_keys(result.train)))} topologies in "
               f"{time.perf_counter() - t:.1f} s")  # fmt: skip
         record = evaluate(result.model, ds, test_chronics=[test_c])
         print_table(f"{BOOST_MODEL}, pool {chosen}: train chronic {train_c}, test chronic {test_c}",

@@ -35,7 +35,14 @@ from gridoracle.models.metrics import TOP_K, decision_metrics, state_subsets
 from gridoracle.models.train import _fit, _line_targets, as_dataset
 from gridoracle.models.zoo import make_model
 
-__all__ = ["CV_COLUMNS", "cross_validate", "fold_masks", "fold_masks_on", "select_model"]
+__all__ = [
+    "CV_COLUMNS",
+    "cross_validate",
+    "fold_masks",
+    "fold_masks_on",
+    "select_model",
+    "topology_keys",
+]
 
 CV_COLUMNS = (
     "mean_regret",
@@ -57,22 +64,27 @@ _REFERENCE = "|-1"
 """The topology key of the reference topology with every line in."""
 
 
-def _topology_keys(ds: Dataset) -> np.ndarray:
-    """Each row's pre-action topology: its ``base_actions`` and ``line_out``."""
+def topology_keys(ds: Dataset) -> np.ndarray:
+    """Each row's pre-action topology, as the folds by topology deal them out: its
+    ``base_actions`` and ``line_out`` (``"|-1"``: the reference topology, every line in)."""
     meta = ds.meta
     return (meta["base_actions"].astype(str) + "|" + meta["line_out"].astype(str)).to_numpy()
+
+
+def _has_topology(ds: Dataset) -> bool:
+    return "base_actions" in ds.meta.columns and "line_out" in ds.meta.columns
 
 
 def _topology_groups(ds: Dataset, n_folds: int, seed: int) -> np.ndarray:
     """The fold (0 .. n_folds - 1) of each row's pre-action topology, -1 for the reference one:
     the distinct ``base_actions`` + ``line_out`` of the rows, shuffled by ``seed``, dealt out."""
-    if "base_actions" not in ds.meta.columns or "line_out" not in ds.meta.columns:
+    if not _has_topology(ds):
         raise InvalidOption(
             f"dataset {ds.path} has no base_actions / line_out: folds by topology need states "
             "generated with --topologies or --outages",
             param="group_by",
         )
-    key = _topology_keys(ds)
+    key = topology_keys(ds)
     reference = key == _REFERENCE
     names = np.array(sorted(set(key[~reference])))
     order = np.random.default_rng(seed).permutation(len(names))
@@ -137,8 +149,9 @@ def fold_masks(
     return folds
 
 
-def _has_topology(ds: Dataset) -> bool:
-    return "base_actions" in ds.meta.columns and "line_out" in ds.meta.columns
+def _positions(ds: Dataset) -> np.ndarray:
+    """Each row's (chronic, step) as one integer."""
+    return ds.meta["chronic"].to_numpy(np.int64) * (1 << 32) + ds.meta["step"].to_numpy(np.int64)
 
 
 def fold_masks_on(
@@ -157,25 +170,18 @@ def fold_masks_on(
     ``other`` = ``ds``, these are the folds' training masks.
     """
     topology = group_by == "topology" and _has_topology(ds) and _has_topology(other)
-    keys = _topology_keys(ds) if topology else np.full(len(ds), _REFERENCE, dtype=object)
-    keys_other = (
-        _topology_keys(other) if topology else np.full(len(other), _REFERENCE, dtype=object)
-    )
-    where = ds.meta["chronic"].astype(np.int64).to_numpy() * (1 << 32) + ds.meta["step"].to_numpy()
-    where_other = (
-        other.meta["chronic"].astype(np.int64).to_numpy() * (1 << 32)
-        + other.meta["step"].to_numpy()
-    )
+    where, where_other = _positions(ds), _positions(other)
+    keys = topology_keys(ds) if topology else np.full(len(ds), _REFERENCE, dtype=object)
+    keys_other = topology_keys(other) if topology else None
     reference = keys == _REFERENCE
     masks = []
     for train_mask, valid_mask in folds:
         at = np.unique(where[train_mask & reference])
-        own = (
-            set(keys[valid_mask | (np.isin(where, at) & ~train_mask)]) - {_REFERENCE}
-            if topology
-            else set()
-        )
-        masks.append(np.isin(where_other, at) & ~np.isin(keys_other, sorted(own)))
+        mask = np.isin(where_other, at)
+        if keys_other is not None:
+            own = set(keys[valid_mask | (np.isin(where, at) & ~train_mask)]) - {_REFERENCE}
+            mask &= ~np.isin(keys_other, sorted(own))
+        masks.append(mask)
     return masks
 
 
